@@ -1,0 +1,72 @@
+import { z } from 'zod';
+
+// The one place that knows the environment variables. Entry points call loadConfig(process.env)
+// once and pass the result down; nothing else reads process.env.
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const url = (protocols: string[]) =>
+  z.string().refine((value) => {
+    try {
+      return protocols.includes(new URL(value).protocol);
+    } catch {
+      return false;
+    }
+  }, `must be a URL with scheme ${protocols.join(' or ')}`);
+
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be an IANA time zone such as Asia/Bangkok');
+
+export const ConfigSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  MONGO_URL: url(['mongodb:', 'mongodb+srv:']),
+  MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a MongoDB database name').default('hemo'),
+  // Durable by default; FerretDB accepts and ignores it.
+  MONGO_WRITE_CONCERN: z.union([z.literal('majority'), int(0, 50)]).default('majority'),
+  MONGO_JOURNAL: bool.default(true),
+  QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
+  QUEUE_PREFIX: z.string().min(1).max(100).default('bull'),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: int(0, 65535).default(3000),
+  API_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  // A 202 must come quickly or not at all: an enqueue slower than this answers 503.
+  API_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1500),
+  WORKER_CONCURRENCY: int(1, 1000).default(50),
+  WORKER_BATCH_MAX: int(1, 5000).default(200),
+  WORKER_BATCH_WAIT_MS: int(0, 1000).default(5),
+  JOB_ATTEMPTS: int(1, 100).default(10),
+  JOB_BACKOFF_MS: int(10, 600_000).default(1000),
+  JOB_KEEP_COMPLETED: int(0, 10_000_000).default(10_000),
+  JOB_KEEP_FAILED: int(0, 10_000_000).default(100_000),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
+  PATIENT_TIME_ZONE: timeZone.default('Asia/Bangkok'),
+  PATIENT_STRING_MAX: int(1, 100_000).default(255),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+}
+
+/** Parses the environment; throws ConfigError naming every bad variable (never its value). */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const known = Object.fromEntries(
+    Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  );
+  const result = ConfigSchema.safeParse(known);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0]);
+    const problem = issue.code === 'invalid_type' && known[name] === undefined ? 'is required' : issue.message;
+    return `${name} ${problem}`;
+  });
+  throw new ConfigError(`invalid configuration: ${lines.join('; ')}`);
+}

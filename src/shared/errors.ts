@@ -1,0 +1,38 @@
+// Typed errors with a stable string `code`. Their messages never carry patient values:
+// they end up in logs, problem+json bodies and BullMQ failure reasons.
+import type { FieldIssue } from './patient-schema.ts';
+
+export class AppError extends Error {
+  readonly code: string;
+  readonly statusCode: number;
+  constructor(code: string, statusCode: number, message: string) {
+    super(message);
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = statusCode;
+  }
+}
+
+/** The body breaks the patient contract: permanent, never retried. */
+export class ValidationError extends AppError {
+  readonly issues: FieldIssue[];
+  constructor(issues: FieldIssue[]) {
+    super('PATIENT_INVALID', 400, `patient record is invalid: ${issues.map((i) => i.path).join(', ')}`);
+    this.issues = issues;
+  }
+}
+
+/** The queue could not take the job in time: the client must retry, nothing was promised. */
+export class QueueUnavailableError extends AppError {
+  constructor() {
+    super('QUEUE_UNAVAILABLE', 503, 'the queue is unavailable; nothing was accepted, retry later');
+  }
+}
+
+export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}

@@ -1,0 +1,64 @@
+import { MongoClient, type Collection, type Db, type WriteConcernSettings } from 'mongodb';
+import type { Config } from './config.ts';
+import type { Patient } from './patient-fields.ts';
+
+export const COLLECTIONS = { patients: 'patients', deadLetters: 'dead_letters' } as const;
+
+/** Ingest bookkeeping, kept apart from the patient's own fields. */
+export type IngestMeta = {
+  /** Sortable `modify_time|receivedAt|jobSeq`: newest wins by plain string comparison. */
+  version: string;
+  jobId: string;
+  receivedAt: Date;
+  appliedAt: Date;
+  attempt: number;
+};
+
+export type PatientDocument = Patient & { _id: number; _ingest: IngestMeta };
+
+export type DeadLetter = {
+  _id: string; // `${queue}:${jobId}`
+  queue: string;
+  jobId: string;
+  patientId: number | null;
+  /** The record as received, kept so it can be replayed once the cause is fixed. */
+  data: unknown;
+  errorCode: string;
+  errorMessage: string;
+  attempts: number;
+  receivedAt: Date | null;
+  failedAt: Date;
+  replayedAt: Date | null;
+  replayJobId: string | null;
+};
+
+export type Store = {
+  client: MongoClient;
+  db: Db;
+  patients: Collection<PatientDocument>;
+  deadLetters: Collection<DeadLetter>;
+  close: () => Promise<void>;
+};
+
+export function writeConcern(config: Config): WriteConcernSettings {
+  return { w: config.MONGO_WRITE_CONCERN, journal: config.MONGO_JOURNAL };
+}
+
+/** The driver connects on first use, so a worker starts (and retries its jobs) while MongoDB is down. */
+export function createStore(config: Config, dbName = config.MONGO_DB): Store {
+  const client = new MongoClient(config.MONGO_URL, {
+    serverSelectionTimeoutMS: 5000,
+    connectTimeoutMS: 5000,
+    maxPoolSize: 20,
+    writeConcern: writeConcern(config),
+  });
+  const db = client.db(dbName);
+  let closed: Promise<void> | undefined;
+  return {
+    client,
+    db,
+    patients: db.collection<PatientDocument>(COLLECTIONS.patients),
+    deadLetters: db.collection<DeadLetter>(COLLECTIONS.deadLetters),
+    close: () => (closed ??= client.close()),
+  };
+}

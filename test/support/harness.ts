@@ -1,0 +1,91 @@
+// Per test file: a unique queue and database on the shared real servers, the real app and worker
+// wired to them, logs captured in memory, and everything removed afterwards.
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { Queue } from 'bullmq';
+import { inject } from 'vitest';
+import { buildApp } from '../../src/api/app.ts';
+import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { createStore, type Store } from '../../src/shared/mongo.ts';
+import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
+import { createRedis } from '../../src/shared/redis.ts';
+import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  const tag = randomBytes(4).toString('hex');
+  return loadConfig({
+    REDIS_URL: inject('redisUrl'),
+    MONGO_URL: inject('mongoUrl'),
+    MONGO_DB: `t_${tag}`,
+    QUEUE_NAME: `t-${tag}`,
+    LOG_LEVEL: 'debug',
+    JOB_BACKOFF_MS: '50',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...overrides,
+  });
+}
+
+export type CapturedLogs = { lines: () => Record<string, unknown>[]; text: () => string };
+
+export function captureLogger(name: string, level = 'debug') {
+  const chunks: string[] = [];
+  const sink = new Writable({ write(chunk, _enc, cb) { chunks.push(chunk.toString()); cb(); } });
+  const logger = createLogger({ level, name }, sink);
+  const logs: CapturedLogs = {
+    text: () => chunks.join(''),
+    lines: () => chunks.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>),
+  };
+  return { logger, logs };
+}
+
+export type Harness = Awaited<ReturnType<typeof createHarness>>;
+
+export async function createHarness(overrides: Record<string, string> = {}) {
+  const config = testConfig(overrides);
+  const api = captureLogger('api');
+  const work = captureLogger('worker');
+  const producer = createRedis(config.REDIS_URL, 'producer');
+  producer.on('error', () => {});
+  const settings = queueSettings(config);
+  const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions });
+  queue.on('error', () => {});
+  const app = await buildApp({ config, logger: api.logger, queue });
+  const store: Store = createStore(config);
+  let worker: PatientWorker | undefined;
+  const workerConnection = createRedis(config.REDIS_URL, 'worker');
+  workerConnection.on('error', () => {});
+
+  return {
+    config, app, queue, store, apiLogs: api.logs, workerLogs: work.logs,
+    startWorker(): PatientWorker {
+      worker ??= createWorker({ config, connection: workerConnection, store, logger: work.logger });
+      return worker;
+    },
+    async stopWorker() {
+      await worker?.close();
+      worker = undefined;
+    },
+    /** Resolves when the job has completed or failed for good. */
+    async settled(jobId: string, timeoutMs = 20_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (Date.now() < deadline) {
+        const job = await queue.getJob(jobId);
+        const state = job ? await job.getState() : 'unknown';
+        if (state === 'completed' || state === 'failed') return { state, job: job! };
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`job ${jobId} not settled within ${timeoutMs} ms`);
+    },
+    async close() {
+      await worker?.close();
+      await app.close();
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await store.db.dropDatabase().catch(() => {});
+      await store.close();
+      producer.disconnect();
+      workerConnection.disconnect();
+    },
+  };
+}
