@@ -1,0 +1,60 @@
+// Quick start, command 1 (via scripts/start.sh): Redis and FerretDB under .data/ (unless REDIS_URL /
+// MONGO_URL point elsewhere), then the API and one worker as separate processes, as in production.
+// Ctrl-C stops everything in order: API and worker first (they drain), then the servers.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ferretdbServer, redisServer, ROOT, started, type LocalServer } from './local-servers.ts';
+
+const env = process.env;
+const data = join(ROOT, '.data');
+const servers: LocalServer[] = [];
+const say = (msg: string) => process.stderr.write(`\x1b[1m[run]\x1b[0m ${msg}\n`);
+
+async function main() {
+  if (!env.REDIS_URL) {
+    const redis = await started(redisServer({ dataDir: join(data, 'redis'), port: Number(env.LOCAL_REDIS_PORT ?? 6380) }));
+    servers.push(redis);
+    env.REDIS_URL = redis.url;
+  }
+  if (!env.MONGO_URL) {
+    const mongo = await started(ferretdbServer({ dataDir: join(data, 'ferretdb'), port: Number(env.LOCAL_MONGO_PORT ?? 27018) }));
+    servers.push(mongo);
+    env.MONGO_URL = mongo.url;
+  }
+  say(`Redis ${env.REDIS_URL}  MongoDB protocol (FerretDB) ${env.MONGO_URL}`);
+
+  const children = [run('api', 'src/api/server.ts'), run('worker', 'src/worker/main.ts')];
+  const api = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? 3000}`;
+  say(`API on ${api}  (POST ${api}/api/patients)  — Ctrl-C to stop`);
+  say(`try: curl -si ${api}/api/patients -H 'content-type: application/json' -d @examples/patient.json`);
+
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await Promise.all(children.map((c) => terminate(c)));
+    for (const s of servers.reverse()) await s.stop();
+    process.exit(code);
+  };
+  for (const child of children) child.on('exit', (code) => void (stopping || (say(`a process exited (${code}); stopping`), stopAll(1))));
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+}
+
+function run(name: string, entry: string): ChildProcess {
+  // Own process group: Ctrl-C reaches only this script, which then stops the children in order.
+  return spawn(process.execPath, [join(ROOT, entry)], { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true }).on('error', (err) => say(`${name}: ${err.message}`));
+}
+
+async function terminate(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const done = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await done;
+}
+
+main().catch(async (err: Error) => {
+  say(`failed: ${err.message}`);
+  for (const s of servers) await s.stop();
+  process.exit(1);
+});

@@ -1,0 +1,46 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/local-servers.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { createStore } from '../../src/shared/mongo.ts';
+import { startProcess, waitForOutput } from '../support/processes.ts';
+import { testConfig } from '../support/harness.ts';
+
+const config = testConfig();
+const store = createStore(config);
+afterAll(async () => {
+  await store.db.dropDatabase().catch(() => {});
+  await store.close();
+});
+
+describe('the API and worker as processes', () => {
+  it('when a variable is invalid, then the process exits 2 naming it', async () => {
+    const api = startProcess('api', { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, API_PORT: 'eighty' });
+    expect((await api.exited).code).toBe(2);
+    expect(api.output()).toMatch(/api: invalid configuration: API_PORT/);
+    const worker = startProcess('worker', { MONGO_URL: config.MONGO_URL });
+    expect((await worker.exited).code).toBe(2);
+    expect(worker.output()).toMatch(/REDIS_URL is required/);
+  });
+
+  it('when both run, then a posted record is stored; on SIGTERM both exit 0', async () => {
+    const port = await freePort();
+    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port) };
+    const api = startProcess('api', env);
+    const worker = startProcess('worker', env);
+    try {
+      await waitForOutput(api, /Server listening/);
+      await waitForOutput(worker, /worker started/);
+      const res = await fetch(`http://127.0.0.1:${port}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...SEED_SAMPLE, id: 77 }) });
+      expect(res.status).toBe(202);
+      const { jobId } = (await res.json()) as { jobId: string };
+      await waitForOutput(worker, new RegExp(`"jobId":"${jobId}".*"msg":"job done"`));
+      expect(await store.patients.countDocuments({ _id: 77 })).toBe(1);
+    } finally {
+      api.child.kill('SIGTERM');
+      worker.child.kill('SIGTERM');
+    }
+    expect(await api.exited).toEqual({ code: 0, signal: null });
+    expect(await worker.exited).toEqual({ code: 0, signal: null });
+    expect(worker.output()).toMatch(/"msg":"stopped"/);
+  });
+});

@@ -1,0 +1,25 @@
+// Real API and worker processes, as ops would run them: `node src/api/server.ts`, `node src/worker/main.ts`.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { ROOT } from '../../scripts/local-servers.ts';
+
+export type Proc = { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
+
+export function startProcess(entry: 'api' | 'worker', env: Record<string, string>): Proc {
+  const file = entry === 'api' ? 'src/api/server.ts' : 'src/worker/main.ts';
+  const child = spawn(process.execPath, [join(ROOT, file)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.once('exit', (code, signal) => res({ code, signal })));
+  return { child, output: () => out, exited };
+}
+
+export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(proc.output())) {
+    if (proc.child.exitCode !== null) throw new Error(`process exited early: ${proc.output()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${proc.output()}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/shared/config.ts';
+
+const base = { REDIS_URL: 'redis://127.0.0.1:6379', MONGO_URL: 'mongodb://127.0.0.1:27017/' };
+
+describe('loadConfig', () => {
+  it('when only the two URLs are given, then every other setting has its documented default', () => {
+    const config = loadConfig(base);
+    expect(config).toMatchObject({ API_PORT: 3000, QUEUE_NAME: 'patients', PATIENT_TIME_ZONE: 'Asia/Bangkok', MONGO_WRITE_CONCERN: 'majority', MONGO_JOURNAL: true });
+  });
+
+  it('when REDIS_URL is missing, then the error names it', () => {
+    expect(() => loadConfig({ MONGO_URL: base.MONGO_URL })).toThrow(/REDIS_URL is required/);
+  });
+
+  it('when variables are malformed, then each one is named and its value is not echoed', () => {
+    let error: unknown;
+    try {
+      loadConfig({ ...base, API_PORT: 'seventy', MONGO_URL: 'http://secret-host', PATIENT_TIME_ZONE: 'Mars/Olympus' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const message = (error as Error).message;
+    expect(message).toMatch(/API_PORT/);
+    expect(message).toMatch(/MONGO_URL must be a URL with scheme mongodb: or mongodb\+srv:/);
+    expect(message).toMatch(/PATIENT_TIME_ZONE/);
+    expect(message).not.toContain('secret-host');
+  });
+
+  it('when rediss:// and numeric write concern are given, then they are accepted', () => {
+    const config = loadConfig({ ...base, REDIS_URL: 'rediss://user:pw@redis.example:6380', MONGO_WRITE_CONCERN: '1', MONGO_JOURNAL: 'false' });
+    expect(config.MONGO_WRITE_CONCERN).toBe(1);
+    expect(config.MONGO_JOURNAL).toBe(false);
+  });
+});
