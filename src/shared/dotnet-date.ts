@@ -1,10 +1,21 @@
 // Dates as .NET writes them (DateTime "o" / Json.NET ISO 8601): date only, or date-time with 0-7
-// fractional digits and `Z`, an offset, or nothing (local time in a configured zone).
+// fractional digits and `Z`, an offset, or nothing (local time in a configured zone, never the
+// server's own). Only ASCII digits; anything else is an error, not a guess.
 
 const DATE_RE =
-  /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?(Z|[+-]\d{2}:\d{2})?)?$/;
+  /^([0-9]{4})-([0-9]{2})-([0-9]{2})(?:T([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,7}))?(Z|[+-][0-9]{2}:[0-9]{2})?)?$/;
 
-export type DateParse = { ok: true; value: Date | null } | { ok: false; reason: 'format' | 'calendar' };
+/**
+ * Why a text is not a date: `format` (not .NET's ISO 8601), `calendar` (no such day or time),
+ * `offset` (beyond ±14:00, .NET's limit), `gap` (a local time skipped by a clock change in the
+ * zone), `range` (outside .NET's years 0001-9999 once converted to UTC).
+ */
+export type DateFailure = 'format' | 'calendar' | 'offset' | 'gap' | 'range';
+export type DateParse = { ok: true; value: Date | null } | { ok: false; reason: DateFailure };
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+const MAX_OFFSET_MINUTES = 14 * 60;
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
@@ -27,13 +38,9 @@ function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-/** Offset of `timeZone` from UTC at instant `utcMs`, in minutes (Bangkok: +420). */
-export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
-  const parts: Record<string, string> = {};
-  for (const p of zoneFormatter(timeZone).formatToParts(new Date(utcMs))) parts[p.type] = p.value;
-  const year = parts.era === 'BC' || parts.era === 'B' ? 1 - Number(parts.year) : Number(parts.year);
-  const asUtc = utcFromFields(year, Number(parts.month), Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second), 0);
-  return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / 60_000);
+/** Throws a RangeError unless `timeZone` is an IANA zone this runtime knows. */
+export function assertTimeZone(timeZone: string): void {
+  zoneFormatter(timeZone);
 }
 
 function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
@@ -44,48 +51,95 @@ function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, 
   return date.getTime();
 }
 
+/** .NET's DateTime range in UTC: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z. */
+const MIN_UTC = utcFromFields(1, 1, 1, 0, 0, 0, 0);
+const MAX_UTC = utcFromFields(9999, 12, 31, 23, 59, 59, 999);
+
+/** Offset of `timeZone` from UTC at instant `utcMs`, in whole minutes (Bangkok: +420). */
+export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
+  const parts: Record<string, string> = {};
+  for (const p of zoneFormatter(timeZone).formatToParts(new Date(utcMs))) parts[p.type] = p.value;
+  const year = parts.era === 'BC' || parts.era === 'B' ? 1 - Number(parts.year) : Number(parts.year);
+  const asUtc = utcFromFields(year, Number(parts.month), Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second), 0);
+  return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / MINUTE);
+}
+
 function daysInMonth(y: number, mo: number): number {
   return new Date(utcFromFields(y, mo + 1, 0, 0, 0, 0, 0)).getUTCDate();
+}
+
+/**
+ * The instant of a wall-clock time in `timeZone` (`wall` is that time read as if it were UTC).
+ * Like .NET's TimeZoneInfo.ConvertTimeToUtc: a time that occurs twice (clocks set back) is taken
+ * as the later one, standard time; a time that never occurs (clocks set forward) is `null`.
+ */
+function wallToUtc(wall: number, timeZone: string): number | null {
+  // The true offset is among the offsets in force within a day of the wall time.
+  const candidates = new Set([-DAY, 0, DAY].map((shift) => zoneOffsetMinutes(timeZone, wall + shift)));
+  let found: number | null = null;
+  for (const offset of candidates) {
+    const utc = wall - offset * MINUTE;
+    if (zoneOffsetMinutes(timeZone, utc) === offset && (found === null || utc > found)) found = utc;
+  }
+  return found;
 }
 
 /** Parses a .NET date string; `0001-01-01T00:00:00` (DateTime.MinValue, .NET's "no date") is null. */
 export function parseDotnetDate(text: string, timeZone: string): DateParse {
   const m = DATE_RE.exec(text);
   if (!m) return { ok: false, reason: 'format' };
-  const [, ys, mos, ds, hs = '0', mis = '0', ss = '0', frac = '', zone] = m;
-  const y = Number(ys), mo = Number(mos), d = Number(ds), h = Number(hs), mi = Number(mis), s = Number(ss);
+  const [, ys, mos, ds, hs, mis = '0', ss = '0', frac = '', zone] = m;
+  const y = Number(ys), mo = Number(mos), d = Number(ds), h = Number(hs ?? '0'), mi = Number(mis), s = Number(ss);
   if (y < 1 || mo < 1 || mo > 12 || d < 1 || d > daysInMonth(y, mo) || h > 23 || mi > 59 || s > 59) {
     return { ok: false, reason: 'calendar' };
+  }
+  let offset: number | undefined;
+  if (zone === 'Z') offset = 0;
+  else if (zone) {
+    const oh = Number(zone.slice(1, 3)), om = Number(zone.slice(4, 6));
+    if (om > 59) return { ok: false, reason: 'calendar' };
+    offset = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
+    if (Math.abs(offset) > MAX_OFFSET_MINUTES) return { ok: false, reason: 'offset' };
   }
   if (y === 1 && mo === 1 && d === 1 && h === 0 && mi === 0 && s === 0 && /^0*$/.test(frac)) {
     return { ok: true, value: null };
   }
-  const ms = Number(frac.padEnd(3, '0').slice(0, 3));
-  const wall = utcFromFields(y, mo, d, h, mi, s, ms);
-  let offset: number;
-  if (zone === 'Z') offset = 0;
-  else if (zone) {
-    const oh = Number(zone.slice(1, 3)), om = Number(zone.slice(4, 6));
-    if (oh > 14 || om > 59) return { ok: false, reason: 'calendar' };
-    offset = (zone[0] === '-' ? -1 : 1) * (oh * 60 + om);
-  } else {
-    // Wall-clock time in the zone: two passes settle the offset across DST changes.
-    offset = zoneOffsetMinutes(timeZone, wall);
-    offset = zoneOffsetMinutes(timeZone, wall - offset * 60_000);
+  // 100 ns ticks beyond the millisecond are cut, as a JavaScript Date (and BSON) cannot hold them.
+  const wall = utcFromFields(y, mo, d, h, mi, s, Number(frac.padEnd(3, '0').slice(0, 3)));
+  let utc: number | null;
+  if (offset !== undefined) utc = wall - offset * MINUTE;
+  else {
+    utc = wallToUtc(wall, timeZone);
+    // A date alone means the start of that day, even where the day starts late (midnight skipped).
+    if (utc === null && hs === undefined) utc = wall - zoneOffsetMinutes(timeZone, wall - DAY) * MINUTE;
+    if (utc === null) return { ok: false, reason: 'gap' };
   }
-  return { ok: true, value: new Date(wall - offset * 60_000) };
+  if (utc < MIN_UTC || utc > MAX_UTC) return { ok: false, reason: 'range' };
+  return { ok: true, value: new Date(utc) };
 }
 
 const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
 
-/** Formats like the seed's samples: `2025-10-31T19:55:09.1380000+07:00`, in the configured zone. */
+/**
+ * Formats like the seed's samples: `2025-10-31T19:55:09.1380000+07:00`, in the configured zone.
+ * An instant whose local year would leave 0001-9999 is written in UTC with `Z`, so that the text
+ * always parses back to the same instant.
+ */
 export function formatDotnetDate(date: Date, timeZone: string): string {
-  const offset = zoneOffsetMinutes(timeZone, date.getTime());
-  const local = new Date(date.getTime() + offset * 60_000);
-  const sign = offset < 0 ? '-' : '+';
+  const ms = date.getTime();
+  if (!Number.isFinite(ms)) throw new RangeError('formatDotnetDate: invalid Date');
+  let offset = zoneOffsetMinutes(timeZone, ms);
+  let local = new Date(ms + offset * MINUTE);
+  let suffix: string | undefined;
+  if (local.getUTCFullYear() < 1 || local.getUTCFullYear() > 9999) {
+    offset = 0;
+    local = new Date(ms);
+    suffix = 'Z';
+  }
+  suffix ??= `${offset < 0 ? '-' : '+'}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`;
   return (
     `${pad(local.getUTCFullYear(), 4)}-${pad(local.getUTCMonth() + 1)}-${pad(local.getUTCDate())}` +
     `T${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}` +
-    `.${pad(local.getUTCMilliseconds(), 3)}0000${sign}${pad(Math.trunc(offset / 60))}:${pad(offset % 60)}`
+    `.${pad(local.getUTCMilliseconds(), 3)}0000${suffix}`
   );
 }

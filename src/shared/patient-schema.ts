@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { parseDotnetDate } from './dotnet-date.ts';
+import { assertTimeZone, parseDotnetDate, type DateFailure } from './dotnet-date.ts';
 import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, RANGES, type FieldKind, type Patient } from './patient-fields.ts';
 
 // The one patient contract, used by the API (before enqueueing) and the worker (before writing).
@@ -9,37 +9,54 @@ export type PatientRules = { timeZone: string; maxStringLength: number };
 
 export type FieldIssue = { path: string; message: string };
 
-const INT_TEXT = /^\s*[-+]?\d+\s*$/;
-// C0 and C1 control characters except tab, line feed and carriage return.
-const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]/;
+// ASCII digits with an optional sign, and ASCII white space around them (as .NET's Int32.Parse).
+const INT_TEXT = /^[\t\n\v\f\r ]*[-+]?[0-9]+[\t\n\v\f\r ]*$/;
+const BLANK = /^[\t\n\v\f\r ]*$/;
+// C0 and C1 control characters except tab and line feed; carriage return only right before a line feed.
+const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]|\r(?!\n)/;
 const LOWER_TO_FIELD = new Map(PATIENT_FIELD_NAMES.map((name) => [name.toLowerCase(), name]));
 
 /** ASP.NET model binding: digit strings are integers, an empty form value is "no value". */
 const integerText = (value: unknown) =>
-  typeof value === 'string' ? (value.trim() === '' ? null : INT_TEXT.test(value) ? Number(value) : value) : value;
+  typeof value === 'string' ? (BLANK.test(value) ? null : INT_TEXT.test(value) ? Number(value) : value) : value;
 
-function integer(min: number, max: number) {
-  const rule = `must be an integer from ${min} to ${max}`;
-  return z.preprocess(
-    integerText,
-    z.number({ error: `${rule} (a JSON number or a string of digits)` })
-      .int({ error: `${rule}; fractions are not allowed` })
-      .min(min, { error: `is out of range: ${rule}` })
-      .max(max, { error: `is out of range: ${rule}` })
-      .nullable(),
-  );
+/** -0 (from `-0` or `"-0"`) is 0: BSON would store -0 as a double, not an int. */
+const noNegativeZero = (n: number) => (n === 0 ? 0 : n);
+
+const integerRule = (min: number, max: number) => `must be an integer from ${min} to ${max}`;
+
+/** A number from min to max: one issue, out of range before fraction (1e20 is not "a fraction"). */
+function boundedInteger(min: number, max: number, typeError: z.core.$ZodErrorMap<z.core.$ZodIssueInvalidType> | string) {
+  const rule = integerRule(min, max);
+  return z.number({ error: typeError })
+    .superRefine((n, ctx) => {
+      if (n < min || n > max) ctx.addIssue({ code: 'custom', message: `is out of range: ${rule}` });
+      else if (!Number.isInteger(n)) ctx.addIssue({ code: 'custom', message: `${rule}; fractions are not allowed` });
+    })
+    .transform(noNegativeZero);
 }
 
+function integer(min: number, max: number) {
+  return z.preprocess(integerText, boundedInteger(min, max, `${integerRule(min, max)} (a JSON number or a string of digits)`).nullable());
+}
+
+const DATE_FORMAT = 'must be an ISO 8601 date or date-time such as 2025-10-31T19:55:09.1383551+07:00';
+const DATE_MESSAGES: Record<DateFailure, string> = {
+  format: DATE_FORMAT,
+  calendar: 'is not a real calendar date or time',
+  offset: 'has a UTC offset outside -14:00 to +14:00',
+  gap: 'is a local time that does not exist in the configured time zone (skipped when clocks went forward)',
+  range: 'is outside the supported range (years 0001 to 9999 in UTC)',
+};
+
 function date(timeZone: string) {
-  const format = 'must be an ISO 8601 date or date-time such as 2025-10-31T19:55:09.1383551+07:00';
   return z.preprocess(
     (value) => (value === '' ? null : value),
-    z.string({ error: format }).nullable().transform((text, ctx) => {
+    z.string({ error: DATE_FORMAT }).nullable().transform((text, ctx) => {
       if (text === null) return null;
       const parsed = parseDotnetDate(text, timeZone);
       if (parsed.ok) return parsed.value;
-      const message = parsed.reason === 'calendar' ? 'is not a real calendar date or time' : format;
-      ctx.issues.push({ code: 'custom', message, input: text });
+      ctx.issues.push({ code: 'custom', message: DATE_MESSAGES[parsed.reason], input: text });
       return z.NEVER;
     }),
   );
@@ -49,8 +66,11 @@ function text(maxLength: number) {
   return z.preprocess(
     (value) => (typeof value === 'number' && Number.isFinite(value) ? String(value) : value),
     z.string({ error: 'must be a string' })
-      .max(maxLength, { error: `must be at most ${maxLength} characters long` })
-      .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters (tab and newline are allowed)' })
+      // Length as .NET counts it (string.Length, [MaxLength]): UTF-16 code units, so 🏥 counts 2.
+      .refine((s) => s.length <= maxLength, { error: `must be at most ${maxLength} characters long (UTF-16 code units, as .NET counts)` })
+      .refine((s) => !CONTROL.test(s), { error: 'must not contain control characters (tab, line feed and CRLF are allowed)' })
+      // A lone UTF-16 surrogate cannot be stored as UTF-8: the database would silently alter it.
+      .refine((s) => s.isWellFormed(), { error: 'must be valid Unicode text (no lone surrogates)' })
       .nullable(),
   );
 }
@@ -78,7 +98,7 @@ export function bindFields(input: unknown): unknown {
   const seen = new Set<string>();
   for (const [key, value] of Object.entries(input)) {
     const field = LOWER_TO_FIELD.get(key.toLowerCase());
-    if (!field || seen.has(field)) continue;
+    if (!field || seen.has(field) || value === undefined) continue;
     seen.add(field);
     bound[field] = value;
   }
@@ -99,15 +119,19 @@ function duplicateFields(input: unknown): FieldIssue[] {
 }
 
 export function createPatientSchema(rules: PatientRules) {
+  assertTimeZone(rules.timeZone);
+  if (!Number.isInteger(rules.maxStringLength) || rules.maxStringLength < 1) {
+    throw new RangeError('createPatientSchema: maxStringLength must be a positive integer');
+  }
   const shape = Object.fromEntries(
     PATIENT_FIELD_NAMES.map((name) => [name, fieldSchema(PATIENT_FIELDS[name], rules)]),
   ) as Record<string, z.ZodType>;
+  const idRule = integerRule(1, RANGES.integer.max);
   shape.id = z.preprocess(
     integerText,
-    z.number({ error: 'is required: a positive integer, the patient key' })
-      .int({ error: 'must be a positive integer; fractions are not allowed' })
-      .min(1, { error: `is out of range: must be from 1 to ${RANGES.integer.max}` })
-      .max(RANGES.integer.max, { error: `is out of range: must be from 1 to ${RANGES.integer.max}` }),
+    boundedInteger(1, RANGES.integer.max, (issue) =>
+      issue.input === undefined || issue.input === null ? `is required: the patient key, ${idRule}` : `${idRule} (a JSON number or a string of digits)`,
+    ),
   );
   return z.preprocess(bindFields, z.object(shape, { error: 'the patient must be a JSON object' }).strip()) as unknown as z.ZodType<Patient>;
 }
