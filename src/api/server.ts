@@ -1,7 +1,8 @@
 // API process entry: config, connections, listen, signals. The app itself is built in app.ts.
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { loadConfigOrExit, onShutdown } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
+import { createStore } from '../shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import { createRedis } from '../shared/redis.ts';
 import { buildApp } from './app.ts';
@@ -18,10 +19,17 @@ const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, {
 });
 queue.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'queue error'));
 
-const app = await buildApp({ config, logger, queue });
+// QueueEvents holds a blocking read on its own connection: only for `Prefer: wait=N` answers.
+const queueEvents = new QueueEvents(settings.name, { connection: createRedis(config.REDIS_URL, 'worker'), prefix: settings.prefix });
+queueEvents.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'queue events error'));
+const store = createStore(config);
+
+const app = await buildApp({ config, logger, queue, redis: connection, store, queueEvents });
 app.addHook('onClose', async () => {
+  await queueEvents.close();
   await queue.close();
   connection.disconnect();
+  await store.close();
 });
 await app.listen({ host: config.API_HOST, port: config.API_PORT });
 

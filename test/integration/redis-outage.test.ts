@@ -7,6 +7,7 @@ import { buildApp } from '../../src/api/app.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { queueSettings, type PatientJobData } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
+import { createStore } from '../../src/shared/mongo.ts';
 import { redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
 import { captureLogger, testConfig } from '../support/harness.ts';
 
@@ -31,7 +32,8 @@ describe('intake while Redis is down', () => {
     const queue = new Queue<PatientJobData>(settings.name, { connection: producer, prefix: settings.prefix });
     queue.on('error', () => {});
     const { logger, logs } = captureLogger('api');
-    const app = await buildApp({ config, logger, queue });
+    const store = createStore(config);
+    const app = await buildApp({ config, logger, queue, redis: producer, store });
     const post = () => app.inject({ method: 'POST', url: '/api/patients', payload: SEED_SAMPLE });
     try {
       const before = await post();
@@ -62,6 +64,7 @@ describe('intake while Redis is down', () => {
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       producer.disconnect();
+      await store.close();
     }
   });
 });

@@ -2,7 +2,7 @@
 // wired to them, logs captured in memory, and everything removed afterwards.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Queue } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { loadConfig, type Config } from '../../src/shared/config.ts';
@@ -50,8 +50,12 @@ export async function createHarness(overrides: Record<string, string> = {}) {
   const settings = queueSettings(config);
   const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions });
   queue.on('error', () => {});
-  const app = await buildApp({ config, logger: api.logger, queue });
   const store: Store = createStore(config);
+  const eventsConnection = createRedis(config.REDIS_URL, 'worker');
+  eventsConnection.on('error', () => {});
+  const queueEvents = new QueueEvents(settings.name, { connection: eventsConnection, prefix: settings.prefix });
+  queueEvents.on('error', () => {});
+  const app = await buildApp({ config, logger: api.logger, queue, redis: producer, store, queueEvents });
   let worker: PatientWorker | undefined;
   const workerConnection = createRedis(config.REDIS_URL, 'worker');
   workerConnection.on('error', () => {});
@@ -80,12 +84,14 @@ export async function createHarness(overrides: Record<string, string> = {}) {
     async close() {
       await worker?.close();
       await app.close();
+      await queueEvents.close();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await store.db.dropDatabase().catch(() => {});
       await store.close();
       producer.disconnect();
       workerConnection.disconnect();
+      eventsConnection.disconnect();
     },
   };
 }

@@ -1,29 +1,67 @@
-import type { FastifyInstance } from 'fastify';
-import { QueueUnavailableError, ValidationError, withTimeout } from '../../shared/errors.ts';
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { AppError, ValidationError } from '../../shared/errors.ts';
 import { bindFields, createPatientSchema, parsePatient } from '../../shared/patient-schema.ts';
-import { JOB_NAME, type PatientJobData } from '../../shared/queue.ts';
+import type { PatientJobData } from '../../shared/queue.ts';
 import type { AppDeps } from '../app.ts';
+import { enqueue, statusUrl } from '../enqueue.ts';
+import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
+import { toPatientResponse } from '../patient-response.ts';
+import { preferredWait, waitForJob } from '../prefer-wait.ts';
+import { sendProblem } from '../problem.ts';
 
 // The intake: validate against the shared contract, enqueue, answer 202. A 202 is only sent once
 // Redis has the job; anything else (Redis down, too slow) is a 503 and the client retries.
 
-export async function patientRoutes(app: FastifyInstance, { config, queue }: AppDeps): Promise<void> {
+export async function patientRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
+  const { config, queue, store, queueEvents } = deps;
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S);
+
+  const send = (reply: FastifyReply, answer: StoredAnswer) => {
+    if (answer.location) reply.header('location', answer.location);
+    return reply.code(answer.status).send(answer.body);
+  };
 
   app.post('/api/patients', async (request, reply) => {
     const parsed = parsePatient(schema, request.body);
     if (!parsed.ok) throw new ValidationError(parsed.issues);
+    const key = request.headers['idempotency-key'];
+    const claim = typeof key === 'string' ? await idempotency.begin(request.client, key, request.body) : undefined;
+    if (claim?.replay) {
+      request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
+      return send(reply.header('idempotent-replayed', 'true'), claim.replay);
+    }
     const data: PatientJobData = { patient: bindFields(request.body) as Record<string, unknown>, receivedAt: Date.now() };
     let jobId: string;
     try {
-      const job = await withTimeout(queue.add(JOB_NAME, data), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
-      jobId = String(job.id);
+      [jobId] = (await enqueue(queue, [data], config.API_ENQUEUE_TIMEOUT_MS, request.log)) as [string];
     } catch (err) {
-      request.log.warn({ err: { name: (err as Error).name, message: (err as Error).message } }, 'enqueue failed');
-      throw new QueueUnavailableError();
+      await claim?.abort().catch(() => {});
+      throw err;
     }
+    const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
+    await claim?.finish(answer);
     request.logFields = { jobId, patientId: parsed.patient.id };
-    const statusUrl = `/api/patients/jobs/${jobId}`;
-    return reply.code(202).header('location', statusUrl).send({ jobId, status: 'queued', statusUrl });
+
+    const wait = preferredWait(request.headers.prefer, config.API_WAIT_MAX_S);
+    if (wait === undefined || !queueEvents) return send(reply, answer);
+    const job = await queue.getJob(jobId);
+    const waited = job ? await waitForJob(job, queueEvents, wait) : { kind: 'pending' as const };
+    reply.header('preference-applied', `wait=${wait}`);
+    if (waited.kind === 'pending') return send(reply, answer);
+    if (waited.kind === 'failed') {
+      return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });
+    }
+    const stored = await store.patients.findOne({ _id: parsed.patient.id });
+    reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${parsed.patient.id}`);
+    return reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(stored ? toPatientResponse(stored, config.PATIENT_TIME_ZONE) : null);
+  });
+
+  app.get<{ Params: { id: string } }>('/api/patients/:id', async (request, reply) => {
+    const id = /^\d{1,10}$/.test(request.params.id) ? Number(request.params.id) : NaN;
+    if (!Number.isSafeInteger(id) || id < 1 || id > 2147483647) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id must be a positive 32-bit integer');
+    const doc = await store.patients.findOne({ _id: id });
+    if (!doc) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
+    return toPatientResponse(doc, config.PATIENT_TIME_ZONE);
   });
 }

@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../../shared/errors.ts';
+import { bindFields, createPatientSchema, parsePatient, type FieldIssue } from '../../shared/patient-schema.ts';
+import type { PatientJobData } from '../../shared/queue.ts';
+import type { AppDeps } from '../app.ts';
+import { enqueue, statusUrl } from '../enqueue.ts';
+import { sendProblem } from '../problem.ts';
+
+// Many patients in one request: a JSON array or NDJSON (one object per line). Each item is judged on
+// its own; the valid ones are enqueued together in one Redis round trip (addBulk).
+
+export type BatchItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };
+
+/** An NDJSON line that is not JSON: kept in place so the item keeps its index and gets its error. */
+const NOT_JSON = Symbol('not-json');
+
+export async function batchRoutes(app: FastifyInstance, { config, queue }: AppDeps): Promise<void> {
+  const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  const bodyLimit = Math.max(config.API_BODY_LIMIT_BYTES, config.API_BATCH_MAX * 4096);
+
+  app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
+    const lines = (body as string).split('\n').filter((line) => line.trim() !== '');
+    done(null, lines.map((line) => {
+      try {
+        return JSON.parse(line) as unknown;
+      } catch {
+        return NOT_JSON;
+      }
+    }));
+  });
+
+  app.post('/api/patients/batch', { bodyLimit }, async (request, reply) => {
+    const items = request.body;
+    if (!Array.isArray(items)) throw new AppError('BATCH_NOT_ARRAY', 400, 'the body must be a JSON array of patients (or NDJSON, one patient per line)');
+    if (items.length === 0) throw new AppError('BATCH_EMPTY', 400, 'the batch is empty');
+    if (items.length > config.API_BATCH_MAX) throw new AppError('BATCH_TOO_LARGE', 413, `a batch holds at most ${config.API_BATCH_MAX} patients; split it`);
+
+    const results: BatchItemResult[] = [];
+    const valid: { index: number; data: PatientJobData }[] = [];
+    const receivedAt = Date.now();
+    items.forEach((item: unknown, index) => {
+      if (item === NOT_JSON) return results.push({ index, errors: [{ path: '(line)', message: 'is not valid JSON' }] });
+      const parsed = parsePatient(schema, item);
+      if (!parsed.ok) return results.push({ index, errors: parsed.issues });
+      valid.push({ index, data: { patient: bindFields(item) as Record<string, unknown>, receivedAt } });
+    });
+    if (valid.length > 0) {
+      const jobIds = await enqueue(queue, valid.map((v) => v.data), config.API_ENQUEUE_TIMEOUT_MS, request.log);
+      valid.forEach((v, i) => results.push({ index: v.index, jobId: jobIds[i]!, statusUrl: statusUrl(jobIds[i]!) }));
+    }
+    results.sort((a, b) => a.index - b.index);
+    request.logFields = { items: items.length, accepted: valid.length, rejected: items.length - valid.length };
+    if (valid.length === 0) {
+      return sendProblem(reply, { type: '/docs#problem-invalid-batch', title: 'Invalid patient records', status: 400, detail: 'no item of the batch is valid; see results', accepted: 0, rejected: items.length, results });
+    }
+    return reply.code(202).send({ accepted: valid.length, rejected: items.length - valid.length, results });
+  });
+}

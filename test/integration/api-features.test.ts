@@ -1,0 +1,121 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { createHarness, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ API_BATCH_MAX: '1000' });
+  h.startWorker();
+});
+afterAll(() => h.close());
+
+const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
+  h.app.inject({ method: 'POST', url, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
+const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
+
+describe('synchronous mode (Prefer: wait)', () => {
+  it('when the seed is posted with Prefer: wait=5, then 201 the first time and 200 the second, in the seed shape', async () => {
+    const first = await post('/api/patients', SEED_SAMPLE, { prefer: 'wait=5' });
+    expect(first.statusCode).toBe(201);
+    expect(first.headers['preference-applied']).toBe('wait=5');
+    expect(first.headers.location).toBe('/api/patients/1');
+    expect(Object.keys(first.json())).toEqual(PATIENT_FIELD_NAMES);
+    expect(first.json()).toMatchObject({ ...SEED_SAMPLE, create_time: '2025-10-31T19:55:09.1380000+07:00', modify_time: '2025-10-31T19:55:09.1380000+07:00', followup_date: '2025-10-31T19:55:09.1530000+07:00' });
+
+    const second = await post('/api/patients', { ...SEED_SAMPLE, fullname: 'second' }, { prefer: 'respond-async, wait=5' });
+    expect(second.statusCode).toBe(200);
+    expect(second.headers['x-ingest-outcome']).toBe('updated');
+    expect(second.json().fullname).toBe('second');
+  });
+
+  it('when no worker runs and Prefer: wait=1 is asked, then the normal 202 comes back', async () => {
+    await h.stopWorker();
+    try {
+      const res = await post('/api/patients', { ...SEED_SAMPLE, id: 900 }, { prefer: 'wait=1' });
+      expect(res.statusCode).toBe(202);
+      expect(res.json()).toMatchObject({ status: 'queued' });
+    } finally {
+      h.startWorker();
+    }
+  });
+});
+
+describe('GET /api/patients/{id}', () => {
+  it('when the patient is stored, then it comes back in the seed shape; when absent, 404 problem', async () => {
+    await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=5' });
+    const found = await h.app.inject({ method: 'GET', url: '/api/patients/10' });
+    expect(found.statusCode).toBe(200);
+    expect(found.json()).toMatchObject({ id: 10, hn: SEED_SAMPLE.hn, modify_time: '2025-10-31T19:55:09.1380000+07:00' });
+    const missing = await h.app.inject({ method: 'GET', url: '/api/patients/424242' });
+    expect(missing.statusCode).toBe(404);
+    expect(missing.headers['content-type']).toMatch(/problem\+json/);
+    const bad = await h.app.inject({ method: 'GET', url: '/api/patients/abc' });
+    expect(bad.statusCode).toBe(400);
+  });
+});
+
+describe('Idempotency-Key', () => {
+  it('when the same key comes with the same body, then the first answer is replayed and nothing new is enqueued', async () => {
+    const body = { ...SEED_SAMPLE, id: 20 };
+    const first = await post('/api/patients', body, { 'idempotency-key': 'k-20' });
+    const before = await jobCount();
+    const again = await post('/api/patients', body, { 'idempotency-key': 'k-20' });
+    expect(again.statusCode).toBe(202);
+    expect(again.json()).toEqual(first.json());
+    expect(again.headers['idempotent-replayed']).toBe('true');
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('when the same key comes with a different body, then 422 and nothing is enqueued', async () => {
+    await post('/api/patients', { ...SEED_SAMPLE, id: 21 }, { 'idempotency-key': 'k-21' });
+    const before = await jobCount();
+    const other = await post('/api/patients', { ...SEED_SAMPLE, id: 21, fullname: 'other' }, { 'idempotency-key': 'k-21' });
+    expect(other.statusCode).toBe(422);
+    expect(other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('when no key is sent, then each post is a new job', async () => {
+    const a = await post('/api/patients', { ...SEED_SAMPLE, id: 22 });
+    const b = await post('/api/patients', { ...SEED_SAMPLE, id: 22 });
+    expect(a.json().jobId).not.toBe(b.json().jobId);
+  });
+});
+
+describe('POST /api/patients/batch', () => {
+  it('when 1000 patients come with 10 invalid, then 990 are stored and the 10 are reported by index', { timeout: 90_000 }, async () => {
+    const bad = new Set([0, 7, 99, 100, 333, 500, 501, 777, 998, 999]);
+    const items = Array.from({ length: 1000 }, (_, i) => (bad.has(i) ? { ...SEED_SAMPLE, id: 5000 + i, isactive: 500 } : { ...SEED_SAMPLE, id: 5000 + i }));
+    const res = await post('/api/patients/batch', items);
+    expect(res.statusCode).toBe(202);
+    const body = res.json();
+    expect(body).toMatchObject({ accepted: 990, rejected: 10 });
+    expect(body.results).toHaveLength(1000);
+    const rejected = body.results.filter((r: { errors?: unknown }) => r.errors);
+    expect(rejected.map((r: { index: number }) => r.index)).toEqual([...bad].sort((a, b) => a - b));
+    expect(rejected[0].errors).toEqual([{ path: 'isactive', message: expect.stringMatching(/-128 to 127/) }]);
+    const stored = () => h.store.patients.countDocuments({ _id: { $gte: 5000, $lt: 6000 } });
+    for (let i = 0; i < 600 && (await stored()) < 990; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(await stored()).toBe(990);
+    expect(await h.queue.getJobCountByTypes('failed')).toBe(0);
+  });
+
+  it('when NDJSON has a broken line, then that line is reported and the others accepted', async () => {
+    const lines = [JSON.stringify({ ...SEED_SAMPLE, id: 7001 }), '{"id": 7002,', JSON.stringify({ ...SEED_SAMPLE, id: 7003 })].join('\n');
+    const res = await h.app.inject({ method: 'POST', url: '/api/patients/batch', payload: lines, headers: { 'content-type': 'application/x-ndjson' } });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 2, rejected: 1, results: [{ index: 0 }, { index: 1, errors: [{ path: '(line)' }] }, { index: 2 }] });
+  });
+
+  it('when the batch is larger than allowed or not an array, then a 4xx problem and nothing is enqueued', async () => {
+    const before = await jobCount();
+    const big = await post('/api/patients/batch', Array.from({ length: 1001 }, (_, i) => ({ id: i + 1 })));
+    expect(big.statusCode).toBe(413);
+    const notArray = await post('/api/patients/batch', SEED_SAMPLE);
+    expect(notArray.statusCode).toBe(400);
+    const allBad = await post('/api/patients/batch', [{ fullname: 'x' }]);
+    expect(allBad.statusCode).toBe(400);
+    expect(allBad.headers['content-type']).toMatch(/problem\+json/);
+    expect(await jobCount()).toBe(before);
+  });
+});
