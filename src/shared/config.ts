@@ -38,6 +38,10 @@ export const ConfigSchema = z.object({
   API_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   // A 202 must come quickly or not at all: an enqueue slower than this answers 503.
   API_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1500),
+  API_BATCH_MAX: int(1, 100_000).default(1000),
+  API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
+  // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
+  API_WAIT_MAX_S: int(0, 120).default(30),
   WORKER_CONCURRENCY: int(1, 1000).default(50),
   WORKER_BATCH_MAX: int(1, 5000).default(200),
   WORKER_BATCH_WAIT_MS: int(0, 1000).default(5),
@@ -48,6 +52,19 @@ export const ConfigSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000).default(10_000),
   PATIENT_TIME_ZONE: timeZone.default('Asia/Bangkok'),
   PATIENT_STRING_MAX: int(1, 100_000).default(255),
+  // Worker robustness (src/worker/README.md). A job whose worker died is handed to another one
+  // once its lock (WORKER_LOCK_MS) has expired, found by a check every WORKER_STALLED_INTERVAL_MS.
+  WORKER_LOCK_MS: int(1000, 600_000).default(30_000),
+  WORKER_STALLED_INTERVAL_MS: int(500, 600_000).default(30_000),
+  WORKER_MAX_STALLED_COUNT: int(1, 1_000_000).default(50),
+  // Per-patient write lock in Redis (TTL): must outlast the slowest write (> MONGO_TIMEOUT_MS).
+  WORKER_WRITE_LOCK_MS: int(500, 600_000).default(30_000),
+  // How often the worker dead-letters jobs that failed outside its processor (e.g. stalled too often).
+  DEAD_LETTER_SWEEP_MS: int(1000, 86_400_000).default(60_000),
+  JOB_KEEP_COMPLETED_AGE_S: int(1, 365 * 86_400).default(7 * 86_400),
+  JOB_KEEP_FAILED_AGE_S: int(1, 365 * 86_400).default(30 * 86_400),
+  // Server selection / connect timeout: how long a write waits for an unreachable MongoDB.
+  MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
