@@ -6,6 +6,7 @@ import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { jobRoutes } from './routes/jobs.ts';
@@ -51,6 +52,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Who is calling: scopes idempotency keys. Until API keys exist every caller is 'anonymous'.
   app.decorateRequest('client', 'anonymous');
 
+  await app.register(docsPlugin, deps);
   await app.register(patientRoutes, deps);
   await app.register(batchRoutes, deps);
   await app.register(jobRoutes, deps);

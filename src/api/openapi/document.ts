@@ -1,0 +1,93 @@
+import { z } from 'zod';
+import type { Config } from '../../shared/config.ts';
+import { SEED_SAMPLE } from '../../shared/patient-fields.ts';
+import { apiSchemas } from './schemas.ts';
+
+// The help page, successor of the ASP.NET one: OpenAPI 3.1 generated from the zod schemas above.
+
+type Json = Record<string, unknown>;
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (name: string, extra: Json = {}) => ({ content: { 'application/json': { schema: ref(name), ...extra } } });
+const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+
+function toSchema(schema: z.ZodType): Json {
+  const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
+  return rest;
+}
+
+export function openApiDocument(config: Config): Json {
+  const schemas = apiSchemas(config.PATIENT_STRING_MAX);
+  const accepted = { description: 'Accepted: the job is in the queue and will not be lost', headers: { Location: { schema: { type: 'string' }, description: 'the job status URL' } }, ...json('Accepted') };
+  const unavailable = problem('The queue could not take the record (Redis down or slow): nothing was accepted, retry after Retry-After');
+  const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'Hemodialysis patient-record ingestion',
+      version: '1.0.0',
+      description:
+        'Replaces the ASP.NET `POST api/patients`. Records are validated, queued and stored asynchronously: `202 Accepted` means the record is safely queued. Every error answer is RFC 9457 `application/problem+json`.',
+    },
+    paths: {
+      '/api/patients': {
+        post: {
+          operationId: 'submitPatient',
+          summary: 'Submit one patient record',
+          parameters: [
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'Same key and body: the first answer is replayed; same key, other body: 422.' },
+            { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['wait=5'] }, description: `RFC 7240 \`wait=N\` (capped at ${config.API_WAIT_MAX_S} s): wait for the worker and answer 201/200 with the stored patient.` },
+          ],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: ref('PatientInput'), example: SEED_SAMPLE },
+              'text/json': { schema: ref('PatientInput') },
+              'application/x-www-form-urlencoded': { schema: ref('PatientInput') },
+            },
+          },
+          responses: {
+            '200': { description: 'With Prefer: wait — the patient existed and is now stored (see X-Ingest-Outcome)', ...json('Patient') },
+            '201': { description: 'With Prefer: wait — a new patient was stored', ...json('Patient') },
+            '202': accepted,
+            '400': problem('Invalid record: every invalid field with its path and rule'),
+            '409': problem('A request with the same Idempotency-Key is still in progress'),
+            ...bodyErrors,
+            '422': problem('Idempotency-Key reused with another body, or (Prefer: wait) the worker rejected the record'),
+            '503': unavailable,
+          },
+        },
+      },
+      '/api/patients/batch': {
+        post: {
+          operationId: 'submitPatientBatch',
+          summary: `Submit up to ${config.API_BATCH_MAX} patients; each item is judged on its own`,
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': { schema: { type: 'array', items: ref('PatientInput'), maxItems: config.API_BATCH_MAX } },
+              'application/x-ndjson': { schema: { type: 'string', description: 'one patient JSON object per line' } },
+            },
+          },
+          responses: { '202': { description: 'At least one item accepted; one result per item, by index', ...json('BatchResult') }, '400': problem('No item valid (results per index), or not an array'), ...bodyErrors, '503': unavailable },
+        },
+      },
+      '/api/patients/{id}': {
+        get: {
+          operationId: 'getPatient',
+          summary: 'The stored patient, in the old endpoint\'s response shape',
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
+          responses: { '200': { description: 'The patient', ...json('Patient') }, '400': problem('The id is not a positive 32-bit integer'), '404': problem('No such patient') },
+        },
+      },
+      '/api/patients/jobs/{jobId}': {
+        get: {
+          operationId: 'getJob',
+          summary: 'Where a submission stands: state, attempts, timestamps, error summary (never patient data)',
+          parameters: [{ name: 'jobId', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'The job', ...json('JobStatus') }, '404': problem('Unknown job, or removed after its retention period') },
+        },
+      },
+    },
+    components: { schemas: Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) },
+  };
+}

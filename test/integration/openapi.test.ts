@@ -1,0 +1,52 @@
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from '../support/harness.ts';
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness();
+  await h.app.ready();
+});
+afterAll(() => h.close());
+
+const API_ROUTES = [
+  ['post', '/api/patients'],
+  ['post', '/api/patients/batch'],
+  ['get', '/api/patients/{id}'],
+  ['get', '/api/patients/jobs/{jobId}'],
+] as const;
+
+describe('the OpenAPI help page', () => {
+  it('when /docs/json is fetched, then it is a valid OpenAPI 3.1 document', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/docs/json' });
+    expect(res.statusCode).toBe(200);
+    const doc = res.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const validator = new Validator();
+    const result = await validator.validate(doc);
+    expect(result.errors ?? []).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it('when the document is read, then it lists every API route and its error answers as problem+json', async () => {
+    const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    for (const [method, path] of API_ROUTES) {
+      expect(doc.paths[path]?.[method], `${method} ${path}`).toBeDefined();
+      expect(h.app.hasRoute({ method: method.toUpperCase() as 'GET', url: path.replace(/\{(\w+)\}/g, ':$1') }), `${method} ${path} served`).toBe(true);
+      for (const [status, response] of Object.entries(doc.paths[path][method].responses as Record<string, { content?: Record<string, unknown> }>)) {
+        if (Number(status) >= 400) expect(Object.keys(response.content ?? {}), `${path} ${status}`).toEqual(['application/problem+json']);
+      }
+    }
+    const post = doc.paths['/api/patients'].post;
+    expect(Object.keys(post.requestBody.content)).toEqual(['application/json', 'text/json', 'application/x-www-form-urlencoded']);
+    expect(Object.keys(post.responses)).toEqual(expect.arrayContaining(['200', '201', '202', '400', '409', '413', '415', '422', '503']));
+    expect(post.requestBody.content['application/json'].example.hn).toBe('sample string 11');
+    expect(Object.keys(doc.components.schemas.PatientInput.properties)).toHaveLength(25);
+  });
+
+  it('when /docs is opened, then the interactive page is served', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/docs/' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toMatch(/text\/html/);
+  });
+});
