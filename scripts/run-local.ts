@@ -21,6 +21,8 @@ async function main() {
     servers.push(mongo);
     env.MONGO_URL = mongo.url;
   }
+  // The Quick start runs in development mode unless keys are configured (it says so loudly).
+  if (!env.API_KEYS) env.AUTH_DEV_MODE ??= 'true';
   say(`Redis ${env.REDIS_URL}  MongoDB protocol (FerretDB) ${env.MONGO_URL}`);
 
   const children = [run('api', 'src/api/server.ts'), run('worker', 'src/worker/main.ts')];

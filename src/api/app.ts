@@ -1,22 +1,31 @@
 import formbody from '@fastify/formbody';
-import type { Queue, QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import underPressure from '@fastify/under-pressure';
+import type { QueueEvents } from 'bullmq';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
+import { AppError } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
-import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import { adminPlugin } from './admin.ts';
+import { createAuthenticator, type Client } from './auth.ts';
+import { createDepthGuard } from './backpressure.ts';
+import type { PatientQueue } from './enqueue.ts';
+import { createApiMetrics, metricsRoute, observeRequest, type ApiMetrics } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
-import { errorHandler, notFoundHandler } from './problem.ts';
+import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
+import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { patientRoutes } from './routes/patients.ts';
 
 export type AppDeps = {
   config: Config;
   logger: Logger;
-  queue: Queue<PatientJobData, PatientJobResult>;
-  /** The producer's fail-fast connection (idempotency keys live next to the queue). */
+  queue: PatientQueue;
+  /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
   redis: Redis;
   /** Reads only: GET /api/patients/{id} and the `Prefer: wait` answer. */
   store: Pick<Store, 'patients'>;
@@ -24,11 +33,15 @@ export type AppDeps = {
   queueEvents?: QueueEvents;
 };
 
+/** What the route plugins get: the deps plus what buildApp derives from them. */
+export type RouteDeps = AppDeps & { metrics: ApiMetrics; checkDepth: (incoming?: number) => Promise<void> };
+
 /** The HTTP app, not listening: server.ts listens, tests use app.inject(). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
-    bodyLimit: deps.config.API_BODY_LIMIT_BYTES,
+    bodyLimit: config.API_BODY_LIMIT_BYTES,
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // One line per request (the onResponse hook below) instead of Fastify's two.
@@ -36,26 +49,54 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
   });
+  const routeDeps: RouteDeps = { ...deps, metrics: createApiMetrics(deps.queue), checkDepth: createDepthGuard(deps.queue, config.QUEUE_MAX_WAITING) };
+  const authenticate = createAuthenticator(config);
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
-  await app.register(formbody, { bodyLimit: deps.config.API_BODY_LIMIT_BYTES });
+  await app.register(formbody, { bodyLimit: config.API_BODY_LIMIT_BYTES });
+  // CSP is left to the pages that need one (swagger-ui sets its own); the API answers JSON.
+  await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  await app.register(underPressure, {
+    maxEventLoopDelay: 1000,
+    retryAfter: 5,
+    pressureHandler: (_request, reply) => {
+      reply.header('retry-after', '5');
+      sendProblem(reply, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the server is overloaded; nothing was accepted, retry later' });
+    },
+  });
 
+  app.decorateRequest('logFields', null);
+  app.decorateRequest('client', null as unknown as Client);
   app.addHook('onResponse', async (request, reply) => {
+    observeRequest(routeDeps.metrics, request, reply);
     request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, ...request.logFields },
+      { method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: request.client?.id, ...request.logFields },
       'request',
     );
   });
-  app.decorateRequest('logFields', null);
-  // Who is calling: scopes idempotency keys. Until API keys exist every caller is 'anonymous'.
-  app.decorateRequest('client', 'anonymous');
 
+  await app.register(metricsRoute, { metrics: routeDeps.metrics });
+  await app.register(healthRoutes, { redis: deps.redis });
   await app.register(docsPlugin, deps);
-  await app.register(patientRoutes, deps);
-  await app.register(batchRoutes, deps);
-  await app.register(jobRoutes, deps);
+  await app.register(async (api) => {
+    api.addHook('onRequest', authenticate);
+    await api.register(rateLimit, {
+      redis: deps.redis,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: config.RATE_LIMIT_WINDOW_MS,
+      hook: 'preHandler', // after authentication, so the limit is per key
+      keyGenerator: (request) => `key:${request.client.id}`,
+      nameSpace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:`,
+      skipOnError: true, // Redis down: the enqueue answers 503 anyway
+      errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
+    });
+    await api.register(patientRoutes, routeDeps);
+    await api.register(batchRoutes, routeDeps);
+    await api.register(jobRoutes, routeDeps);
+  });
+  await app.register(adminPlugin, { queue: deps.queue, authenticate });
   return app;
 }
 
@@ -63,6 +104,7 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Extra ids for the one log line per request (job id, patient id): never patient values. */
     logFields: Record<string, string | number> | null;
-    client: string;
+    /** The authenticated API key (set for /api and /admin routes). */
+    client: Client;
   }
 }

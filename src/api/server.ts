@@ -6,9 +6,18 @@ import { createStore } from '../shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import { createRedis } from '../shared/redis.ts';
 import { buildApp } from './app.ts';
+import { authProblem } from './auth.ts';
 
 const config = loadConfigOrExit('api', process.env);
+const problem = authProblem(config);
+if (problem) {
+  process.stderr.write(`api: invalid configuration: ${problem}\n`);
+  process.exit(2);
+}
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+if (config.AUTH_DEV_MODE && config.API_KEYS.length === 0) {
+  logger.warn('DEVELOPMENT MODE: no API keys configured, every caller has every scope and sees every center. Never run like this with real patient data.');
+}
 const connection = createRedis(config.REDIS_URL, 'producer');
 connection.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'redis connection error'));
 const settings = queueSettings(config);

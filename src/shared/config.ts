@@ -23,6 +23,31 @@ const timeZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as Asia/Bangkok');
 
+const SCOPES = ['patients:write', 'patients:read', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const ApiKeySchema = z.object({
+  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'id: letters, digits, . _ - only'),
+  /** SHA-256 of the key, hex: the key itself is never configured (scripts/api-key.ts makes both). */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256: 64 lowercase hex digits'),
+  scopes: z.array(z.enum(SCOPES)).min(1),
+  centers: z.array(z.int()).default([]),
+  clusters: z.array(z.int()).default([]),
+});
+export type ApiKey = z.infer<typeof ApiKeySchema>;
+
+const apiKeys = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}', input: undefined });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.array(ApiKeySchema, { error: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}' }));
+
 export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: url(['redis:', 'rediss:']),
@@ -39,6 +64,13 @@ export const ConfigSchema = z.object({
   // A 202 must come quickly or not at all: an enqueue slower than this answers 503.
   API_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1500),
   API_BATCH_MAX: int(1, 100_000).default(1000),
+  // Who may call /api. Without keys the API refuses to start unless AUTH_DEV_MODE=true.
+  API_KEYS: apiKeys.default([]),
+  AUTH_DEV_MODE: bool.default(false),
+  RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
+  RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
+  // Backpressure: above this many waiting jobs, POST answers 503 + Retry-After before enqueueing.
+  QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),

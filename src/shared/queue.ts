@@ -6,6 +6,8 @@ export type PatientJobData = {
   patient: Record<string, unknown>;
   /** Epoch ms when the API accepted the record: the tie-breaker after modify_time. */
   receivedAt: number;
+  /** Id of the API key that submitted it: for the audit trail and job-status access. */
+  submittedBy?: string;
 };
 
 export type WriteOutcome = 'inserted' | 'updated' | 'unchanged' | 'stale';

@@ -24,7 +24,7 @@ describe('the API and worker as processes', () => {
 
   it('when both run, then a posted record is stored; on SIGTERM both exit 0', async () => {
     const port = await freePort();
-    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port) };
+    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true' };
     const api = startProcess('api', env);
     const worker = startProcess('worker', env);
     try {

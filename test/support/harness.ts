@@ -20,6 +20,7 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     MONGO_DB: `t_${tag}`,
     QUEUE_NAME: `t-${tag}`,
     LOG_LEVEL: 'debug',
+    AUTH_DEV_MODE: 'true',
     JOB_BACKOFF_MS: '50',
     SHUTDOWN_TIMEOUT_MS: '5000',
     ...overrides,

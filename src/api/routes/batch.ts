@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
 import { bindFields, createPatientSchema, parsePatient, type FieldIssue } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
-import type { AppDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
+import { mayAccess, requireScope } from '../auth.ts';
 import { enqueue, statusUrl } from '../enqueue.ts';
 import { sendProblem } from '../problem.ts';
 
@@ -14,7 +15,7 @@ export type BatchItemResult = { index: number; jobId: string; statusUrl: string 
 /** An NDJSON line that is not JSON: kept in place so the item keeps its index and gets its error. */
 const NOT_JSON = Symbol('not-json');
 
-export async function batchRoutes(app: FastifyInstance, { config, queue }: AppDeps): Promise<void> {
+export async function batchRoutes(app: FastifyInstance, { config, queue, metrics, checkDepth }: RouteDeps): Promise<void> {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const bodyLimit = Math.max(config.API_BODY_LIMIT_BYTES, config.API_BATCH_MAX * 4096);
 
@@ -30,6 +31,7 @@ export async function batchRoutes(app: FastifyInstance, { config, queue }: AppDe
   });
 
   app.post('/api/patients/batch', { bodyLimit }, async (request, reply) => {
+    requireScope(request, 'patients:write');
     const items = request.body;
     if (!Array.isArray(items)) throw new AppError('BATCH_NOT_ARRAY', 400, 'the body must be a JSON array of patients (or NDJSON, one patient per line)');
     if (items.length === 0) throw new AppError('BATCH_EMPTY', 400, 'the batch is empty');
@@ -42,10 +44,14 @@ export async function batchRoutes(app: FastifyInstance, { config, queue }: AppDe
       if (item === NOT_JSON) return results.push({ index, errors: [{ path: '(line)', message: 'is not valid JSON' }] });
       const parsed = parsePatient(schema, item);
       if (!parsed.ok) return results.push({ index, errors: parsed.issues });
-      valid.push({ index, data: { patient: bindFields(item) as Record<string, unknown>, receivedAt } });
+      if (!mayAccess(request.client, parsed.patient)) return results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
+      valid.push({ index, data: { patient: bindFields(item) as Record<string, unknown>, receivedAt, submittedBy: request.client.id } });
     });
+    metrics.rejected.inc({ reason: 'invalid' }, items.length - valid.length);
     if (valid.length > 0) {
+      await checkDepth(valid.length);
       const jobIds = await enqueue(queue, valid.map((v) => v.data), config.API_ENQUEUE_TIMEOUT_MS, request.log);
+      metrics.enqueued.inc({ endpoint: 'batch' }, valid.length);
       valid.forEach((v, i) => results.push({ index: v.index, jobId: jobIds[i]!, statusUrl: statusUrl(jobIds[i]!) }));
     }
     results.sort((a, b) => a.index - b.index);

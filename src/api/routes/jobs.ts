@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { JobState } from 'bullmq';
-import type { AppDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
+import { requireScope } from '../auth.ts';
 import { sendProblem } from '../problem.ts';
 
 // Where a submission stands. Ids, states, counts and times only: never the patient's data.
@@ -14,11 +15,14 @@ const STATE: Partial<Record<JobState | 'unknown', string>> = {
   failed: 'failed',
 };
 
-export async function jobRoutes(app: FastifyInstance, { queue }: AppDeps): Promise<void> {
+export async function jobRoutes(app: FastifyInstance, { queue }: RouteDeps): Promise<void> {
   app.get<{ Params: { jobId: string } }>('/api/patients/jobs/:jobId', async (request, reply) => {
+    requireScope(request, 'patients:write', 'patients:read');
     const { jobId } = request.params;
     const job = /^[A-Za-z0-9:_-]{1,100}$/.test(jobId) ? await queue.getJob(jobId) : undefined;
-    if (!job) {
+    // A key sees its own submissions; admins see all.
+    const visible = job && (request.client.scopes.has('admin') || job.data?.submittedBy === request.client.id);
+    if (!job || !visible) {
       return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no such job (unknown, or removed after its retention period)' });
     }
     const state = await job.getState();

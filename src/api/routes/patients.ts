@@ -2,7 +2,8 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, ValidationError } from '../../shared/errors.ts';
 import { bindFields, createPatientSchema, parsePatient } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
-import type { AppDeps } from '../app.ts';
+import type { RouteDeps } from '../app.ts';
+import { forbiddenTenant, mayAccess, requireScope } from '../auth.ts';
 import { enqueue, statusUrl } from '../enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
 import { toPatientResponse } from '../patient-response.ts';
@@ -12,8 +13,8 @@ import { sendProblem } from '../problem.ts';
 // The intake: validate against the shared contract, enqueue, answer 202. A 202 is only sent once
 // Redis has the job; anything else (Redis down, too slow) is a 503 and the client retries.
 
-export async function patientRoutes(app: FastifyInstance, deps: AppDeps): Promise<void> {
-  const { config, queue, store, queueEvents } = deps;
+export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
+  const { config, queue, store, queueEvents, metrics } = deps;
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S);
 
@@ -23,17 +24,26 @@ export async function patientRoutes(app: FastifyInstance, deps: AppDeps): Promis
   };
 
   app.post('/api/patients', async (request, reply) => {
+    requireScope(request, 'patients:write');
     const parsed = parsePatient(schema, request.body);
-    if (!parsed.ok) throw new ValidationError(parsed.issues);
+    if (!parsed.ok) {
+      metrics.rejected.inc({ reason: 'invalid' });
+      throw new ValidationError(parsed.issues);
+    }
+    if (!mayAccess(request.client, parsed.patient)) {
+      metrics.rejected.inc({ reason: 'forbidden' });
+      throw forbiddenTenant();
+    }
     const key = request.headers['idempotency-key'];
-    const claim = typeof key === 'string' ? await idempotency.begin(request.client, key, request.body) : undefined;
+    const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, request.body) : undefined;
     if (claim?.replay) {
       request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
     }
-    const data: PatientJobData = { patient: bindFields(request.body) as Record<string, unknown>, receivedAt: Date.now() };
+    const data: PatientJobData = { patient: bindFields(request.body) as Record<string, unknown>, receivedAt: Date.now(), submittedBy: request.client.id };
     let jobId: string;
     try {
+      await deps.checkDepth();
       [jobId] = (await enqueue(queue, [data], config.API_ENQUEUE_TIMEOUT_MS, request.log)) as [string];
     } catch (err) {
       await claim?.abort().catch(() => {});
@@ -41,6 +51,7 @@ export async function patientRoutes(app: FastifyInstance, deps: AppDeps): Promis
     }
     const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
     await claim?.finish(answer);
+    metrics.enqueued.inc({ endpoint: 'single' });
     request.logFields = { jobId, patientId: parsed.patient.id };
 
     const wait = preferredWait(request.headers.prefer, config.API_WAIT_MAX_S);
@@ -58,10 +69,12 @@ export async function patientRoutes(app: FastifyInstance, deps: AppDeps): Promis
   });
 
   app.get<{ Params: { id: string } }>('/api/patients/:id', async (request, reply) => {
+    requireScope(request, 'patients:read');
     const id = /^\d{1,10}$/.test(request.params.id) ? Number(request.params.id) : NaN;
     if (!Number.isSafeInteger(id) || id < 1 || id > 2147483647) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id must be a positive 32-bit integer');
     const doc = await store.patients.findOne({ _id: id });
-    if (!doc) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
+    // Another center's patient is "not found": its existence is not this key's business.
+    if (!doc || !mayAccess(request.client, doc)) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
     return toPatientResponse(doc, config.PATIENT_TIME_ZONE);
   });
 }

@@ -1,0 +1,24 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { requireScope } from './auth.ts';
+import type { PatientQueue } from './enqueue.ts';
+
+const HIDDEN = '[hidden: patient data is not shown here]';
+
+/** The BullMQ dashboard at /admin/queues, admins only, with job data hidden. */
+export async function adminPlugin(
+  app: FastifyInstance,
+  opts: { queue: PatientQueue; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
+): Promise<void> {
+  const adapter = new BullMQAdapter(opts.queue, { readOnlyMode: false, allowRetries: true });
+  adapter.setFormatter('data', () => HIDDEN);
+  adapter.setFormatter('returnValue', (value: { outcome?: string } | null) => ({ outcome: value?.outcome ?? null }));
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath('/admin/queues');
+  createBullBoard({ queues: [adapter], serverAdapter, options: { uiConfig: { boardTitle: 'Patient ingestion' } } });
+  app.addHook('onRequest', opts.authenticate);
+  app.addHook('onRequest', async (request) => requireScope(request, 'admin'));
+  await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
+}

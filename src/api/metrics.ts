@@ -1,0 +1,48 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PatientQueue } from './enqueue.ts';
+
+// Prometheus metrics of the API. Labels are routes, methods, status codes, reasons and queue
+// states: never ids or patient values.
+
+export type ApiMetrics = ReturnType<typeof createApiMetrics>;
+
+export function createApiMetrics(queue: PatientQueue) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [registry] });
+  const latency = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and method',
+    labelNames: ['route', 'method'] as const,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const enqueued = new Counter({ name: 'patients_enqueued_total', help: 'Patient jobs acknowledged (202) by endpoint', labelNames: ['endpoint'] as const, registers: [registry] });
+  const rejected = new Counter({ name: 'patients_rejected_total', help: 'Patients refused before enqueueing, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  new Gauge({
+    name: 'queue_jobs',
+    help: 'Jobs in the patient queue by state (read from Redis at scrape time)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  return { registry, requests, latency, enqueued, rejected };
+}
+
+/** For the root instance's onResponse hook (a hook inside a plugin would see only its own routes). */
+export function observeRequest(metrics: ApiMetrics, request: FastifyRequest, reply: FastifyReply): void {
+  const route = request.routeOptions.url ?? '(unmatched)';
+  metrics.requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+  metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
+}
+
+export async function metricsRoute(app: FastifyInstance, { metrics }: { metrics: ApiMetrics }): Promise<void> {
+  app.get('/metrics', async (_request, reply) => {
+    reply.type(metrics.registry.contentType);
+    return metrics.registry.metrics();
+  });
+}

@@ -1,0 +1,119 @@
+import { execFileSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { createHarness, type Harness } from '../support/harness.ts';
+
+// Keys made the documented way (scripts/api-key.ts); the API is configured with their hashes only.
+function makeKey(id: string, scopes: string, ...extra: string[]) {
+  const out = execFileSync(process.execPath, ['scripts/api-key.ts', id, scopes, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return JSON.parse(out) as { key: string; entry: Record<string, unknown> };
+}
+const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
+const reader = makeKey('center-3-reader', 'patients:read', 'centers=3');
+const admin = makeKey('ops', 'admin');
+const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry, admin.entry]), RATE_LIMIT_MAX: '1000' });
+});
+afterAll(() => h.close());
+
+const post = (headers: Record<string, string>, body: unknown = SEED_SAMPLE) => h.app.inject({ method: 'POST', url: '/api/patients', payload: body as object, headers });
+const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+
+describe('authentication', () => {
+  it('when no key or a wrong key is sent, then 401 problem+json with WWW-Authenticate', async () => {
+    const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer hk_wrong' }, { 'x-api-key': writer.key.slice(0, -1) }];
+    for (const headers of attempts) {
+      const res = await post(headers);
+      expect(res.statusCode).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer');
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+    }
+    expect(await jobCount()).toBe(0);
+  });
+
+  it('when the key comes as Bearer or as X-API-Key, then it is accepted', async () => {
+    expect((await post(bearer(writer))).statusCode).toBe(202);
+    expect((await post({ 'x-api-key': writer.key })).statusCode).toBe(202);
+  });
+});
+
+describe('authorization', () => {
+  it('when a key posts a patient of another center, then 403 and nothing is enqueued', async () => {
+    const before = await jobCount();
+    const res = await post(bearer(writer), { ...SEED_SAMPLE, center_id: 4 });
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'FORBIDDEN_TENANT' });
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('when a key lacks the write scope, then 403', async () => {
+    const res = await post(bearer(reader));
+    expect(res.statusCode).toBe(403);
+    expect(res.json()).toMatchObject({ code: 'FORBIDDEN_SCOPE' });
+  });
+
+  it('when a key reads another center\'s patient, then 404; its own center, 200', async () => {
+    const { _id, ...base } = { _id: 0, ...SEED_SAMPLE };
+    void _id;
+    const doc = (id: number, center: number) => ({ ...base, _id: id, id, center_id: center, create_time: null, modify_time: null, followup_date: null, _ingest: { version: 'x', jobId: '0', receivedAt: new Date(), appliedAt: new Date(), attempt: 1 } });
+    await h.store.patients.insertMany([doc(301, 3), doc(401, 4)]);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(reader) })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/401', headers: bearer(reader) })).statusCode).toBe(404);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/401', headers: bearer(admin) })).statusCode).toBe(200);
+  });
+
+  it('when another key asks for a job\'s status, then 404; the submitting key sees it', async () => {
+    const { jobId } = (await post(bearer(writer))).json();
+    expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(writer) })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(reader) })).statusCode).toBe(404);
+  });
+
+  it('when the dashboard is opened, then only an admin key gets it', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
+    expect((await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(writer) })).statusCode).toBe(403);
+    const ok = await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(admin) });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.headers['content-type']).toMatch(/text\/html/);
+    const api = await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=' + h.config.QUEUE_NAME + '&status=waiting&page=1', headers: bearer(admin) });
+    expect(api.statusCode).toBe(200);
+    expect(api.body).not.toContain('sample string');
+  });
+});
+
+describe('hardening', () => {
+  it('when any response is sent, then security headers are set', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/health/live' });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['x-content-type-options']).toBe('nosniff');
+    expect(res.headers['x-frame-options']).toBeDefined();
+  });
+
+  it('when a body carries __proto__, then it is rejected with 400 and nothing is enqueued', async () => {
+    const before = await jobCount();
+    const res = await h.app.inject({ method: 'POST', url: '/api/patients', payload: '{"id": 1, "__proto__": {"polluted": true}}', headers: { ...bearer(writer), 'content-type': 'application/json' } });
+    expect(res.statusCode).toBe(400);
+    expect(await jobCount()).toBe(before);
+  });
+});
+
+describe('rate limiting', () => {
+  it('when a key exceeds its limit, then 429 with Retry-After and rate-limit headers, and other keys are unaffected', async () => {
+    const limited = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry]), RATE_LIMIT_MAX: '3' });
+    try {
+      const statuses: number[] = [];
+      for (let i = 0; i < 5; i++) statuses.push((await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(writer) })).statusCode);
+      expect(statuses.slice(0, 3)).toEqual([404, 404, 404]);
+      const blocked = await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(writer) });
+      expect(blocked.statusCode).toBe(429);
+      expect(blocked.headers['retry-after']).toBeDefined();
+      expect(blocked.headers['x-ratelimit-limit']).toBe('3');
+      expect(blocked.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+      expect((await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(reader) })).statusCode).toBe(404);
+    } finally {
+      await limited.close();
+    }
+  });
+});
