@@ -61,4 +61,16 @@ ensure_ferretdb() {
   rm -rf "$src"
 }
 
+ensure_chromium() {
+  # For the real-browser tests of /docs and /admin/queues (Debian's build; no browser download).
+  if [ -x /usr/bin/chromium ]; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium from Debian (browser tests)"
+    (apt-get install -y -qq chromium >/dev/null 2>&1 || { apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }) ||
+      say "chromium could not be installed: the browser tests will be skipped"
+  else
+    say "chromium missing and not installable here: the browser tests will be skipped"
+  fi
+}
+
 bootstrap() { ensure_node; ensure_deps; ensure_redis; ensure_ferretdb; }

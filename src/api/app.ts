@@ -54,6 +54,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  // Fastify parses text/plain by default; the old endpoint never took it, so it is a 415.
+  app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   await app.register(formbody, { bodyLimit: config.API_BODY_LIMIT_BYTES });
   // CSP is left to the pages that need one (swagger-ui sets its own); the API answers JSON.

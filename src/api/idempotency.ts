@@ -1,11 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { AppError } from '../shared/errors.ts';
+import { AppError, QueueUnavailableError } from '../shared/errors.ts';
 
 // Idempotency-Key (IETF httpapi draft): the same key with the same body returns the first answer
 // and enqueues nothing; the same key with another body is 422; the same key while the first
 // request is still running is 409. Keys are scoped per client and expire after a window.
-// Stored in Redis next to the queue: only a body hash and our own answer (ids), never the body.
+// Stored in Redis next to the queue: only a hash of the validated patient and our own answer
+// (ids), never the body. The hash is of the normalized record, so key order and unknown
+// properties do not make a retry look like a different request.
 
 export type StoredAnswer = { status: number; body: unknown; location?: string };
 type Entry = { hash: string; answer?: StoredAnswer };
@@ -22,27 +24,36 @@ export type Idempotency = {
 export function createIdempotency(redis: Redis, prefix: string, ttlSeconds: number): Idempotency {
   return {
     async begin(client, key, body) {
-      if (!KEY_RE.test(key)) throw new IdempotencyError('IDEMPOTENCY_KEY_INVALID', 400, 'Idempotency-Key must be 1-255 visible ASCII characters');
-      const redisKey = `${prefix}:idem:${createHash('sha256').update(`${client}\n${key}`).digest('hex')}`;
-      const hash = createHash('sha256').update(JSON.stringify(body) ?? '').digest('hex');
-      const claimed = await redis.set(redisKey, JSON.stringify({ hash } satisfies Entry), 'EX', ttlSeconds, 'NX');
-      const finish = async (answer: StoredAnswer) => {
-        await redis.set(redisKey, JSON.stringify({ hash, answer } satisfies Entry), 'EX', ttlSeconds, 'XX');
-      };
-      const abort = async () => {
-        await redis.del(redisKey);
-      };
-      if (claimed === 'OK') return { finish, abort };
-      const raw = await redis.get(redisKey);
-      const entry = raw ? (JSON.parse(raw) as Entry) : undefined;
-      if (!entry) return this.begin(client, key, body); // expired between SET and GET: claim again
-      if (entry.hash !== hash) {
-        throw new IdempotencyError('IDEMPOTENCY_KEY_REUSED', 422, 'this Idempotency-Key was used with a different body');
+      try {
+        return await claim(client, key, body);
+      } catch (err) {
+        if (err instanceof AppError) throw err;
+        throw new QueueUnavailableError(); // Redis not reachable: nothing can be promised
       }
-      if (!entry.answer) {
-        throw new IdempotencyError('IDEMPOTENCY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is still being processed; retry shortly');
-      }
-      return { replay: entry.answer, finish: async () => {}, abort: async () => {} };
     },
   };
+
+  async function claim(client: string, key: string, body: unknown): ReturnType<Idempotency['begin']> {
+    if (!KEY_RE.test(key)) throw new IdempotencyError('IDEMPOTENCY_KEY_INVALID', 400, 'Idempotency-Key must be 1-255 visible ASCII characters');
+    const redisKey = `${prefix}:idem:${createHash('sha256').update(`${client}\n${key}`).digest('hex')}`;
+    const hash = createHash('sha256').update(JSON.stringify(body) ?? '').digest('hex');
+    const claimed = await redis.set(redisKey, JSON.stringify({ hash } satisfies Entry), 'EX', ttlSeconds, 'NX');
+    const finish = async (answer: StoredAnswer) => {
+      await redis.set(redisKey, JSON.stringify({ hash, answer } satisfies Entry), 'EX', ttlSeconds, 'XX');
+    };
+    const abort = async () => {
+      await redis.del(redisKey);
+    };
+    if (claimed === 'OK') return { finish, abort };
+    const raw = await redis.get(redisKey);
+    const entry = raw ? (JSON.parse(raw) as Entry) : undefined;
+    if (!entry) return claim(client, key, body); // expired between SET and GET: claim again
+    if (entry.hash !== hash) {
+      throw new IdempotencyError('IDEMPOTENCY_KEY_REUSED', 422, 'this Idempotency-Key was used with a different body');
+    }
+    if (!entry.answer) {
+      throw new IdempotencyError('IDEMPOTENCY_IN_PROGRESS', 409, 'a request with this Idempotency-Key is still being processed; retry shortly');
+    }
+    return { replay: entry.answer, finish: async () => {}, abort: async () => {} };
+  }
 }

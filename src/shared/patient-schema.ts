@@ -153,3 +153,12 @@ export function parsePatient(schema: PatientSchema, input: unknown): PatientPars
   const issues = [...duplicateFields(input), ...(result.success ? [] : toFieldIssues(result.error))];
   return result.success && issues.length === 0 ? { ok: true, patient: result.data } : { ok: false, issues };
 }
+
+/**
+ * The validated patient as job data: numbers as numbers, dates as UTC ISO strings (`Z`), absent
+ * fields as null. The worker re-validates it with the same schema, and nothing in it depends on the
+ * API's time zone or binding rules any more.
+ */
+export function toJobPatient(patient: Patient): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(patient).map(([field, value]) => [field, value instanceof Date ? value.toISOString() : value]));
+}

@@ -75,9 +75,9 @@ export async function createHarness(overrides: Record<string, string> = {}) {
     async settled(jobId: string, timeoutMs = 20_000) {
       const deadline = Date.now() + timeoutMs;
       while (Date.now() < deadline) {
-        const job = await queue.getJob(jobId);
-        const state = job ? await job.getState() : 'unknown';
-        if (state === 'completed' || state === 'failed') return { state, job: job! };
+        const state = await queue.getJobState(jobId);
+        // Read the job after its state, so a finished job comes with its return value.
+        if (state === 'completed' || state === 'failed') return { state, job: (await queue.getJob(jobId))! };
         await new Promise((r) => setTimeout(r, 25));
       }
       throw new Error(`job ${jobId} not settled within ${timeoutMs} ms`);

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
-import { bindFields, createPatientSchema, parsePatient, type FieldIssue } from '../../shared/patient-schema.ts';
+import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
 import type { RouteDeps } from '../app.ts';
 import { mayAccess, requireScope } from '../auth.ts';
@@ -45,7 +45,7 @@ export async function batchRoutes(app: FastifyInstance, { config, queue, metrics
       const parsed = parsePatient(schema, item);
       if (!parsed.ok) return results.push({ index, errors: parsed.issues });
       if (!mayAccess(request.client, parsed.patient)) return results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
-      valid.push({ index, data: { patient: bindFields(item) as Record<string, unknown>, receivedAt, submittedBy: request.client.id } });
+      valid.push({ index, data: { patient: toJobPatient(parsed.patient), receivedAt, submittedBy: request.client.id } });
     });
     metrics.rejected.inc({ reason: 'invalid' }, items.length - valid.length);
     if (valid.length > 0) {

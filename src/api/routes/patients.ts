@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, ValidationError } from '../../shared/errors.ts';
-import { bindFields, createPatientSchema, parsePatient } from '../../shared/patient-schema.ts';
+import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
 import type { RouteDeps } from '../app.ts';
 import { forbiddenTenant, mayAccess, requireScope } from '../auth.ts';
@@ -35,12 +35,12 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       throw forbiddenTenant();
     }
     const key = request.headers['idempotency-key'];
-    const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, request.body) : undefined;
+    const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, toJobPatient(parsed.patient)) : undefined;
     if (claim?.replay) {
       request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
     }
-    const data: PatientJobData = { patient: bindFields(request.body) as Record<string, unknown>, receivedAt: Date.now(), submittedBy: request.client.id };
+    const data: PatientJobData = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id };
     let jobId: string;
     try {
       await deps.checkDepth();

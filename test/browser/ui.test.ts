@@ -1,0 +1,74 @@
+import { existsSync } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { sha256 } from '../../src/api/auth.ts';
+import { createHarness, type Harness } from '../support/harness.ts';
+
+// A real browser (Debian's chromium, installed by scripts/test.sh) on the help page and the dashboard.
+const CHROMIUM = '/usr/bin/chromium';
+const hasBrowser = existsSync(CHROMIUM);
+if (!hasBrowser) console.warn(`browser tests skipped: ${CHROMIUM} missing and could not be installed (apt-get install -y chromium)`);
+
+const ADMIN_KEY = 'hk_browser-test-admin-key-0123456789abcdef';
+const CANARY = `CANARY-${Math.random().toString(36).slice(2)}`;
+let h: Harness;
+let browser: Browser;
+let base: string;
+
+beforeAll(async () => {
+  if (!hasBrowser) return;
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([{ id: 'ops', sha256: sha256(ADMIN_KEY).toString('hex'), scopes: ['admin'] }]) });
+  h.startWorker();
+  base = await h.app.listen({ host: '127.0.0.1', port: 0 });
+  const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+  for (const [id, extra] of [[1, {}], [2, {}], [3, { isactive: 500 }]] as const) {
+    await fetch(`${base}/api/patients`, { method: 'POST', headers, body: JSON.stringify({ ...SEED_SAMPLE, ...extra, id, fullname: CANARY, hn: CANARY }) });
+  }
+  // A poison job straight into the queue (as another producer could), so the failed list is not empty.
+  await h.queue.add('patient.upsert', { patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() });
+  for (let i = 0; i < 200 && (await h.queue.getJobCountByTypes('completed', 'failed')) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 60_000);
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+describe.skipIf(!hasBrowser)('in a real browser', () => {
+  it('when /docs is opened, then the help page lists every endpoint', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${base}/docs`);
+    await page.getByText('/api/patients/batch').first().waitFor({ timeout: 20_000 });
+    const text = await page.locator('body').innerText();
+    for (const path of ['/api/patients', '/api/patients/batch', '/api/patients/{id}', '/api/patients/jobs/{jobId}']) expect(text).toContain(path);
+    await page.close();
+  });
+
+  it('when an admin opens /admin/queues after a small run, then the queue and its counts show and no patient value does', async () => {
+    const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const page = await context.newPage();
+    await page.goto(`${base}/admin/queues`);
+    await page.getByText(h.config.QUEUE_NAME).first().waitFor({ timeout: 20_000 });
+    for (const status of ['completed', 'failed']) {
+      await page.goto(`${base}/admin/queues/queue/${h.config.QUEUE_NAME}?status=${status}`);
+      await page.waitForLoadState('networkidle');
+      const text = await page.locator('body').innerText();
+      expect(text.toLowerCase()).toContain(status);
+      expect(await page.content()).not.toContain(CANARY);
+    }
+    const overview = await page.locator('body').innerText();
+    expect(overview).toMatch(/\d/);
+    await context.close();
+  });
+
+  it('when the dashboard is opened without a key, then it is refused', async () => {
+    const page = await browser.newPage();
+    const res = await page.goto(`${base}/admin/queues`);
+    expect(res?.status()).toBe(401);
+    await page.close();
+  });
+});
