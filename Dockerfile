@@ -1,17 +1,47 @@
 # syntax=docker/dockerfile:1
-# One image for both processes; compose/k8s pick the entry point. Node 24 runs the TypeScript
-# sources directly (type stripping), so there is no build step to drift from what the tests ran.
+# One build, two targets that share every layer but the last: `api` and `worker`. Each has its own
+# entry point and HEALTHCHECK (the API and the worker answer /health/live on different ports).
+# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step that
+# could drift from what the tests ran.
+#
+#   docker build --target api    -t hemo-patient-ingest-api:0.1.0 .
+#   docker build --target worker -t hemo-patient-ingest-worker:0.1.0 .
+#
+# deploy/k8s and docker-compose.yml use exactly these targets; test/unit/deploy-artifacts.test.ts
+# checks that they agree with each other and with src/shared/config.ts.
+
 FROM node:24-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund
+# Production dependencies only. No install script is needed (package.json denies the four that exist).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim
+FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
+# Code and dependencies stay owned by root: the process can read them, never change them.
 COPY --from=deps /app/node_modules ./node_modules
+# package.json is needed at run time: its "type": "module" makes the .ts sources ES modules.
 COPY package.json ./
 COPY src ./src
+# The unprivileged user of the node image (uid 1000; Kubernetes manifests set runAsUser: 1000).
 USER node
+# Exec-form CMD: node is PID 1 and gets SIGTERM itself, which starts the graceful shutdown
+# (SHUTDOWN_TIMEOUT_MS, then a hard exit 5 s later). Give the container more than that to stop.
+STOPSIGNAL SIGTERM
+
+FROM runtime AS worker
+ENV WORKER_HTTP_PORT=3001
+EXPOSE 3001
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WORKER_HTTP_PORT || '3001') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "src/worker/main.ts"]
+
+# Last stage = what a plain `docker build .` produces.
+FROM runtime AS api
+# Listen on every interface of the container (the default, 127.0.0.1, is for a host install).
+ENV API_HOST=0.0.0.0 API_PORT=3000
 EXPOSE 3000
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.API_PORT || '3000') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "src/api/server.ts"]
