@@ -75,6 +75,9 @@ export const ConfigSchema = z.object({
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
   WORKER_CONCURRENCY: int(1, 1000).default(50),
+  // The worker's own small HTTP port: /health/live, /health/ready, /metrics (0 = any free port).
+  WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_HTTP_PORT: int(0, 65535).default(3001),
   WORKER_BATCH_MAX: int(1, 5000).default(200),
   WORKER_BATCH_WAIT_MS: int(0, 1000).default(5),
   JOB_ATTEMPTS: int(1, 100).default(10),

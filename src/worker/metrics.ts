@@ -1,0 +1,33 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Queue } from 'bullmq';
+
+// Prometheus metrics of the worker. Labels are outcomes, error codes and queue states only.
+
+export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
+
+export function createWorkerMetrics(queue: Pick<Queue, 'getJobCounts'>) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const completed = new Counter({ name: 'worker_jobs_completed_total', help: 'Jobs completed, by write outcome', labelNames: ['outcome'] as const, registers: [registry] });
+  const failed = new Counter({ name: 'worker_jobs_failed_total', help: 'Job attempts that failed, by error code and whether for good', labelNames: ['code', 'final'] as const, registers: [registry] });
+  const retries = new Counter({ name: 'worker_job_retries_total', help: 'Failed attempts that will be retried', registers: [registry] });
+  const deadLetters = new Counter({ name: 'worker_dead_letters_total', help: 'Jobs kept in the dead-letter collection', registers: [registry] });
+  const batchSize = new Histogram({ name: 'worker_batch_size', help: 'Patients per group-commit write', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500], registers: [registry] });
+  const ingestLatency = new Histogram({
+    name: 'ingest_latency_seconds',
+    help: 'Time from the API accepting a record (202) to it being stored',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'queue_jobs',
+    help: 'Jobs in the patient queue by state (read from Redis at scrape time)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    async collect() {
+      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+    },
+  });
+  return { registry, completed, failed, retries, deadLetters, batchSize, ingestLatency };
+}
