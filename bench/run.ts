@@ -5,7 +5,7 @@
 // bounded time with progress on stderr, and writes latest.json, latest.md and latest.svg to
 // bench/results (or --out). See bench/README.md for the method.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -73,10 +73,15 @@ async function main() {
 
   const servers: LocalServer[] = [];
   let aborted = false;
+  let failed = false;
   const cleanup = async () => {
     await stopAll();
     for (const s of servers.reverse()) await s.stop();
-    rmSync(tmp, { recursive: true, force: true });
+    if (failed) {
+      // Keep the logs of every process (and of Redis and FerretDB) for the post-mortem; drop the data.
+      for (const d of ['redis', 'ferretdb']) rmSync(join(tmp, d), { recursive: true, force: true });
+      say(`logs kept in ${logDir}`);
+    } else rmSync(tmp, { recursive: true, force: true });
   };
   const hardLimit = setTimeout(() => {
     aborted = true;
@@ -91,8 +96,8 @@ async function main() {
     });
   }
 
-  const redisLog: string[] = [];
-  servers.push(await started(redisServer({ dataDir: join(tmp, 'redis'), log: (l) => redisLog.push(l) })));
+  const logTo = (name: string) => (line: string) => appendFileSync(join(logDir, name), line);
+  servers.push(await started(redisServer({ dataDir: join(tmp, 'redis'), log: logTo('redis.log') })));
   const redisSrv = servers[0]!;
   // BENCH_MONGO_URL: a real MongoDB instead (e.g. `docker compose up mongo`); only bench_* databases are touched.
   let mongoUrl = process.env.BENCH_MONGO_URL;
@@ -100,7 +105,7 @@ async function main() {
   if (mongoUrl) {
     mongoKind = `external MongoDB-protocol server (BENCH_MONGO_URL)`;
   } else {
-    const ferret = await started(ferretdbServer({ dataDir: join(tmp, 'ferretdb') }));
+    const ferret = await started(ferretdbServer({ dataDir: join(tmp, 'ferretdb'), log: logTo('ferretdb.log') }));
     servers.push(ferret);
     mongoUrl = ferret.url;
     mongoKind = `FerretDB ${version(ferretdbBinary(), ['--version'])?.match(/v[\d.]+/)?.[0] ?? '?'} on SQLite`;
@@ -164,6 +169,9 @@ async function main() {
       : `default ${params.e2eDefaultRate} req/s (scenarios 1 and 3 not run)`;
     if (opts.only.includes('s4')) results.scenarios.endToEnd = await endToEnd(ctx, rate, rateRule);
     if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, rate);
+  } catch (err) {
+    failed = true;
+    throw err;
   } finally {
     rss.stop();
     clearTimeout(hardLimit);
