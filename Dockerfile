@@ -31,7 +31,8 @@ USER node
 STOPSIGNAL SIGTERM
 
 FROM runtime AS worker
-ENV WORKER_HTTP_PORT=3001
+# Health and metrics on every interface of the container (the default, 127.0.0.1, is for a host install).
+ENV WORKER_HTTP_HOST=0.0.0.0 WORKER_HTTP_PORT=3001
 EXPOSE 3001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WORKER_HTTP_PORT || '3001') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

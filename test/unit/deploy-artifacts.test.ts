@@ -7,28 +7,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { z } from 'zod';
-import { ConfigSchema, loadConfig as loadSrcConfig, type Config as SrcConfig } from '../../src/shared/config.ts';
-
-/**
- * Settings the artefacts already use while issue 5 adds them to src/shared/config.ts: the worker's
- * HTTP port for /health/* and /metrics. Until ConfigSchema has one, the test reads it as specified
- * (port, default 3001); once ConfigSchema has it, its entry here is ignored and should be deleted.
- */
-const PENDING = { WORKER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(3001) };
-const missing = Object.fromEntries(Object.entries(PENDING).filter(([key]) => !(key in ConfigSchema.shape)));
-const PendingSchema = z.object(missing);
-const SHAPE: Record<string, z.ZodType> = { ...ConfigSchema.shape, ...missing };
-type Config = SrcConfig & { WORKER_HTTP_PORT: number };
-function loadConfig(env: Record<string, string | undefined>): Config {
-  const config = loadSrcConfig(env);
-  const extra = PendingSchema.safeParse(Object.fromEntries(Object.keys(missing).map((k) => [k, env[k] === '' ? undefined : env[k]])));
-  if (!extra.success) throw new Error(`invalid configuration: ${extra.error.issues.map((i) => `${String(i.path[0])} ${i.message}`).join('; ')}`);
-  return { ...extra.data, ...config } as Config;
-}
+import { ConfigSchema, loadConfig, type Config } from '../../src/shared/config.ts';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const K8S_DIR = 'deploy/k8s';
+const SHAPE: Record<string, { safeParse: (v: unknown) => { success: boolean; data?: unknown } }> = ConfigSchema.shape;
 const CONFIG_KEYS = new Set(Object.keys(SHAPE));
 const ENTRY = { api: ['node', 'src/api/server.ts'], worker: ['node', 'src/worker/main.ts'] } as const;
 type Role = keyof typeof ENTRY;
@@ -41,6 +24,13 @@ const RUNTIME_VARS = new Set(['NODE_ENV', 'NODE_EXTRA_CA_CERTS']);
 /** API and worker must read these alike: the same queue, database and record rules. */
 const SHARED_KEYS = ['QUEUE_PREFIX', 'QUEUE_NAME', 'MONGO_DB', 'PATIENT_TIME_ZONE', 'PATIENT_STRING_MAX'] as const;
 const isKnownVar = (key: string) => CONFIG_KEYS.has(key) || RUNTIME_VARS.has(key);
+/** In a container the HTTP ports must listen beyond loopback, or probes and scrapes cannot reach them. */
+const LISTEN = { api: ['API_HOST', 'API_PORT'], worker: ['WORKER_HTTP_HOST', 'WORKER_HTTP_PORT'] } as const;
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || host.startsWith('127.');
+function listenProblems(where: string, role: Role, config: Config): string[] {
+  const host = config[LISTEN[role][0]];
+  return isLoopback(host) ? [`${where}: ${LISTEN[role][0]} is ${host}; in a container it must be 0.0.0.0 (probes come from outside)`] : [];
+}
 /** Stand-ins for the two required URLs where an artefact leaves them to the operator. */
 const URL_STANDINS = { REDIS_URL: 'redis://standin:6379', MONGO_URL: 'mongodb://standin:27017/' };
 
@@ -145,8 +135,9 @@ function dockerfileProblems(a: Artifacts): string[] {
       problems.push(`Dockerfile target ${role}: ${(err as Error).message}`);
       continue;
     }
-    const portVar = role === 'api' ? 'API_PORT' : 'WORKER_HTTP_PORT';
-    const port = String(role === 'api' ? config.API_PORT : config.WORKER_HTTP_PORT);
+    problems.push(...listenProblems(`Dockerfile target ${role}`, role, config));
+    const portVar = LISTEN[role][1];
+    const port = String(config[portVar]);
     if (!stage.expose.includes(port)) problems.push(`Dockerfile target ${role}: EXPOSE ${stage.expose.join(' ')}, expected ${port} (${portVar})`);
     // The check reads the port from the variable and falls back to the same number.
     const hc = /process\.env\.([A-Z_]+) \|\| '(\d+)'\) \+ '(\/[^']*)'/.exec(stage.healthcheck ?? '');
@@ -208,7 +199,8 @@ function composeProblems(a: Artifacts): string[] {
     if (JSON.stringify(service.command) !== JSON.stringify(ENTRY[role])) problems.push(`compose ${role}: command ${JSON.stringify(service.command)}, expected ${JSON.stringify(ENTRY[role])}`);
     if (service.build?.target !== role) problems.push(`compose ${role}: build target ${service.build?.target}, expected ${role}`);
     if (service.image !== undefined && !String(service.image).startsWith(`hemo-patient-ingest-${role}:`)) problems.push(`compose ${role}: image ${service.image} is not hemo-patient-ingest-${role}`);
-    const port = role === 'api' ? config.API_PORT : config.WORKER_HTTP_PORT;
+    problems.push(...listenProblems(`compose ${role}`, role, config));
+    const port = config[LISTEN[role][1]];
     const check = healthUrl(service.healthcheck?.test);
     if (!check) problems.push(`compose ${role}: no healthcheck fetching /health/live`);
     else if (check.port !== port || check.path !== '/health/live') problems.push(`compose ${role}: healthcheck on :${check.port}${check.path}, expected :${port}/health/live`);
@@ -320,8 +312,9 @@ function k8sProblems(a: Artifacts): string[] {
       problems.push(`${where}: ${(err as Error).message}`);
       continue;
     }
-    const portVar = c.role === 'api' ? 'API_PORT' : 'WORKER_HTTP_PORT';
-    const port = c.role === 'api' ? config.API_PORT : config.WORKER_HTTP_PORT;
+    problems.push(...listenProblems(where, c.role, config));
+    const portVar = LISTEN[c.role][1];
+    const port = config[portVar];
     const ports: { name?: string; containerPort: number }[] = c.spec.ports ?? [];
     if (!ports.some((p) => p.containerPort === port)) problems.push(`${where}: no containerPort ${port} (${portVar})`);
     const resolve = (p: unknown) => (typeof p === 'number' ? p : ports.find((q) => q.name === p)?.containerPort);
@@ -535,6 +528,9 @@ describe('each check fails on a broken copy', () => {
     ['the API_KEYS placeholder becomes a valid entry', () => broken('k8s/secret.example.yaml', /"id":"center-12","sha256":"REPLACE-WITH-THE-SHA256-FROM-scripts\/api-key.ts"/, `"id":"REPLACE-ME","sha256":"${'0'.repeat(64)}"`), k8sValueProblems, /placeholder API_KEYS is accepted/],
     ['KEDA talks plain Redis while REDIS_URL is rediss://', () => broken('k8s/worker-autoscaling.yaml', /enableTLS: "true"/, 'enableTLS: "false"'), autoscalerProblems, /enableTLS false but REDIS_URL is rediss/],
     ['the doc documents a variable the schema lacks', () => broken('doc', /^(\| `API_PORT` .*\n)/m, '$1| `API_TIMEOUT_MS` | `1000` | API | not a setting |\n'), docProblems, /documents API_TIMEOUT_MS, which ConfigSchema does not have/],
+    ['the worker image listens on loopback only', () => broken('dockerfile', /ENV WORKER_HTTP_HOST=0\.0\.0\.0 /, 'ENV '), dockerfileProblems, /target worker: WORKER_HTTP_HOST is 127\.0\.0\.1/],
+    ['the compose API listens on loopback only', () => broken('compose', /API_HOST: 0\.0\.0\.0/, 'API_HOST: 127.0.0.1'), composeProblems, /compose api: API_HOST is 127\.0\.0\.1/],
+    ['the k8s worker listens on loopback only', () => broken('k8s/config.yaml', /WORKER_HTTP_HOST: 0\.0\.0\.0/, 'WORKER_HTTP_HOST: localhost'), k8sProblems, /WORKER_HTTP_HOST is localhost/],
     ['the doc loses a variable', () => broken('doc', /^\| `WORKER_LOCK_MS` \|.*\n/m, ''), docProblems, /no configuration row for WORKER_LOCK_MS/],
     ['the doc shows a wrong default', () => broken('doc', /^\| `API_PORT` \| `3000`/m, '| `API_PORT` | `8080`'), docProblems, /API_PORT default shown/],
   ];
