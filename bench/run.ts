@@ -128,6 +128,7 @@ async function main() {
     checkDeadline: () => {
       if (aborted) throw new Error('aborted: past the hard time limit');
     },
+    dropDatabases: Boolean(process.env.BENCH_MONGO_URL),
   };
 
   const results: BenchResults = {

@@ -24,6 +24,13 @@ export type Ctx = {
   nodeArgs: Partial<Record<Role, string[]>>;
   /** Throws when the run is past its hard time limit. */
   checkDeadline: () => void;
+  /**
+   * Drop each measurement's database afterwards. Only on an external server (BENCH_MONGO_URL):
+   * FerretDB v1.24 on SQLite deletes the database file under connections that still have its WAL
+   * mapped and dies with SIGBUS (seen twice here); every measurement uses its own database anyway,
+   * and the local server's whole data dir goes with the run's temp dir.
+   */
+  dropDatabases: boolean;
 };
 
 export type Target = { queue: string; db: string };
@@ -103,5 +110,5 @@ export async function flushRedis(ctx: Ctx): Promise<void> {
 }
 
 export async function dropDb(ctx: Ctx, name: string): Promise<void> {
-  await ctx.mongo.db(name).dropDatabase().catch(() => {});
+  if (ctx.dropDatabases) await ctx.mongo.db(name).dropDatabase().catch(() => {});
 }
