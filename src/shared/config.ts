@@ -51,7 +51,8 @@ const apiKeys = z
 export const ConfigSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: url(['redis:', 'rediss:']),
-  MONGO_URL: url(['mongodb:', 'mongodb+srv:']),
+  // Not `new URL()`: a replica-set URL lists several hosts (mongodb://a:27017,b:27017/?replicaSet=rs0).
+  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\/[^\s/]+/, 'must be a URL with scheme mongodb: or mongodb+srv:'),
   MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a MongoDB database name').default('hemo'),
   // Durable by default; FerretDB accepts and ignores it.
   MONGO_WRITE_CONCERN: z.union([z.literal('majority'), int(0, 50)]).default('majority'),

@@ -28,6 +28,10 @@ describe('loadConfig', () => {
     expect(message).not.toContain('secret-host');
   });
 
+  it('when MONGO_URL lists several replica-set members, then it is accepted', () => {
+    expect(loadConfig({ ...base, MONGO_URL: 'mongodb://a:27017,b:27017,c:27017/?replicaSet=rs0&tls=true' }).MONGO_URL).toContain('replicaSet=rs0');
+  });
+
   it('when rediss:// and numeric write concern are given, then they are accepted', () => {
     const config = loadConfig({ ...base, REDIS_URL: 'rediss://user:pw@redis.example:6380', MONGO_WRITE_CONCERN: '1', MONGO_JOURNAL: 'false' });
     expect(config.MONGO_WRITE_CONCERN).toBe(1);
