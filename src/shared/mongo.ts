@@ -30,6 +30,10 @@ export type DeadLetter = {
   failedAt: Date;
   replayedAt: Date | null;
   replayJobId: string | null;
+  /** When the job first failed for good (failedAt is the latest time). */
+  firstFailedAt?: Date;
+  /** Who noticed: the job's own processor, or the sweep over BullMQ's failed set. */
+  recordedBy?: 'processor' | 'failed-event' | 'sweep';
 };
 
 export type Store = {
@@ -47,8 +51,8 @@ export function writeConcern(config: Config): WriteConcernSettings {
 /** The driver connects on first use, so a worker starts (and retries its jobs) while MongoDB is down. */
 export function createStore(config: Config, dbName = config.MONGO_DB): Store {
   const client = new MongoClient(config.MONGO_URL, {
-    serverSelectionTimeoutMS: 5000,
-    connectTimeoutMS: 5000,
+    serverSelectionTimeoutMS: config.MONGO_TIMEOUT_MS,
+    connectTimeoutMS: config.MONGO_TIMEOUT_MS,
     maxPoolSize: 20,
     writeConcern: writeConcern(config),
   });

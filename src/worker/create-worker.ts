@@ -1,28 +1,57 @@
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
-import { recordDeadLetter } from './dead-letters.ts';
-import { classifyError } from './job-errors.ts';
+import { startDeadLetterSweep } from './dead-letter-sweep.ts';
+import { failureFromReason, recordDeadLetter } from './dead-letters.ts';
+import { createInFlight } from './in-flight.ts';
+import { classifyError, JobError } from './job-errors.ts';
+import { serverGuardsAtomically } from './batch-write.ts';
 import { createPatientWriter } from './patient-writer.ts';
 import { processPatientJob } from './process-patient-job.ts';
+import { createWriteLock } from './write-lock.ts';
 
 export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger };
 
-export type PatientWorker = { worker: Worker<PatientJobData, PatientJobResult>; close: () => Promise<void> };
+export type PatientWorker = {
+  worker: Worker<PatientJobData, PatientJobResult>;
+  /** Finishes or hands back in-flight jobs, then runs `after`, all within SHUTDOWN_TIMEOUT_MS. */
+  close: (after?: () => Promise<unknown>) => Promise<void>;
+};
+
+type PatientJob = Job<PatientJobData, PatientJobResult>;
 
 export function createWorker({ config, connection, store, logger }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const writer = createPatientWriter({
     patients: store.patients,
+    lock: createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS),
     batchMax: config.WORKER_BATCH_MAX,
     batchWaitMs: config.WORKER_BATCH_WAIT_MS,
+    lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
+    guardInFilter: once(() => serverGuardsAtomically(store.db)),
+    onBatch: (size, ms) => logger.debug({ size, ms }, 'batch written'),
   });
+  const inFlight = createInFlight();
 
-  const processor = async (job: Job<PatientJobData, PatientJobResult>): Promise<PatientJobResult> => {
+  /** Dead-letters a job before it fails for good; if MongoDB cannot take the letter, the job may not fail. */
+  const keepForGood = async (job: PatientJob, token: string | undefined, failure: JobError, log: Logger) => {
+    try {
+      await recordDeadLetter(store, config.QUEUE_NAME, job, failure, 'processor');
+    } catch (err) {
+      // Put it back, delayed, without spending an attempt: it is tried again (and dead-lettered then).
+      const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
+      log.error({ code: classifyError(err).code, delayMs }, 'dead letter not recorded: job delayed instead of failed');
+      // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
+      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
+      throw new DelayedError();
+    }
+  };
+
+  const handle = async (job: PatientJob, token: string | undefined, signal: AbortSignal): Promise<PatientJobResult> => {
     const log = logger.child({ jobId: job.id });
     const started = performance.now();
     const attempt = job.attemptsMade + 1;
@@ -31,40 +60,76 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
       log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
       return result;
     } catch (err) {
+      if (signal.aborted) throw new JobError('HANDED_BACK', 'handed back at shutdown', false); // ignored by BullMQ
       const failure = classifyError(err);
       const final = failure.permanent || attempt >= (job.opts.attempts ?? 1);
       log[final ? 'error' : 'warn']({ code: failure.code, attempt, final, ms: elapsed(started) }, `job failed: ${failure.message}`);
-      if (final) await recordDeadLetter(store, config.QUEUE_NAME, job, failure);
+      if (final) await keepForGood(job, token, failure, log);
       const reason = `${failure.code}: ${failure.message}`;
       throw failure.permanent ? new UnrecoverableError(reason) : new Error(reason);
     }
   };
 
-  const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, processor, {
+  const keep = (count: number, ageS: number) => ({ count, age: ageS });
+  const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, (job, token) => inFlight.run(job, token, (signal) => handle(job, token, signal)), {
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
-    // A worker killed while holding jobs is not the jobs' fault: let them be picked up again
-    // many times instead of failing on the second stall (BullMQ's default of 1).
-    maxStalledCount: 50,
+    // A job whose worker died is re-delivered once its lock expires. That is not the job's fault:
+    // allow it many times instead of failing on the second stall (BullMQ's default of 1).
+    lockDuration: config.WORKER_LOCK_MS,
+    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
+    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+    // For jobs added without these options (the API sets them per job, which takes precedence).
+    removeOnComplete: keep(config.JOB_KEEP_COMPLETED, config.JOB_KEEP_COMPLETED_AGE_S),
+    removeOnFail: keep(config.JOB_KEEP_FAILED, config.JOB_KEEP_FAILED_AGE_S),
   });
   // Without a listener an 'error' event (Redis gone) would crash the process; BullMQ reconnects.
   worker.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'worker connection error'));
+  // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
+  worker.on('failed', (job) => {
+    if (!job || job.finishedOn === undefined) return; // a retry, not the end
+    recordDeadLetter(store, config.QUEUE_NAME, job, failureFromReason(job.failedReason), 'failed-event').catch((err: unknown) =>
+      logger.error({ jobId: job.id, code: classifyError(err).code }, 'dead letter not recorded; the sweep will add it'),
+    );
+  });
+
+  const failedJobs = new Queue<PatientJobData>(config.QUEUE_NAME, { connection, prefix: config.QUEUE_PREFIX });
+  failedJobs.on('error', () => {}); // the worker's own listener reports connection trouble
+  const stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
 
   let closing: Promise<void> | undefined;
-  const close = () =>
+  const close = (after?: () => Promise<unknown>) =>
     (closing ??= (async () => {
-      const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, config.SHUTDOWN_TIMEOUT_MS, 'timeout').unref());
+      // Jobs get the deadline less a reserve to finish; then whatever still runs is handed back to
+      // "wait", and the connections close in the reserve: the whole shutdown fits in SHUTDOWN_TIMEOUT_MS.
+      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
+      const reserve = Math.min(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4));
+      const until = (spare: number) => sleep(deadline - spare - Date.now());
+      stopSweep();
       const graceful = worker.close().then(() => 'closed' as const);
-      if ((await Promise.race([graceful, deadline])) === 'timeout') {
-        // Jobs still running go back to "wait" through BullMQ's stalled-job check; nothing is lost.
-        logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS }, 'shutdown deadline passed; handing back in-flight jobs');
-        await worker.close(true);
+      if ((await Promise.race([graceful, until(reserve)])) !== 'closed') {
+        const handedBack = await inFlight.handBack();
+        writer.abort(new JobError('SHUTTING_DOWN', 'worker shutting down', false));
+        logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
+        await Promise.race([graceful, until(reserve * 0.6)]);
       }
-      await writer.flush();
+      await Promise.race([failedJobs.close().catch(() => {}), until(reserve * 0.45)]);
+      // E.g. closing the MongoDB client, which says goodbye to a server that may hang.
+      if (after) await Promise.race([after().catch(() => {}), until(reserve * 0.3)]); // the rest: process exit
     })());
 
   return { worker, close };
 }
 
+/** Remembers the first answer that did not throw. */
+function once<T>(ask: () => Promise<T>): () => Promise<T> {
+  let answer: Promise<T> | undefined;
+  return () => (answer ??= ask().catch((err: unknown) => {
+    answer = undefined;
+    throw err;
+  }));
+}
+
 const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;
+const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, Math.max(0, ms), 'timeout').unref());

@@ -1,29 +1,74 @@
 import type { Job } from 'bullmq';
 import type { DeadLetter, Store } from '../shared/mongo.ts';
 import type { PatientJobData } from '../shared/queue.ts';
-import type { JobError } from './job-errors.ts';
 
 /**
  * A job that failed for good is kept in MongoDB, where Redis retention cannot evict it and an
- * operator can list and replay it. Keyed by queue and job id, so recording twice is harmless.
+ * operator can list and replay it (dead-letter-cli.ts). Keyed by queue and job id, so recording
+ * twice is harmless, and a replay marker once set is never cleared by a later record.
  */
-export async function recordDeadLetter(store: Store, queue: string, job: Job<PatientJobData>, failure: JobError): Promise<void> {
+
+export type Failure = { code: string; message: string };
+export type RecordedBy = NonNullable<DeadLetter['recordedBy']>;
+
+export const deadLetterId = (queue: string, jobId: string) => `${queue}:${jobId}`;
+
+/**
+ * `processor` records what it knows best and overwrites the failure fields; the other sources
+ * (failed event, sweep) only add a letter that is missing.
+ */
+export async function recordDeadLetter(store: Store, queue: string, job: Job<PatientJobData>, failure: Failure, recordedBy: RecordedBy): Promise<void> {
   const jobId = String(job.id);
-  const rawId = (job.data?.patient as Record<string, unknown> | undefined)?.id;
-  const patientId = Number.isSafeInteger(Number(rawId)) ? Number(rawId) : null;
-  const letter: DeadLetter = {
-    _id: `${queue}:${jobId}`,
+  const rawId = isRecord(job.data) && isRecord(job.data.patient) ? job.data.patient.id : undefined;
+  const patientId = Number.isSafeInteger(Number(rawId)) && rawId !== null && rawId !== '' ? Number(rawId) : null;
+  const receivedAt = isRecord(job.data) && Number.isFinite(job.data.receivedAt) ? new Date(job.data.receivedAt) : null;
+  const now = new Date();
+  const failureFields = {
     queue,
     jobId,
     patientId,
     data: job.data,
     errorCode: failure.code,
     errorMessage: failure.message,
-    attempts: job.attemptsMade + 1,
-    receivedAt: Number.isFinite(job.data?.receivedAt) ? new Date(job.data.receivedAt) : null,
-    failedAt: new Date(),
-    replayedAt: null,
-    replayJobId: null,
+    attempts: recordedBy === 'processor' ? job.attemptsMade + 1 : job.attemptsMade,
+    receivedAt,
+    failedAt: now,
+    recordedBy,
   };
-  await store.deadLetters.replaceOne({ _id: letter._id }, letter, { upsert: true });
+  const once = { firstFailedAt: now, replayedAt: null, replayJobId: null };
+  const update = recordedBy === 'processor' ? { $set: failureFields, $setOnInsert: once } : { $setOnInsert: { ...failureFields, ...once } };
+  await store.deadLetters.updateOne({ _id: deadLetterId(queue, jobId) }, update, { upsert: true });
 }
+
+/**
+ * BullMQ's failedReason for jobs failed outside our processor, turned into a code and a message of
+ * ours. Our own reasons are `CODE: message`; BullMQ's own texts are fixed strings without values.
+ */
+export function failureFromReason(reason: string | undefined): Failure {
+  const own = /^([A-Z][A-Z_]{2,40}): (.{1,500})$/s.exec(reason ?? '');
+  if (own) return { code: own[1]!, message: own[2]! };
+  if (reason && /stalled more than allowable limit/.test(reason)) {
+    return { code: 'JOB_STALLED_LIMIT', message: 'the job stalled (its worker died) more often than WORKER_MAX_STALLED_COUNT' };
+  }
+  return { code: 'JOB_FAILED', message: 'failed in the queue for a reason not set by this worker' };
+}
+
+export type ListOptions = { includeReplayed: boolean; limit: number };
+
+export async function listDeadLetters(store: Store, options: ListOptions): Promise<DeadLetter[]> {
+  const filter = options.includeReplayed ? {} : { replayedAt: null };
+  return store.deadLetters.find(filter).sort({ failedAt: 1 }).limit(options.limit).toArray();
+}
+
+/** Replay = a new job with the same data on the same queue; the letter remembers the new job id. */
+export async function replayDeadLetter(
+  store: Store,
+  letter: DeadLetter,
+  enqueue: (queue: string, data: unknown) => Promise<string>,
+): Promise<string> {
+  const jobId = await enqueue(letter.queue, letter.data);
+  await store.deadLetters.updateOne({ _id: letter._id }, { $set: { replayedAt: new Date(), replayJobId: jobId } });
+  return jobId;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

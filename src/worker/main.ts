@@ -10,10 +10,9 @@ const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 const store = createStore(config);
 const connection = createRedis(config.REDIS_URL, 'worker');
 const { close } = createWorker({ config, connection, store, logger });
-logger.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY}, 'worker started');
+logger.info({ queue: config.QUEUE_NAME, concurrency: config.WORKER_CONCURRENCY }, 'worker started');
 
 onShutdown(logger, config.SHUTDOWN_TIMEOUT_MS + 5000, async () => {
-  await close();
-  await store.close();
+  await close(() => store.close());
   connection.disconnect();
 });

@@ -1,109 +1,106 @@
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type WriteError } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
 import type { WriteOutcome } from '../shared/queue.ts';
+import { writeBatch, type Pending } from './batch-write.ts';
+import { JobError } from './job-errors.ts';
+import type { WriteLock } from './write-lock.ts';
 
-// Group commit: writes that arrive together (one per concurrently running job) go to MongoDB in
-// one unordered bulkWrite, and each caller still gets its own outcome or error.
+// Group commit: writes that arrive together (one per concurrently running job) go to MongoDB as
+// one batch (batch-write.ts), and each caller still gets its own outcome or error. One batch at a
+// time per process: what arrives while one is on the wire makes the next one bigger.
 //
-// Newest wins atomically: each write is a replace-with-upsert whose filter only matches a stored
-// document with an OLDER version. If the stored one is newer (or the same), the filter misses,
-// the upsert tries to insert the same _id and MongoDB answers duplicate key (11000): nothing was
-// written, and one read of the stored version tells "stale" from "unchanged". A duplicate key on
-// a brand-new id can also be two workers inserting at once; that case is retried once, at once.
+// Before a batch is written the writer takes each of its patients' locks (write-lock.ts), so that
+// writers of one patient, here or in other processes, take turns. Writes whose patient is locked
+// elsewhere wait for a later batch, for at most lockWaitMs.
 
-const DUPLICATE_KEY = 11000;
-
-type Pending = { doc: PatientDocument; resolve: (o: WriteOutcome) => void; reject: (e: unknown) => void };
+const LOCK_RETRY_MS = 10;
 
 export type PatientWriter = {
   write: (doc: PatientDocument) => Promise<WriteOutcome>;
-  /** Writes whatever is waiting now; resolves when those writes have settled. */
-  flush: () => Promise<void>;
+  /** Refuses writes not yet sent (shutdown); writes on the wire settle by themselves. */
+  abort: (reason: JobError) => void;
 };
 
 export type WriterOptions = {
   patients: Collection<PatientDocument>;
+  lock: WriteLock;
   batchMax: number;
   batchWaitMs: number;
-  onBatch?: (size: number) => void;
+  /** How long a write waits for a patient another batch is writing before failing (retryable). */
+  lockWaitMs: number;
+  /** Whether the server runs the newest-wins filter atomically (MongoDB) or not (FerretDB). */
+  guardInFilter: () => Promise<boolean>;
+  /** After each batch: how many writes, how long it took (ms). */
+  onBatch?: (size: number, ms: number) => void;
 };
 
 export function createPatientWriter(options: WriterOptions): PatientWriter {
   let pending: Pending[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const inFlight = new Set<Promise<void>>();
+  let writing = false; // one batch at a time: what arrives meanwhile makes the next batch bigger
 
-  const flush = async () => {
-    clearTimeout(timer);
-    timer = undefined;
-    const batch = pending;
-    pending = [];
-    if (batch.length > 0) {
-      const run = writeBatch(options, batch, true).finally(() => inFlight.delete(run));
-      inFlight.add(run);
-    }
-    await Promise.all(inFlight);
+  const schedule = (ms: number) => {
+    timer ??= setTimeout(() => {
+      timer = undefined;
+      startBatch();
+    }, ms);
   };
 
-  const write = (doc: PatientDocument) =>
-    new Promise<WriteOutcome>((resolve, reject) => {
-      pending.push({ doc, resolve, reject });
-      if (pending.length >= options.batchMax) void flush();
-      else timer ??= setTimeout(() => void flush(), options.batchWaitMs);
+  const startBatch = () => {
+    if (writing || pending.length === 0) return;
+    const batch = pending.slice(0, options.batchMax);
+    pending = pending.slice(options.batchMax);
+    const ids = [...new Set(batch.map((p) => p.doc._id))];
+    writing = true;
+    void runBatch(batch, ids).then((refused) => {
+      writing = false;
+      if (pending.length > 0) schedule(refused ? LOCK_RETRY_MS + Math.random() * LOCK_RETRY_MS : 0);
     });
+  };
 
-  return { write, flush };
-}
-
-async function writeBatch(options: WriterOptions, batch: Pending[], mayRetry: boolean): Promise<void> {
-  options.onBatch?.(batch.length);
-  const ops: AnyBulkWriteOperation<PatientDocument>[] = batch.map(({ doc }) => ({
-    replaceOne: {
-      filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } },
-      replacement: doc,
-      upsert: true,
-    },
-  }));
-  let upserted: Record<number, unknown>;
-  let errors: WriteError[] = [];
-  try {
-    upserted = (await options.patients.bulkWrite(ops, { ordered: false })).upsertedIds;
-  } catch (err) {
-    if (!(err instanceof MongoBulkWriteError) || err.writeConcernError || !err.result) {
-      for (const p of batch) p.reject(err);
-      return;
+  /** Answers whether some patients were locked elsewhere (so their writes wait a little). */
+  const runBatch = async (batch: Pending[], ids: number[]): Promise<boolean> => {
+    let held: Set<number>;
+    try {
+      held = await options.lock.acquire(ids);
+    } catch {
+      for (const p of batch) p.reject(new JobError('LOCK_UNAVAILABLE', 'patient write lock unavailable (Redis)', false));
+      return false;
     }
-    upserted = err.result.upsertedIds;
-    errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-  }
-  const errorAt = new Map(errors.map((e) => [e.index, e]));
-  const conflicts: Pending[] = [];
-  batch.forEach((p, i) => {
-    const error = errorAt.get(i);
-    if (!error) p.resolve(upserted[i] !== undefined ? 'inserted' : 'updated');
-    else if (error.code === DUPLICATE_KEY) conflicts.push(p);
-    else p.reject(error);
-  });
-  if (conflicts.length > 0) await settleConflicts(options, conflicts, mayRetry);
-}
+    const now = Date.now();
+    const go: Pending[] = [];
+    for (const p of batch) {
+      if (held.has(p.doc._id)) go.push(p);
+      else if (now - p.since > options.lockWaitMs) p.reject(new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
+      else pending.push(p);
+    }
+    try {
+      if (go.length > 0) {
+        const started = performance.now();
+        await writeBatch(options.patients, await options.guardInFilter(), go);
+        options.onBatch?.(go.length, Math.round(performance.now() - started));
+      }
+    } catch (err) {
+      for (const p of go) p.reject(err); // no-op for those already settled
+    } finally {
+      await options.lock.release([...held]).catch(() => {}); // else it expires
+    }
+    return held.size < ids.length;
+  };
 
-async function settleConflicts(options: WriterOptions, conflicts: Pending[], mayRetry: boolean): Promise<void> {
-  let stored: Map<number, string | undefined>;
-  try {
-    const ids = [...new Set(conflicts.map((p) => p.doc._id))];
-    const docs = await options.patients.find({ _id: { $in: ids } }, { projection: { '_ingest.version': 1 } }).toArray();
-    stored = new Map(docs.map((d) => [d._id, d._ingest?.version]));
-  } catch (err) {
-    for (const p of conflicts) p.reject(err);
-    return;
-  }
-  const retry: Pending[] = [];
-  for (const p of conflicts) {
-    const version = stored.get(p.doc._id);
-    if (version !== undefined && version > p.doc._ingest.version) p.resolve('stale');
-    else if (version === p.doc._ingest.version) p.resolve('unchanged');
-    else if (mayRetry) retry.push(p); // lost an insert race to an older version: try again now
-    else p.reject(new Error('concurrent write to the same patient; will retry'));
-  }
-  if (retry.length > 0) await writeBatch(options, retry, false);
+  return {
+    write: (doc) =>
+      new Promise<WriteOutcome>((resolve, reject) => {
+        pending.push({ doc, resolve, reject, since: Date.now(), retried: false });
+        if (pending.length >= options.batchMax) startBatch();
+        else schedule(options.batchWaitMs);
+      }),
+    abort: (reason) => {
+      clearTimeout(timer);
+      timer = undefined;
+      const dropped = pending;
+      pending = [];
+      for (const p of dropped) p.reject(reason);
+    },
+  };
 }

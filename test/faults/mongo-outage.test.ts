@@ -1,0 +1,54 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ferretdbServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
+
+// A FerretDB of this file's own (own port and data directory), so it can be stopped and started.
+let dir: string;
+let ferret: LocalServer;
+let env: FaultEnv;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hemo-fault-mongo-'));
+  ferret = await started(ferretdbServer({ dataDir: dir }));
+  env = await createFaultEnv({ mongoUrl: ferret.url, workerEnv: { MONGO_TIMEOUT_MS: '1000', JOB_BACKOFF_MS: '500', WORKER_CONCURRENCY: '25' } });
+});
+afterAll(async () => {
+  await env?.close();
+  await ferret?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const PATIENTS = 200;
+const VERSIONS = 10;
+const OUTAGE_MS = 10_000;
+
+describe('fault: the MongoDB-protocol server goes away', () => {
+  it('when FerretDB is stopped for 10 s mid-run and started again, then every job lands after it returns and none is dead-lettered', { timeout: 150_000 }, async () => {
+    const records = shuffle(Array.from({ length: PATIENTS * VERSIONS }, (_, i) => patientVersion(1 + (i % PATIENTS), 1 + Math.floor(i / PATIENTS))));
+    const jobIds = await env.enqueue(records);
+    const workers = [env.startWorker(), env.startWorker()];
+
+    await until('a quarter of the jobs completed', 60_000, async () => (await env.counts()).completed >= records.length / 4, 20);
+    await ferret.stop();
+    const completedAtStop = (await env.counts()).completed;
+    await new Promise((r) => setTimeout(r, OUTAGE_MS));
+    const duringOutage = await env.counts();
+    await ferret.start();
+    await until('all jobs completed', 90_000, async () => (await env.counts()).completed === records.length, 200);
+
+    const counts = await env.counts();
+    const jobs = await env.queue.getJobs(['completed'], 0, -1);
+    const retried = jobs.filter((j) => j.attemptsMade > 1).length;
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    const deadLetters = await env.store.deadLetters.countDocuments();
+    console.log('[mongo-outage]', JSON.stringify({ acknowledged: jobIds.length, outageMs: OUTAGE_MS, completedAtStop, completedAfterOutage: duringOutage.completed, retriedJobs: retried, ...check, counts, deadLetters }));
+
+    expect(workers.every((w) => w.child.exitCode === null)).toBe(true); // the same processes carried on
+    expect(retried).toBeGreaterThan(0); // the outage was felt
+    expect(counts).toMatchObject({ completed: records.length, failed: 0, active: 0, wait: 0, delayed: 0 });
+    expect(check).toMatchObject({ patients: PATIENTS, storedDocs: PATIENTS, newestStored: PATIENTS, duplicates: 0, missing: 0 });
+    expect(deadLetters).toBe(0);
+  });
+});

@@ -1,0 +1,79 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
+import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
+import type { Proc } from '../support/processes.ts';
+
+// The deadline under test is SHUTDOWN_TIMEOUT_MS: in-flight jobs finish or are handed back, and
+// the process is gone, within it.
+const DEADLINE_MS = 4000;
+
+let env: FaultEnv;
+let proxy: MongoProxy;
+beforeAll(async () => {
+  env = await createFaultEnv({ workerEnv: { SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS), WORKER_WRITE_LOCK_MS: '3000', WORKER_CONCURRENCY: '25' } });
+  proxy = await startMongoProxy(env.config.MONGO_URL);
+});
+afterAll(async () => {
+  await env.close();
+  await proxy.close();
+});
+
+async function terminate(worker: Proc) {
+  const sent = Date.now();
+  worker.child.kill('SIGTERM');
+  const exit = await worker.exited;
+  return { ...exit, ms: Date.now() - sent };
+}
+
+describe('fault: SIGTERM under load', () => {
+  it('when the worker gets SIGTERM during a run, then it exits 0 within the deadline, no job stays active, and a new worker finishes the rest', { timeout: 90_000 }, async () => {
+    const records = shuffle(Array.from({ length: 1500 }, (_, i) => patientVersion(1 + (i % 300), 1 + Math.floor(i / 300))));
+    const jobIds = await env.enqueue(records);
+    const worker = env.startWorker();
+    await until('a tenth of the jobs completed', 60_000, async () => (await env.counts()).completed >= records.length / 10, 20);
+
+    const exit = await terminate(worker);
+    const afterExit = await env.counts();
+    const next = env.startWorker();
+    await until('all jobs completed', 60_000, async () => (await env.counts()).completed === records.length, 200);
+    const nextExit = await terminate(next);
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    console.log('[shutdown/load]', JSON.stringify({ acknowledged: jobIds.length, exit, deadlineMs: DEADLINE_MS, countsAfterExit: afterExit, ...check }));
+
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(DEADLINE_MS);
+    expect(afterExit.active).toBe(0);
+    expect(nextExit).toMatchObject({ code: 0, signal: null });
+    expect(check).toMatchObject({ patients: 300, storedDocs: 300, newestStored: 300, duplicates: 0, missing: 0 });
+  });
+
+  it('when the worker gets SIGTERM while its writes cannot finish, then it hands its jobs back to the queue and exits 0 within the deadline', { timeout: 90_000 }, async () => {
+    await env.queue.obliterate({ force: true });
+    await env.store.patients.deleteMany({});
+    // Through the proxy: once it holds every request unanswered, every running job waits for MongoDB
+    // (a hung server; connect and selection timeouts far beyond the deadline).
+    const worker = env.startWorker({ MONGO_URL: proxy.url, MONGO_TIMEOUT_MS: '60000' });
+    const records = Array.from({ length: 100 }, (_, i) => patientVersion(2001 + i, 1));
+    const jobIds = await env.enqueue(records.slice(0, 10));
+    await until('the first 10 jobs completed', 30_000, async () => (await env.counts()).completed === 10);
+    proxy.hold(true);
+    jobIds.push(...(await env.enqueue(records.slice(10))));
+    await until('jobs stuck in active', 30_000, async () => (await env.counts()).active >= 25);
+
+    const stuck = await env.counts();
+    const exit = await terminate(worker);
+    const afterExit = await env.counts();
+    proxy.hold(false);
+    env.startWorker({ MONGO_URL: proxy.url });
+    await until('all jobs completed', 60_000, async () => (await env.counts()).completed === records.length, 200);
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    console.log('[shutdown/stuck]', JSON.stringify({ acknowledged: jobIds.length, activeAtSigterm: stuck.active, exit, deadlineMs: DEADLINE_MS, countsAfterExit: afterExit, ...check, deadLetters: await env.store.deadLetters.countDocuments() }));
+
+    expect(exit).toMatchObject({ code: 0, signal: null });
+    expect(exit.ms).toBeLessThan(DEADLINE_MS);
+    expect(afterExit.active).toBe(0); // handed back at once, not left for the stalled-job check
+    expect(afterExit.wait).toBe(records.length - 10);
+    expect(check).toMatchObject({ patients: 100, storedDocs: 100, newestStored: 100, duplicates: 0, missing: 0 });
+    expect(await env.store.deadLetters.countDocuments()).toBe(0);
+  });
+});

@@ -1,0 +1,137 @@
+// Per fault-test file: a unique queue and database, a producer that enqueues like the API does
+// (BullMQ addBulk with queueSettings' options), worker PROCESSES (`node src/worker/main.ts`), and
+// checks made against Redis and MongoDB themselves. Everything is removed in close().
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { Queue } from 'bullmq';
+import { inject } from 'vitest';
+import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { createStore, type Store } from '../../src/shared/mongo.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { JOB_NAME, queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
+import { createRedis } from '../../src/shared/redis.ts';
+import { ROOT } from '../../scripts/local-servers.ts';
+import { startProcess, type Proc } from './processes.ts';
+
+export type FaultEnvOptions = { redisUrl?: string; mongoUrl?: string; workerEnv?: Record<string, string> };
+
+/** One version of one patient: modify_time grows with `version`, fullname names both. */
+export function patientVersion(id: number, version: number, receivedAt = Date.now()): PatientJobData {
+  const modify = new Date(Date.UTC(2025, 0, 1) + version * 60_000).toISOString();
+  return { patient: { ...SEED_SAMPLE, id, modify_time: modify, fullname: `patient ${id} version ${version}` }, receivedAt };
+}
+
+export const shuffle = <T>(items: T[]): T[] => {
+  const a = [...items];
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+};
+
+export async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = 100): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+const STATES = ['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized', 'paused'] as const;
+
+export type FaultEnv = Awaited<ReturnType<typeof createFaultEnv>>;
+
+export async function createFaultEnv(options: FaultEnvOptions = {}) {
+  const tag = randomBytes(4).toString('hex');
+  const redisUrl = options.redisUrl ?? inject('redisUrl');
+  const mongoUrl = options.mongoUrl ?? inject('mongoUrl');
+  const base: Record<string, string> = {
+    REDIS_URL: redisUrl,
+    MONGO_URL: mongoUrl,
+    MONGO_DB: `f_${tag}`,
+    QUEUE_NAME: `f-${tag}`,
+    LOG_LEVEL: 'warn',
+    JOB_BACKOFF_MS: '100',
+    SHUTDOWN_TIMEOUT_MS: '5000',
+    ...options.workerEnv,
+  };
+  const config: Config = loadConfig(base);
+  const producer = createRedis(redisUrl, 'worker'); // waits through a Redis restart, like a patient producer would retry
+  producer.on('error', () => {});
+  const settings = queueSettings(config);
+  const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix });
+  queue.on('error', () => {});
+  const store: Store = createStore(config);
+  const workers: Proc[] = [];
+
+  return {
+    config,
+    queue,
+    store,
+    /** Enqueues like the API; answers the job ids Redis acknowledged, in order. */
+    async enqueue(records: PatientJobData[], opts = settings.jobOptions): Promise<string[]> {
+      const ids: string[] = [];
+      for (let i = 0; i < records.length; i += 500) {
+        const jobs = await queue.addBulk(records.slice(i, i + 500).map((data) => ({ name: JOB_NAME, data, opts })));
+        ids.push(...jobs.map((j) => String(j.id)));
+      }
+      return ids;
+    },
+    startWorker(env: Record<string, string> = {}): Proc {
+      const proc = startProcess('worker', { ...base, ...env });
+      workers.push(proc);
+      return proc;
+    },
+    /** Runs the dead-letter command as ops would: `node src/worker/dead-letter-cli.ts ...args`. */
+    deadLetters(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+      const child = spawn(process.execPath, [join(ROOT, 'src/worker/dead-letter-cli.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...base } });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+      return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })));
+    },
+    async counts(): Promise<Record<(typeof STATES)[number], number>> {
+      const c = await queue.getJobCounts(...STATES);
+      return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
+    },
+    async close() {
+      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
+      await Promise.all(workers.map((w) => w.exited));
+      await queue.obliterate({ force: true }).catch(() => {});
+      await queue.close();
+      await store.db.dropDatabase().catch(() => {});
+      await store.close();
+      producer.disconnect();
+    },
+  };
+}
+
+/** Checks the database against what was acknowledged: one document per patient, the newest version. */
+export async function storedVersusAcknowledged(store: Store, newest: Map<number, { jobId: string; fullname: string }>) {
+  const docs = await store.patients.find({}, { projection: { _id: 1, id: 1, fullname: 1, '_ingest.jobId': 1 } }).toArray();
+  const duplicates = await store.patients.aggregate([{ $group: { _id: '$id', n: { $sum: 1 } } }, { $match: { n: { $gt: 1 } } }]).toArray();
+  let newestStored = 0;
+  const wrong: number[] = [];
+  for (const doc of docs) {
+    const expected = newest.get(doc._id);
+    if (expected && doc.fullname === expected.fullname && doc._ingest.jobId === expected.jobId) newestStored++;
+    else wrong.push(doc._id);
+  }
+  const missing = [...newest.keys()].filter((id) => !docs.some((d) => d._id === id));
+  return { patients: newest.size, storedDocs: docs.length, newestStored, duplicates: duplicates.length, missing: missing.length, wrong: wrong.slice(0, 10) };
+}
+
+/** The newest version per patient among enqueued records, with the job that carried it. */
+export function newestPerPatient(records: PatientJobData[], jobIds: string[]): Map<number, { jobId: string; fullname: string }> {
+  const best = new Map<number, { jobId: string; fullname: string; modify: string }>();
+  records.forEach((r, i) => {
+    const id = Number(r.patient.id);
+    const modify = String(r.patient.modify_time);
+    const current = best.get(id);
+    if (!current || modify > current.modify) best.set(id, { jobId: jobIds[i]!, fullname: String(r.patient.fullname), modify });
+  });
+  return new Map([...best].map(([id, { jobId, fullname }]) => [id, { jobId, fullname }]));
+}

@@ -1,0 +1,102 @@
+// A TCP proxy between a worker and the MongoDB-protocol server that can fail in real ways: it reads
+// the wire protocol (OP_MSG) and, for chosen commands, cuts the connection instead of forwarding
+// them (the write never reaches the server, the driver sees a network error), refuses every
+// connection for a while, or holds every request unanswered (a server that hangs).
+import { connect, createServer, type Socket } from 'node:net';
+import { freePort } from '../../scripts/local-servers.ts';
+
+const OP_MSG = 2013;
+const BSON_STRING = 0x02;
+
+/** The command of one OP_MSG: its first field's name (`update`) and, if a string, its value (`patients`). */
+export type WireCommand = { name: string; collection: string | undefined };
+
+export type MongoProxy = {
+  readonly url: string;
+  /** Cuts the connection instead of forwarding each of the next `n` commands that match. */
+  cutNext: (n: number, match: (cmd: WireCommand) => boolean) => void;
+  /** How many commands were cut so far. */
+  cuts: () => number;
+  /** While on, every connection is closed at once and new ones are dropped. */
+  refuse: (on: boolean) => void;
+  /** While on, nothing is forwarded to the server (requests wait, unanswered); off sends what waited. */
+  hold: (on: boolean) => void;
+  close: () => Promise<void>;
+};
+
+export function readCommand(frame: Buffer): WireCommand | undefined {
+  if (frame.length < 27 || frame.readInt32LE(12) !== OP_MSG || frame[20] !== 0) return undefined;
+  const doc = 21;
+  const type = frame[doc + 4];
+  const nameEnd = frame.indexOf(0, doc + 5);
+  if (nameEnd < 0) return undefined;
+  const name = frame.toString('utf8', doc + 5, nameEnd);
+  if (type !== BSON_STRING) return { name, collection: undefined };
+  const length = frame.readInt32LE(nameEnd + 1);
+  return { name, collection: frame.toString('utf8', nameEnd + 5, nameEnd + 5 + length - 1) };
+}
+
+export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
+  const target = new URL(targetUrl);
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let refusing = false;
+  let cutsLeft = 0;
+  let cut = 0;
+  let matcher: (cmd: WireCommand) => boolean = () => false;
+  let holding = false;
+  const held: { upstream: Socket; frame: Buffer }[] = [];
+
+  const server = createServer((client) => {
+    if (refusing) return void client.destroy();
+    const upstream = connect(Number(target.port), target.hostname);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    sockets.add(client).add(upstream);
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    upstream.on('data', (chunk) => client.write(chunk));
+    let pending = Buffer.alloc(0);
+    client.on('data', (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      while (pending.length >= 4 && pending.length >= pending.readInt32LE(0)) {
+        const frame = pending.subarray(0, pending.readInt32LE(0));
+        pending = pending.subarray(frame.length);
+        const command = readCommand(frame);
+        if (command && cutsLeft > 0 && matcher(command)) {
+          cutsLeft--;
+          cut++;
+          return end();
+        }
+        if (holding) held.push({ upstream, frame });
+        else upstream.write(frame);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+
+  return {
+    url: `mongodb://127.0.0.1:${port}/`,
+    cutNext(n, match) {
+      cutsLeft = n;
+      matcher = match;
+    },
+    cuts: () => cut,
+    refuse(on) {
+      refusing = on;
+      if (on) for (const s of sockets) s.destroy();
+    },
+    hold(on) {
+      holding = on;
+      if (!on) for (const { upstream, frame } of held.splice(0)) if (!upstream.destroyed) upstream.write(frame);
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
