@@ -25,8 +25,8 @@ export function queueSettings(config: Config): QueueSettings {
       attempts: config.JOB_ATTEMPTS,
       backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS, jitter: 0.5 },
       // Bounded Redis memory; failures also live on in MongoDB's dead-letter collection.
-      removeOnComplete: { count: config.JOB_KEEP_COMPLETED },
-      removeOnFail: { count: config.JOB_KEEP_FAILED },
+      removeOnComplete: { count: config.JOB_KEEP_COMPLETED, age: config.JOB_KEEP_COMPLETED_AGE_S },
+      removeOnFail: { count: config.JOB_KEEP_FAILED, age: config.JOB_KEEP_FAILED_AGE_S },
     },
   };
 }
