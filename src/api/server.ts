@@ -4,7 +4,7 @@ import { loadConfigOrExit, onShutdown } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createStore } from '../shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
-import { createRedis } from '../shared/redis.ts';
+import { createRedis, readyOrTimeout } from '../shared/redis.ts';
 import { buildApp } from './app.ts';
 import { authProblem } from './auth.ts';
 
@@ -33,6 +33,7 @@ const queueEvents = new QueueEvents(settings.name, { connection: createRedis(con
 queueEvents.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'queue events error'));
 const store = createStore(config);
 
+if (!(await readyOrTimeout(connection, 5000))) logger.warn('Redis not reachable at start: POST answers 503 until it is');
 const app = await buildApp({ config, logger, queue, redis: connection, store, queueEvents });
 app.addHook('onClose', async () => {
   await queueEvents.close();

@@ -17,3 +17,22 @@ export function createRedis(url: string, role: 'producer' | 'worker'): Redis {
       : { ...common, maxRetriesPerRequest: null, enableReadyCheck: true };
   return new Redis(url, options);
 }
+
+/**
+ * Resolves when the connection is ready, or after `ms` anyway: a producer that starts while Redis
+ * is down still starts (and answers 503) instead of failing its first requests needlessly.
+ */
+export function readyOrTimeout(redis: Redis, ms: number): Promise<boolean> {
+  if (redis.status === 'ready') return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      resolve(false);
+    }, ms);
+    const onReady = () => {
+      clearTimeout(timer);
+      resolve(true);
+    };
+    redis.once('ready', onReady);
+  });
+}

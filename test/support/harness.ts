@@ -9,7 +9,7 @@ import { loadConfig, type Config } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
-import { createRedis } from '../../src/shared/redis.ts';
+import { createRedis, readyOrTimeout } from '../../src/shared/redis.ts';
 import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -56,6 +56,7 @@ export async function createHarness(overrides: Record<string, string> = {}) {
   eventsConnection.on('error', () => {});
   const queueEvents = new QueueEvents(settings.name, { connection: eventsConnection, prefix: settings.prefix });
   queueEvents.on('error', () => {});
+  await readyOrTimeout(producer, 5000);
   const app = await buildApp({ config, logger: api.logger, queue, redis: producer, store, queueEvents });
   let worker: PatientWorker | undefined;
   const workerConnection = createRedis(config.REDIS_URL, 'worker');
