@@ -28,8 +28,9 @@ export type DeadLetter = {
   attempts: number;
   receivedAt: Date | null;
   failedAt: Date;
-  replayedAt: Date | null;
-  replayJobId: string | null;
+  /** Absent (or null) until replayed. FerretDB drops null values set on insert, so none are written. */
+  replayedAt?: Date | null;
+  replayJobId?: string | null;
   /** When the job first failed for good (failedAt is the latest time). */
   firstFailedAt?: Date;
   /** Who noticed: the job's own processor, or the sweep over BullMQ's failed set. */

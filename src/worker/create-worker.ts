@@ -44,7 +44,8 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
     } catch (err) {
       // Put it back, delayed, without spending an attempt: it is tried again (and dead-lettered then).
       const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
-      log.error({ code: classifyError(err).code, delayMs }, 'dead letter not recorded: job delayed instead of failed');
+      const cause = classifyError(err);
+      log.error({ code: cause.code, reason: cause.message, delayMs }, 'dead letter not recorded: job delayed instead of failed');
       // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
       await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
       throw new DelayedError();
@@ -80,6 +81,7 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
     lockDuration: config.WORKER_LOCK_MS,
     stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
     maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
+    autorun: false, // started once MongoDB has answered, below
     // For jobs added without these options (the API sets them per job, which takes precedence).
     removeOnComplete: keep(config.JOB_KEEP_COMPLETED, config.JOB_KEEP_COMPLETED_AGE_S),
     removeOnFail: keep(config.JOB_KEEP_FAILED, config.JOB_KEEP_FAILED_AGE_S),
@@ -89,16 +91,27 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
   // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
   worker.on('failed', (job) => {
     if (!job || job.finishedOn === undefined) return; // a retry, not the end
-    recordDeadLetter(store, config.QUEUE_NAME, job, failureFromReason(job.failedReason), 'failed-event').catch((err: unknown) =>
-      logger.error({ jobId: job.id, code: classifyError(err).code }, 'dead letter not recorded; the sweep will add it'),
-    );
+    recordDeadLetter(store, config.QUEUE_NAME, job, failureFromReason(job.failedReason), 'failed-event').catch((err: unknown) => {
+      const failure = classifyError(err);
+      logger.error({ jobId: job.id, code: failure.code, reason: failure.message }, 'dead letter not recorded; the sweep will add it');
+    });
   });
 
   const failedJobs = new Queue<PatientJobData>(config.QUEUE_NAME, { connection, prefix: config.QUEUE_PREFIX });
   failedJobs.on('error', () => {}); // the worker's own listener reports connection trouble
-  const stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
-
+  let stopSweep = () => {};
   let closing: Promise<void> | undefined;
+
+  // The driver connects on first use, but if that first connect fails the client stays closed for
+  // good (MongoTopologyClosedError on every later operation). So connect explicitly, retrying, and
+  // take jobs only then; after that the driver rides out outages by itself.
+  void connectMongo(store, logger, () => closing !== undefined).then((connected) => {
+    if (!connected) return;
+    logger.info('MongoDB answered; taking jobs');
+    stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
+    worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
+  });
+
   const close = (after?: () => Promise<unknown>) =>
     (closing ??= (async () => {
       // Jobs get the deadline less a reserve to finish; then whatever still runs is handed back to
@@ -120,6 +133,19 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
     })());
 
   return { worker, close };
+}
+
+async function connectMongo(store: Store, logger: Logger, stopped: () => boolean): Promise<boolean> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    try {
+      await store.client.connect();
+      return !stopped();
+    } catch (err) {
+      logger.warn({ code: classifyError(err).code, attempt }, 'MongoDB not reachable; not taking jobs yet');
+      await sleep(Math.min(250 * attempt, 5000));
+    }
+  }
+  return false;
 }
 
 /** Remembers the first answer that did not throw. */

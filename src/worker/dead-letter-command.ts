@@ -60,7 +60,7 @@ async function list(store: Store, args: string[], out: Out, err: Out): Promise<n
 function summary(l: DeadLetter) {
   return {
     id: l._id, queue: l.queue, jobId: l.jobId, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
-    attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt, replayJobId: l.replayJobId,
+    attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt ?? null, replayJobId: l.replayJobId ?? null,
   };
 }
 

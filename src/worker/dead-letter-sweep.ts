@@ -38,7 +38,8 @@ export function startDeadLetterSweep({ queue, store, queueName, everyMs, logger 
       const added = await sweepFailedJobs(queue, store, queueName);
       if (added > 0) logger.warn({ added }, 'dead letters added for jobs that failed outside the processor');
     } catch (err) {
-      logger.warn({ code: classifyError(err).code }, 'dead-letter sweep failed; will try again');
+      const failure = classifyError(err);
+      logger.warn({ code: failure.code, reason: failure.message }, 'dead-letter sweep failed; will try again');
     } finally {
       running = false;
     }

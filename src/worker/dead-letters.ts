@@ -35,7 +35,7 @@ export async function recordDeadLetter(store: Store, queue: string, job: Job<Pat
     failedAt: now,
     recordedBy,
   };
-  const once = { firstFailedAt: now, replayedAt: null, replayJobId: null };
+  const once = { firstFailedAt: now }; // replayedAt / replayJobId only once replayed
   const update = recordedBy === 'processor' ? { $set: failureFields, $setOnInsert: once } : { $setOnInsert: { ...failureFields, ...once } };
   await store.deadLetters.updateOne({ _id: deadLetterId(queue, jobId) }, update, { upsert: true });
 }
@@ -56,7 +56,7 @@ export function failureFromReason(reason: string | undefined): Failure {
 export type ListOptions = { includeReplayed: boolean; limit: number };
 
 export async function listDeadLetters(store: Store, options: ListOptions): Promise<DeadLetter[]> {
-  const filter = options.includeReplayed ? {} : { replayedAt: null };
+  const filter = options.includeReplayed ? {} : { replayedAt: null }; // null matches absent too
   return store.deadLetters.find(filter).sort({ failedAt: 1 }).limit(options.limit).toArray();
 }
 

@@ -50,5 +50,27 @@ describe('fault: the MongoDB-protocol server goes away', () => {
     expect(counts).toMatchObject({ completed: records.length, failed: 0, active: 0, wait: 0, delayed: 0 });
     expect(check).toMatchObject({ patients: PATIENTS, storedDocs: PATIENTS, newestStored: PATIENTS, duplicates: 0, missing: 0 });
     expect(deadLetters).toBe(0);
+    for (const w of workers) w.child.kill('SIGTERM');
+    expect((await Promise.all(workers.map((w) => w.exited))).map((e) => e.code)).toEqual([0, 0]);
+  });
+
+  it('when a worker starts while FerretDB is down, then it takes no job until FerretDB is up and then stores them all', { timeout: 60_000 }, async () => {
+    await env.queue.obliterate({ force: true });
+    await ferret.stop();
+    const worker = env.startWorker({ MONGO_TIMEOUT_MS: '500' });
+    const records = Array.from({ length: 50 }, (_, i) => patientVersion(3001 + i, 1));
+    const jobIds = await env.enqueue(records);
+    await new Promise((r) => setTimeout(r, 3000));
+    const whileDown = await env.counts();
+    await ferret.start();
+    await until('all jobs completed', 30_000, async () => (await env.counts()).completed === records.length, 200);
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    const counts = await env.counts();
+    console.log('[mongo-down-at-start]', JSON.stringify({ acknowledged: jobIds.length, countsWhileDown: whileDown, counts, newestStored: check.newestStored }));
+
+    expect(whileDown).toMatchObject({ wait: records.length, active: 0, failed: 0 }); // not taken, so not failed
+    expect(worker.child.exitCode).toBeNull();
+    expect(counts).toMatchObject({ completed: records.length, failed: 0 });
+    expect(check.newestStored).toBe(records.length);
   });
 });

@@ -19,8 +19,8 @@ export type MongoProxy = {
   cuts: () => number;
   /** While on, every connection is closed at once and new ones are dropped. */
   refuse: (on: boolean) => void;
-  /** While on, nothing is forwarded to the server (requests wait, unanswered); off sends what waited. */
-  hold: (on: boolean) => void;
+  /** While on, matching commands (by default every request, handshakes too) wait unanswered; off sends what waited. */
+  hold: (on: boolean, match?: (cmd: WireCommand) => boolean) => void;
   close: () => Promise<void>;
 };
 
@@ -44,7 +44,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
   let cutsLeft = 0;
   let cut = 0;
   let matcher: (cmd: WireCommand) => boolean = () => false;
-  let holding = false;
+  let holding: ((cmd: WireCommand | undefined) => boolean) | undefined;
   const held: { upstream: Socket; frame: Buffer }[] = [];
 
   const server = createServer((client) => {
@@ -72,7 +72,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
           cut++;
           return end();
         }
-        if (holding) held.push({ upstream, frame });
+        if (holding?.(command)) held.push({ upstream, frame });
         else upstream.write(frame);
       }
     });
@@ -90,8 +90,8 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
       refusing = on;
       if (on) for (const s of sockets) s.destroy();
     },
-    hold(on) {
-      holding = on;
+    hold(on, match) {
+      holding = !on ? undefined : match ? (cmd) => cmd !== undefined && match(cmd) : () => true;
       if (!on) for (const { upstream, frame } of held.splice(0)) if (!upstream.destroyed) upstream.write(frame);
     },
     async close() {
