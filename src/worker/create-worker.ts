@@ -5,11 +5,11 @@ import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import { serverGuardsAtomically } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { failureFromReason, recordDeadLetter } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
 import { classifyError, JobError } from './job-errors.ts';
-import { serverGuardsAtomically } from './batch-write.ts';
 import { createPatientWriter } from './patient-writer.ts';
 import { processPatientJob } from './process-patient-job.ts';
 import { createWriteLock } from './write-lock.ts';
@@ -125,11 +125,11 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
         const handedBack = await inFlight.handBack();
         writer.abort(new JobError('SHUTTING_DOWN', 'worker shutting down', false));
         logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
-        await Promise.race([graceful, until(reserve * 0.6)]);
+        await Promise.race([graceful, until(reserve * 0.7)]);
       }
-      await Promise.race([failedJobs.close().catch(() => {}), until(reserve * 0.45)]);
+      await Promise.race([failedJobs.close().catch(() => {}), until(reserve * 0.55)]);
       // E.g. closing the MongoDB client, which says goodbye to a server that may hang.
-      if (after) await Promise.race([after().catch(() => {}), until(reserve * 0.3)]); // the rest: process exit
+      if (after) await Promise.race([after().catch(() => {}), until(reserve * 0.4)]); // the rest: process exit
     })());
 
   return { worker, close };
