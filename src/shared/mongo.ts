@@ -23,6 +23,8 @@ export type DeadLetter = {
   patientId: number | null;
   /** The record as received, kept so it can be replayed once the cause is fixed. */
   data: unknown;
+  /** Instead of `data` (then null) when the server refuses the record's keys ($-prefixed, dotted). */
+  dataJson?: string;
   errorCode: string;
   errorMessage: string;
   attempts: number;

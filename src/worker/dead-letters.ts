@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { DeadLetter, Store } from '../shared/mongo.ts';
 import type { PatientJobData } from '../shared/queue.ts';
+import { classifyError } from './job-errors.ts';
 
 /**
  * A job that failed for good is kept in MongoDB, where Redis retention cannot evict it and an
@@ -27,7 +28,7 @@ export async function recordDeadLetter(store: Store, queue: string, job: Job<Pat
     queue,
     jobId,
     patientId,
-    data: job.data,
+    data: job.data as unknown,
     errorCode: failure.code,
     errorMessage: failure.message,
     attempts: recordedBy === 'processor' ? job.attemptsMade + 1 : job.attemptsMade,
@@ -36,8 +37,19 @@ export async function recordDeadLetter(store: Store, queue: string, job: Job<Pat
     recordedBy,
   };
   const once = { firstFailedAt: now }; // replayedAt / replayJobId only once replayed
-  const update = recordedBy === 'processor' ? { $set: failureFields, $setOnInsert: once } : { $setOnInsert: { ...failureFields, ...once } };
-  await store.deadLetters.updateOne({ _id: deadLetterId(queue, jobId) }, update, { upsert: true });
+  const write = (fields: typeof failureFields & { dataJson?: string }) =>
+    store.deadLetters.updateOne(
+      { _id: deadLetterId(queue, jobId) },
+      recordedBy === 'processor' ? { $set: fields, $setOnInsert: once } : { $setOnInsert: { ...fields, ...once } },
+      { upsert: true },
+    );
+  try {
+    await write(failureFields);
+  } catch (err) {
+    // Another producer's record can hold keys no document may ($where, a.b): keep it as JSON text.
+    if (!classifyError(err).permanent) throw err;
+    await write({ ...failureFields, data: null, dataJson: JSON.stringify(job.data ?? null) });
+  }
 }
 
 /**
@@ -66,7 +78,7 @@ export async function replayDeadLetter(
   letter: DeadLetter,
   enqueue: (queue: string, data: unknown) => Promise<string>,
 ): Promise<string> {
-  const jobId = await enqueue(letter.queue, letter.data);
+  const jobId = await enqueue(letter.queue, letter.dataJson === undefined ? letter.data : JSON.parse(letter.dataJson));
   await store.deadLetters.updateOne({ _id: letter._id }, { $set: { replayedAt: new Date(), replayJobId: jobId } });
   return jobId;
 }

@@ -19,18 +19,19 @@ afterAll(async () => {
 const settled = (jobId: string) => async () => ['completed', 'failed'].includes(await env.queue.getJobState(jobId));
 
 describe('fault: poison input and transient write failures', () => {
-  it('when another producer enqueues invalid records directly, then each is dead-lettered after exactly 1 attempt and nothing is stored', { timeout: 60_000 }, async () => {
+  it('when another producer enqueues invalid or hostile records directly, then each is dead-lettered after exactly 1 attempt and nothing is stored', { timeout: 60_000 }, async () => {
     const secret = 'POISON-VALUE-' + Math.random().toString(36).slice(2);
-    const [invalid, malformed] = await env.enqueue([
+    const [invalid, malformed, hostile] = await env.enqueue([
       { patient: { id: 501, isactive: secret, fullname: 'x'.repeat(300) }, receivedAt: Date.now() },
       { not: 'a patient job' } as never,
+      { patient: { id: 'x', $where: 'sleep(1)', 'a.b': 1 } } as never, // keys no document may hold
     ]);
-    await until('both poison jobs failed', 30_000, async () => (await settled(invalid!)()) && (await settled(malformed!)()));
+    await until('the poison jobs failed', 30_000, async () => (await settled(invalid!)()) && (await settled(malformed!)()) && (await settled(hostile!)()));
 
-    const jobs = await Promise.all([invalid!, malformed!].map((id) => env.queue.getJob(id)));
+    const jobs = await Promise.all([invalid!, malformed!, hostile!].map((id) => env.queue.getJob(id)));
     const letters = await env.store.deadLetters.find({}).sort({ jobId: 1 }).toArray();
     const summary = letters.map((l) => ({ jobId: l.jobId, errorCode: l.errorCode, attempts: l.attempts, patientId: l.patientId }));
-    console.log('[poison]', JSON.stringify({ enqueued: 2, states: await Promise.all(jobs.map((j) => j!.getState())), attemptsMade: jobs.map((j) => j!.attemptsMade), deadLetters: summary, storedDocs: await env.store.patients.countDocuments() }));
+    console.log('[poison]', JSON.stringify({ enqueued: 3, states: await Promise.all(jobs.map((j) => j!.getState())), attemptsMade: jobs.map((j) => j!.attemptsMade), deadLetters: summary, storedDocs: await env.store.patients.countDocuments() }));
 
     for (const job of jobs) {
       expect(await job!.getState()).toBe('failed');
@@ -39,7 +40,9 @@ describe('fault: poison input and transient write failures', () => {
     expect(summary).toEqual([
       { jobId: invalid, errorCode: 'PATIENT_INVALID', attempts: 1, patientId: 501 },
       { jobId: malformed, errorCode: 'JOB_MALFORMED', attempts: 1, patientId: null },
+      { jobId: hostile, errorCode: 'JOB_MALFORMED', attempts: 1, patientId: null },
     ]);
+    expect(JSON.parse(letters[2]!.dataJson!)).toEqual({ patient: { id: 'x', $where: 'sleep(1)', 'a.b': 1 } }); // kept as text
     expect(letters[0]!.errorMessage).toMatch(/isactive/);
     expect(letters[0]!.data).toMatchObject({ patient: { isactive: secret } }); // kept for replay
     expect(JSON.stringify([jobs.map((j) => j!.failedReason), letters.map((l) => l.errorMessage)])).not.toContain(secret);
