@@ -113,7 +113,9 @@ async function main() {
   say(`Redis ${redisSrv.url} (AOF, appendfsync always), ${mongoKind} ${mongoUrl}`);
 
   const profileDir = join(opts.out, 'profiles');
-  const prof = (role: Role) => (opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, role)}`] : []);
+  // BENCH_NODE_ARGS_API / _WORKER: extra node flags for the real processes, e.g. heap limits to try.
+  const extraArgs = (role: Role) => (process.env[`BENCH_NODE_ARGS_${role.toUpperCase()}`] ?? '').split(/\s+/).filter(Boolean);
+  const prof = (role: Role) => [...extraArgs(role), ...(opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, role)}`] : [])];
   const rss = new RssSampler(params.rssIntervalMs);
   rss.start();
   const ctx: Ctx = {
@@ -166,7 +168,7 @@ async function main() {
     const known = [intakeRps, drainRate].filter((x): x is number => x !== null && x > 0);
     const rate = known.length ? Math.max(20, Math.round(params.e2eLoadFraction * Math.min(...known))) : params.e2eDefaultRate;
     const rateRule = known.length
-      ? `${params.e2eLoadFraction} x min(intake req/s ${round(intakeRps, 0) ?? 'n/a'}, drain jobs/s ${round(drainRate, 0) ?? 'n/a'}) measured earlier in this run`
+      ? `max(20, ${params.e2eLoadFraction} x min(intake req/s ${round(intakeRps, 0) ?? 'n/a'}, drain jobs/s ${round(drainRate, 0) ?? 'n/a'})) measured earlier in this run`
       : `default ${params.e2eDefaultRate} req/s (scenarios 1 and 3 not run)`;
     if (opts.only.includes('s4')) results.scenarios.endToEnd = await endToEnd(ctx, rate, rateRule);
     if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, rate);

@@ -1,6 +1,7 @@
 // HTTP load with autocannon (in this process), keep-alive connections, bounded by duration.
 import autocannon, { type Result } from 'autocannon';
 import { AUTH_HEADERS } from './auth.ts';
+import { readCpuSeconds } from './procs.ts';
 import { say } from './util.ts';
 
 export type LoadOptions = {
@@ -14,6 +15,8 @@ export type LoadOptions = {
   overallRate?: number;
   /** Called once a second with the responses of the last second. */
   onTick?: (perSecond: number) => void;
+  /** The server's pid: its CPU time per answered request is measured too. */
+  serverPid?: number;
 };
 
 export type LoadResult = {
@@ -25,6 +28,13 @@ export type LoadResult = {
   statusCodes: Record<string, number>;
   /** 2xx answers per second. */
   rps: number;
+  /**
+   * CPU time (user + system) the server process used per answer, in microseconds: far less
+   * sensitive to other load on the machine than throughput. null when no pid was given.
+   */
+  serverCpuUsPerRequest: number | null;
+  /** The server's CPU use during the load, in cores (1 = one core fully busy). */
+  serverCores: number | null;
   /** Milliseconds, 2xx answers only (autocannon's resolution is 1 ms). */
   latencyMs: { p50: number; p90: number; p99: number; p99_9: number; max: number; mean: number };
 };
@@ -32,6 +42,7 @@ export type LoadResult = {
 export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
   let i = 0;
   const started = performance.now();
+  const cpu0 = opts.serverPid ? readCpuSeconds(opts.serverPid) : null;
   const result = await new Promise<Result>((resolve, reject) => {
     const instance = autocannon(
       {
@@ -61,6 +72,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     });
   });
   const wall = (performance.now() - started) / 1000;
+  const cpu1 = opts.serverPid ? readCpuSeconds(opts.serverPid) : null;
+  const cpu = cpu0 !== null && cpu1 !== null ? cpu1 - cpu0 : null;
   const durationS = Number.isFinite(result.duration) && result.duration > 0 ? result.duration : wall;
   const ok = result['2xx'];
   return {
@@ -71,6 +84,8 @@ export async function runLoad(opts: LoadOptions): Promise<LoadResult> {
     timeouts: result.timeouts,
     statusCodes: Object.fromEntries(Object.entries(result.statusCodeStats ?? {}).map(([k, v]) => [k, v.count])),
     rps: ok / durationS,
+    serverCpuUsPerRequest: cpu !== null && result.requests.total > 0 ? (cpu * 1e6) / result.requests.total : null,
+    serverCores: cpu !== null ? cpu / wall : null,
     latencyMs: {
       p50: result.latency.p50,
       p90: result.latency.p90,

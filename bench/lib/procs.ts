@@ -114,6 +114,18 @@ export function readRssKiB(pid: number): number | null {
   }
 }
 
+/** User + system CPU seconds the process has used so far (/proc/<pid>/stat, clock ticks of 10 ms). */
+export function readCpuSeconds(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at 11 and 12 here.
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
 export type RssSample = { t: number; phase: string; label: string; role: Role; rssMB: number };
 
 /** Samples VmRSS of every tracked process every `intervalMs`, tagged with the current phase. */

@@ -134,12 +134,12 @@ export function renderMarkdown(r: BenchResults): string {
   const s1 = r.scenarios.intakeSingle;
   if (s1) {
     L.push('', `## 1. Intake, one patient per request (${s1.connections} connections, ${s1.durationS} s per round)`, '');
-    L.push('| server | req/s | p50 ms | p99 ms | p99.9 ms | service ÷ this |', '| --- | ---: | ---: | ---: | ---: | ---: |');
+    L.push('| server | req/s | p50 ms | p99 ms | p99.9 ms | server CPU µs per request | service ÷ this |', '| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
     const names = { service: 'API (validate + enqueue)', bare202: 'bare 202 (HTTP limit)', syncMongo: 'sync replaceOne to MongoDB' } as const;
     for (const k of ['service', 'bare202', 'syncMongo'] as const) {
       const md = s1.medians[k];
       const rat = k === 'service' ? '' : k === 'bare202' ? pc(s1.ratios.serviceVsBare202) : x2(s1.ratios.serviceVsSyncMongo);
-      L.push(`| ${names[k]} | ${n(md.rps)} | ${n(md.p50)} | ${n(md.p99)} | ${n(md.p99_9)} | ${rat} |`);
+      L.push(`| ${names[k]} | ${n(md.rps)} | ${n(md.p50)} | ${n(md.p99)} | ${n(md.p99_9)} | ${n(md.cpuUsPerRequest)} | ${rat} |`);
     }
   }
   const s2 = r.scenarios.intakeBatch;
@@ -147,8 +147,8 @@ export function renderMarkdown(r: BenchResults): string {
     L.push('', '## 2. Intake, batches', '');
     if (!s2.available) L.push(`Not available: ${s2.reason}. No numbers recorded.`);
     else {
-      L.push(`${s2.connections} connections, ${s2.durationS} s per round.`, '', '| batch size | API patients/s | bare 202 patients/s | API ÷ bare | API p99 ms per request |', '| ---: | ---: | ---: | ---: | ---: |');
-      for (const b of s2.sizes) L.push(`| ${b.size} | ${n(b.medians.servicePatientsPerS)} | ${n(b.medians.bare202PatientsPerS)} | ${pc(b.ratioVsBare202)} | ${n(b.medians.serviceP99Ms)} |`);
+      L.push(`${s2.connections} connections, ${s2.durationS} s per round.`, '', '| batch size | API patients/s | bare 202 patients/s | API ÷ bare | API p99 ms per request | CPU µs per patient: API / bare |', '| ---: | ---: | ---: | ---: | ---: | ---: |');
+      for (const b of s2.sizes) L.push(`| ${b.size} | ${n(b.medians.servicePatientsPerS)} | ${n(b.medians.bare202PatientsPerS)} | ${pc(b.ratioVsBare202)} | ${n(b.medians.serviceP99Ms)} | ${n(b.medians.serviceCpuUsPerPatient)} / ${n(b.medians.bare202CpuUsPerPatient, 1)} |`);
     }
   }
   const s3 = r.scenarios.drain;

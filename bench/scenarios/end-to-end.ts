@@ -193,7 +193,8 @@ export async function soak(ctx: Ctx, rate: number): Promise<SoakResult> {
   };
   const perSecond = (label: string) => {
     const out: { t: number; rssMB: number }[] = [];
-    for (const x of of(label)) if (x.t >= 0 && (out.length === 0 || Math.floor(x.t) > out.at(-1)!.t)) out.push({ t: Math.floor(x.t), rssMB: round(x.rssMB, 1)! });
+    // While the load runs only: afterwards the idle process shrinks its heap, which says nothing.
+    for (const x of of(label)) if (x.t >= 0 && x.t <= r.run.durationS && (out.length === 0 || Math.floor(x.t) > out.at(-1)!.t)) out.push({ t: Math.floor(x.t), rssMB: round(x.rssMB, 1)! });
     return out;
   };
   const who = `${p.soakPopulation} patients re-sent over and over`;

@@ -13,7 +13,7 @@ export type IntakeSingleResult = {
   connections: number;
   durationS: number;
   rounds: Record<IntakeKey, LoadResult[]>;
-  medians: Record<IntakeKey, { rps: number | null; p50: number | null; p99: number | null; p99_9: number | null }>;
+  medians: Record<IntakeKey, { rps: number | null; p50: number | null; p99: number | null; p99_9: number | null; cpuUsPerRequest: number | null }>;
   ratios: { serviceVsBare202: number | null; serviceVsSyncMongo: number | null };
 };
 
@@ -22,10 +22,11 @@ const summarize = (runs: LoadResult[]) => ({
   p50: median(runs.map((r) => r.latencyMs.p50)),
   p99: median(runs.map((r) => r.latencyMs.p99)),
   p99_9: median(runs.map((r) => r.latencyMs.p99_9)),
+  cpuUsPerRequest: median(runs.map((r) => r.serverCpuUsPerRequest ?? NaN)),
 });
 
-const singleLoad = (ctx: Ctx, label: string, url: string, durationS: number) =>
-  runLoad({ label, url: `${url}/api/patients`, connections: ctx.params.connections, durationS, body: (i) => patientBody(base + i) });
+const singleLoad = (ctx: Ctx, label: string, server: HttpProc, durationS: number) =>
+  runLoad({ label, url: `${server.url}/api/patients`, connections: ctx.params.connections, durationS, serverPid: server.pid, body: (i) => patientBody(base + i) });
 
 // Every load draws from one id space (set per load below), so ids never repeat within a run.
 let base = 0;
@@ -48,7 +49,7 @@ export async function intakeSingle(ctx: Ctx): Promise<IntakeSingleResult> {
   const rounds: Record<IntakeKey, LoadResult[]> = { service: [], bare202: [], syncMongo: [] };
   try {
     if (p.warmupS > 0) {
-      for (const key of keys) await withIds(MAX_IDS_PER_LOAD, () => singleLoad(ctx, `warm-up ${key}`, servers[key].url, p.warmupS));
+      for (const key of keys) await withIds(MAX_IDS_PER_LOAD, () => singleLoad(ctx, `warm-up ${key}`, servers[key], p.warmupS));
     }
     for (let r = 1; r <= p.rounds; r++) {
       // Interleaved (service, bare, sync, service, ...) so drift from other load on the box hits all alike.
@@ -56,8 +57,8 @@ export async function intakeSingle(ctx: Ctx): Promise<IntakeSingleResult> {
         ctx.checkDeadline();
         await flushRedis(ctx);
         say(`scenario 1 round ${r}/${p.rounds}: ${key}, ${p.connections} connections, ${p.intakeS} s`);
-        const res = await withIds(MAX_IDS_PER_LOAD, () => singleLoad(ctx, `s1 ${key} r${r}`, servers[key].url, p.intakeS));
-        say(`  ${key}: ${res.rps.toFixed(0)} req/s, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, p99.9 ${res.latencyMs.p99_9} ms, non-2xx ${res.non2xx}, errors ${res.errors}`);
+        const res = await withIds(MAX_IDS_PER_LOAD, () => singleLoad(ctx, `s1 ${key} r${r}`, servers[key], p.intakeS));
+        say(`  ${key}: ${res.rps.toFixed(0)} req/s, ${res.serverCpuUsPerRequest?.toFixed(0) ?? '?'} µs CPU/request on ${res.serverCores?.toFixed(2) ?? '?'} cores, p50 ${res.latencyMs.p50} ms, p99 ${res.latencyMs.p99} ms, p99.9 ${res.latencyMs.p99_9} ms, non-2xx ${res.non2xx}, errors ${res.errors}`);
         rounds[key].push(res);
       }
     }
@@ -82,7 +83,7 @@ export type BatchSizeResult = {
   rounds: { service: LoadResult[]; bare202: LoadResult[] };
   /** Items accepted per request in a probe of this size (the rest were rejected per item). */
   probeAccepted: number;
-  medians: { servicePatientsPerS: number | null; bare202PatientsPerS: number | null; serviceP99Ms: number | null };
+  medians: { servicePatientsPerS: number | null; bare202PatientsPerS: number | null; serviceP99Ms: number | null; serviceCpuUsPerPatient: number | null; bare202CpuUsPerPatient: number | null };
   ratioVsBare202: number | null;
 };
 
@@ -125,22 +126,22 @@ export async function intakeBatch(ctx: Ctx): Promise<IntakeBatchResult> {
       // A pool of distinct bodies, built up front: building 1000-patient bodies per request would
       // make the load generator the bottleneck. Ids repeat only after the pool is used up.
       const pool = Array.from({ length: 32 }, () => batchBody(takeIds(size), size));
-      const load = (label: string, url: string, durationS: number) =>
-        runLoad({ label, url: `${url}/api/patients/batch`, connections: p.batchConnections, durationS, body: (i) => pool[i % pool.length]! });
+      const load = (label: string, server: HttpProc, durationS: number) =>
+        runLoad({ label, url: `${server.url}/api/patients/batch`, connections: p.batchConnections, durationS, serverPid: server.pid, body: (i) => pool[i % pool.length]! });
       if (p.warmupS > 0) {
-        await load(`warm-up batch ${size} service`, service.url, p.warmupS);
-        await load(`warm-up batch ${size} bare`, bare.url, p.warmupS);
+        await load(`warm-up batch ${size} service`, service, p.warmupS);
+        await load(`warm-up batch ${size} bare`, bare, p.warmupS);
       }
       const rounds = { service: [] as LoadResult[], bare202: [] as LoadResult[] };
       for (let r = 1; r <= p.rounds; r++) {
         ctx.checkDeadline();
         await flushRedis(ctx);
         say(`scenario 2 round ${r}/${p.rounds}: batches of ${size}, ${p.batchConnections} connections, ${p.batchS} s`);
-        const s = await load(`s2 service ${size} r${r}`, service.url, p.batchS);
+        const s = await load(`s2 service ${size} r${r}`, service, p.batchS);
         say(`  service: ${((s.rps * size * check.accepted) / size).toFixed(0)} patients/s (${s.rps.toFixed(1)} req/s, p99 ${s.latencyMs.p99} ms, non-2xx ${s.non2xx})`);
         rounds.service.push(s);
         await flushRedis(ctx);
-        const b = await load(`s2 bare ${size} r${r}`, bare.url, p.batchS);
+        const b = await load(`s2 bare ${size} r${r}`, bare, p.batchS);
         say(`  bare 202: ${(b.rps * size).toFixed(0)} patients/s`);
         rounds.bare202.push(b);
       }
@@ -153,6 +154,8 @@ export async function intakeBatch(ctx: Ctx): Promise<IntakeBatchResult> {
           servicePatientsPerS: median(per(rounds.service, check.accepted)),
           bare202PatientsPerS: median(per(rounds.bare202, size)),
           serviceP99Ms: median(rounds.service.map((r) => r.latencyMs.p99)),
+          serviceCpuUsPerPatient: median(rounds.service.map((r) => (r.serverCpuUsPerRequest ?? NaN) / size)),
+          bare202CpuUsPerPatient: median(rounds.bare202.map((r) => (r.serverCpuUsPerRequest ?? NaN) / size)),
         },
         ratioVsBare202: medianRatio(rounds.service.map((s, i) => ({ a: s.rps * check.accepted, b: (rounds.bare202[i]?.rps ?? NaN) * size }))),
       });
