@@ -2,7 +2,7 @@ import { MongoClient, type Collection, type Db, type WriteConcernSettings } from
 import type { Config } from './config.ts';
 import type { Patient } from './patient-fields.ts';
 
-export const COLLECTIONS = { patients: 'patients', deadLetters: 'dead_letters' } as const;
+export const COLLECTIONS = { patients: 'patients', deadLetters: 'dead_letters', audit: 'audit' } as const;
 
 /** Ingest bookkeeping, kept apart from the patient's own fields. */
 export type IngestMeta = {
@@ -39,11 +39,25 @@ export type DeadLetter = {
   recordedBy?: 'processor' | 'failed-event' | 'sweep';
 };
 
+/** One append-only entry per write decision: ids and the outcome, never patient values. */
+export type AuditEntry = {
+  at: Date;
+  keyId: string | null;
+  centerId: number | null;
+  patientId: number | null;
+  jobId: string;
+  attempt: number;
+  action: 'inserted' | 'updated' | 'unchanged' | 'stale' | 'rejected';
+  /** For `rejected`: the error code, never its details. */
+  code?: string;
+};
+
 export type Store = {
   client: MongoClient;
   db: Db;
   patients: Collection<PatientDocument>;
   deadLetters: Collection<DeadLetter>;
+  audit: Collection<AuditEntry>;
   close: () => Promise<void>;
 };
 
@@ -66,6 +80,7 @@ export function createStore(config: Config, dbName = config.MONGO_DB): Store {
     db,
     patients: db.collection<PatientDocument>(COLLECTIONS.patients),
     deadLetters: db.collection<DeadLetter>(COLLECTIONS.deadLetters),
+    audit: db.collection<AuditEntry>(COLLECTIONS.audit),
     close: () => (closed ??= client.close()),
   };
 }

@@ -1,25 +1,9 @@
 import type { Collection } from 'mongodb';
-
-// The audit trail: one append-only entry per write decision (who, which center, which patient,
-// which job, what happened, when). Ids only: no patient values.
-
-export type AuditAction = 'inserted' | 'updated' | 'unchanged' | 'stale' | 'rejected';
-
-export type AuditEntry = {
-  at: Date;
-  keyId: string | null;
-  centerId: number | null;
-  patientId: number | null;
-  jobId: string;
-  attempt: number;
-  action: AuditAction;
-  /** For `rejected`: the error code, never its details. */
-  code?: string;
-};
+import type { AuditEntry } from '../shared/mongo.ts';
 
 /**
- * Appends entries in small groups (one insertMany per flush), like the patient writer. `record`
- * resolves once its entry is stored, so a job completes only with its audit entry written.
+ * The audit trail, appended in small groups (one insertMany per flush) like the patient writer.
+ * `record` resolves once its entry is stored, so a job completes only with its entry written.
  */
 export function createAuditLog(collection: Collection<AuditEntry>, flushMs = 5, max = 500) {
   let pending: { entry: AuditEntry; resolve: () => void; reject: (e: unknown) => void }[] = [];
@@ -44,3 +28,5 @@ export function createAuditLog(collection: Collection<AuditEntry>, flushMs = 5, 
       }),
   };
 }
+
+export type AuditLog = ReturnType<typeof createAuditLog>;

@@ -12,9 +12,10 @@ import { createInFlight } from './in-flight.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import { createPatientWriter } from './patient-writer.ts';
 import { processPatientJob } from './process-patient-job.ts';
+import type { JobObserver } from './observer.ts';
 import { createWriteLock } from './write-lock.ts';
 
-export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger };
+export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
 
 export type PatientWorker = {
   worker: Worker<PatientJobData, PatientJobResult>;
@@ -24,7 +25,7 @@ export type PatientWorker = {
 
 type PatientJob = Job<PatientJobData, PatientJobResult>;
 
-export function createWorker({ config, connection, store, logger }: WorkerDeps): PatientWorker {
+export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const writer = createPatientWriter({
     patients: store.patients,
@@ -33,7 +34,10 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
     batchWaitMs: config.WORKER_BATCH_WAIT_MS,
     lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
     guardInFilter: once(() => serverGuardsAtomically(store.db)),
-    onBatch: (size, ms) => logger.debug({ size, ms }, 'batch written'),
+    onBatch: (size, ms) => {
+      observer?.batch(size);
+      logger.debug({ size, ms }, 'batch written');
+    },
   });
   const inFlight = createInFlight();
 
@@ -58,6 +62,7 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
     const attempt = job.attemptsMade + 1;
     try {
       const result = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade }, { schema, write: writer.write });
+      await observer?.done(job, result);
       log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
       return result;
     } catch (err) {
@@ -65,7 +70,11 @@ export function createWorker({ config, connection, store, logger }: WorkerDeps):
       const failure = classifyError(err);
       const final = failure.permanent || attempt >= (job.opts.attempts ?? 1);
       log[final ? 'error' : 'warn']({ code: failure.code, attempt, final, ms: elapsed(started) }, `job failed: ${failure.message}`);
-      if (final) await keepForGood(job, token, failure, log);
+      observer?.failed(failure, final);
+      if (final) {
+        await keepForGood(job, token, failure, log);
+        await observer?.rejected(job, failure).catch(() => log.error({ code: failure.code }, 'audit entry for the rejection not written'));
+      }
       const reason = `${failure.code}: ${failure.message}`;
       throw failure.permanent ? new UnrecoverableError(reason) : new Error(reason);
     }

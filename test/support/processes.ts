@@ -7,7 +7,8 @@ export type Proc = { child: ChildProcess; output: () => string; exited: Promise<
 
 export function startProcess(entry: 'api' | 'worker', env: Record<string, string>): Proc {
   const file = entry === 'api' ? 'src/api/server.ts' : 'src/worker/main.ts';
-  const child = spawn(process.execPath, [join(ROOT, file)], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Many workers may run at once: each takes any free port for its HTTP side unless told otherwise.
+  const child = spawn(process.execPath, [join(ROOT, file)], { env: { PATH: process.env.PATH ?? '', WORKER_HTTP_PORT: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));

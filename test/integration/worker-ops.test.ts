@@ -1,0 +1,77 @@
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { createRedis } from '../../src/shared/redis.ts';
+import { createAuditLog } from '../../src/worker/audit.ts';
+import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
+import { buildWorkerHttp } from '../../src/worker/http.ts';
+import { createWorkerMetrics } from '../../src/worker/metrics.ts';
+import { createObserver } from '../../src/worker/observer.ts';
+import { captureLogger, createHarness, type Harness } from '../support/harness.ts';
+
+// The worker's HTTP side and audit trail, wired as src/worker/main.ts wires them.
+let h: Harness;
+let worker: PatientWorker;
+const connection = () => createRedis(h.config.REDIS_URL, 'worker');
+let metrics: ReturnType<typeof createWorkerMetrics>;
+let http: Awaited<ReturnType<typeof buildWorkerHttp>>;
+let counts: Queue;
+
+beforeAll(async () => {
+  h = await createHarness();
+  const redis = connection();
+  counts = new Queue(h.config.QUEUE_NAME, { connection: redis, prefix: h.config.QUEUE_PREFIX });
+  metrics = createWorkerMetrics(counts);
+  const { logger } = captureLogger('worker');
+  worker = createWorker({ config: h.config, connection: redis, store: h.store, logger, observer: createObserver(metrics, createAuditLog(h.store.audit)) });
+  http = await buildWorkerHttp({ redis, store: h.store, metrics, logger });
+});
+afterAll(async () => {
+  await worker.close();
+  await counts.close();
+  await http.close();
+  await h.close();
+});
+
+const post = (body: object) => h.app.inject({ method: 'POST', url: '/api/patients', payload: body, headers: { prefer: 'wait=10' } });
+const metric = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN);
+
+describe('worker health, metrics and audit', () => {
+  it('when Redis and MongoDB answer, then the worker is live and ready', async () => {
+    expect((await http.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    for (let i = 0; i < 50 && (await http.inject({ method: 'GET', url: '/health/ready' })).statusCode !== 200; i++) await new Promise((r) => setTimeout(r, 100));
+    expect((await http.inject({ method: 'GET', url: '/health/ready' })).json()).toEqual({ status: 'ok', checks: { redis: 'ok', mongo: 'ok' } });
+  });
+
+  it('when a small run is done, then metrics and the audit trail match it, one entry per outcome', async () => {
+    const newer = { ...SEED_SAMPLE, id: 11, modify_time: '2025-11-01T10:00:00+07:00' };
+    expect((await post({ ...SEED_SAMPLE, id: 10 })).statusCode).toBe(201); // inserted
+    expect((await post({ ...SEED_SAMPLE, id: 10, fullname: 'b' })).statusCode).toBe(200); // updated
+    expect((await post(newer)).statusCode).toBe(201); // inserted
+    const stale = await post({ ...newer, modify_time: '2025-10-01T10:00:00+07:00' });
+    expect(stale.headers['x-ingest-outcome']).toBe('stale');
+    const poison = await h.queue.add('patient.upsert', { patient: { id: 12, center_id: 3, isactive: 999 }, receivedAt: Date.now(), submittedBy: 'someone' });
+    expect((await h.settled(String(poison.id))).state).toBe('failed');
+
+    const text = (await http.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metric(text, 'worker_jobs_completed_total{outcome="inserted"}')).toBe(2);
+    expect(metric(text, 'worker_jobs_completed_total{outcome="updated"}')).toBe(1);
+    expect(metric(text, 'worker_jobs_completed_total{outcome="stale"}')).toBe(1);
+    expect(metric(text, 'worker_jobs_failed_total{code="PATIENT_INVALID",final="true"}')).toBe(1);
+    expect(metric(text, 'worker_dead_letters_total')).toBe(1);
+    expect(metric(text, 'ingest_latency_seconds_count')).toBe(3);
+    expect(metric(text, 'worker_batch_size_count')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^queue_jobs\{state="failed"\} 1$/m);
+
+    for (let i = 0; i < 50 && (await h.store.audit.countDocuments()) < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    const audit = await h.store.audit.find({}, { projection: { _id: 0, action: 1, patientId: 1, keyId: 1, centerId: 1, code: 1 } }).sort({ jobId: 1 }).toArray(); // job ids 1..5 here: sorts as submitted
+    expect(audit).toEqual([
+      { action: 'inserted', patientId: 10, keyId: 'dev', centerId: 3 },
+      { action: 'updated', patientId: 10, keyId: 'dev', centerId: 3 },
+      { action: 'inserted', patientId: 11, keyId: 'dev', centerId: 3 },
+      { action: 'stale', patientId: 11, keyId: 'dev', centerId: 3 },
+      { action: 'rejected', patientId: 12, keyId: 'someone', centerId: 3, code: 'PATIENT_INVALID' },
+    ]);
+    expect(JSON.stringify(audit)).not.toContain('sample string');
+  });
+});
