@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerQueueDepth } from '../shared/queue-metrics.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 // Prometheus metrics of the API. Labels are routes, methods, status codes, reasons and queue
@@ -20,16 +21,7 @@ export function createApiMetrics(queue: PatientQueue) {
   });
   const enqueued = new Counter({ name: 'patients_enqueued_total', help: 'Patient jobs acknowledged (202) by endpoint', labelNames: ['endpoint'] as const, registers: [registry] });
   const rejected = new Counter({ name: 'patients_rejected_total', help: 'Patients refused before enqueueing, by reason', labelNames: ['reason'] as const, registers: [registry] });
-  new Gauge({
-    name: 'queue_jobs',
-    help: 'Jobs in the patient queue by state (read from Redis at scrape time)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-    },
-  });
+  registerQueueDepth(registry, queue);
   return { registry, requests, latency, enqueued, rejected };
 }
 

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerQueueDepth } from '../shared/queue-metrics.ts';
 import type { Queue } from 'bullmq';
 
 // Prometheus metrics of the worker. Labels are outcomes, error codes and queue states only.
@@ -19,15 +20,6 @@ export function createWorkerMetrics(queue: Pick<Queue, 'getJobCounts'>) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  new Gauge({
-    name: 'queue_jobs',
-    help: 'Jobs in the patient queue by state (read from Redis at scrape time)',
-    labelNames: ['state'] as const,
-    registers: [registry],
-    async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
-    },
-  });
+  registerQueueDepth(registry, queue);
   return { registry, completed, failed, retries, deadLetters, batchSize, ingestLatency };
 }
