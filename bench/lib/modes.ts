@@ -58,7 +58,7 @@ const full: Params = {
   e2eDefaultRate: 1000,
   soakS: 300,
   soakEarlyS: 60,
-  soakPopulation: 1000,
+  soakPopulation: 200,
   rssIntervalMs: 250,
   queueSampleMs: 250,
 };
@@ -79,7 +79,7 @@ const quick: Params = {
   e2eS: 8,
   soakS: 15,
   soakEarlyS: 3,
-  soakPopulation: 500,
+  soakPopulation: 200,
 };
 
 const smoke: Params = {

@@ -161,7 +161,7 @@ export function renderMarkdown(r: BenchResults): string {
       return m ? `${n(m.stored)}${m.complete ? '' : ' (time limit)'} | ${n(m.seconds, 1)}` : 'n/a | n/a';
     };
     L.push(`| one worker process (group commit, concurrency ${s3.workerConcurrency}) | ${med(s3.rounds.worker)} | ${n(s3.medians.workerJobsPerS)} | |`);
-    L.push(`| raw driver, unordered bulkWrite × ${s3.rawBatchSize} (database limit) | ${med(s3.rounds.rawBulkWrite)} | ${n(s3.medians.rawDocsPerS)} | ${pc(s3.ratios.workerVsRaw)} |`);
+    L.push(`| raw driver, unordered bulkWrite × ${s3.rawBatchSize} of \`${s3.rawOperation}\` (database limit) | ${med(s3.rounds.rawBulkWrite)} | ${n(s3.medians.rawDocsPerS)} | ${pc(s3.ratios.workerVsRaw)} |`);
     L.push(`| naive worker, one updateOne per job (concurrency ${s3.naiveConcurrency}) | ${med(s3.rounds.naiveWorker)} | ${n(s3.medians.naiveJobsPerS)} | ${x2(s3.ratios.workerVsNaive)} |`);
   }
   const s4 = r.scenarios.endToEnd;
@@ -319,7 +319,7 @@ export function renderSvg(r: BenchResults): string {
   if (s3) {
     yl += barGroup(out, xl, yl, colW, `3. Drain of ${s3.jobs.toLocaleString('en-US')} queued jobs`, 'jobs/s', [
       { label: 'one worker (group commit)', value: s3.medians.workerJobsPerS, color: COLORS.main },
-      { label: `raw bulkWrite x ${s3.rawBatchSize} (DB limit)`, value: s3.medians.rawDocsPerS, color: COLORS.ref, note: `(worker = ${pc(s3.ratios.workerVsRaw)})` },
+      { label: `raw ${s3.rawOperation} x ${s3.rawBatchSize} (DB limit)`, value: s3.medians.rawDocsPerS, color: COLORS.ref, note: `(worker = ${pc(s3.ratios.workerVsRaw)})` },
       { label: 'naive: updateOne per job', value: s3.medians.naiveJobsPerS, color: COLORS.ref2, note: `(worker = ${x2(s3.ratios.workerVsNaive)})` },
     ]);
   }

@@ -17,6 +17,8 @@ export type DrainResult = {
   workerConcurrency: number;
   naiveConcurrency: number;
   rawBatchSize: number;
+  /** What the raw reference sent: the worker's own kind of write for new patients on this server. */
+  rawOperation: string;
   rounds: { worker: DrainRun[]; rawBulkWrite: DrainRun[]; naiveWorker: DrainRun[] };
   medians: { workerSeconds: number | null; workerJobsPerS: number | null; rawDocsPerS: number | null; naiveJobsPerS: number | null };
   ratios: { workerVsRaw: number | null; workerVsNaive: number | null };
@@ -72,7 +74,18 @@ async function drainWith(ctx: Ctx, role: 'worker' | 'naiveWorker', round: number
   }
 }
 
-async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun> {
+/**
+ * The database limit for the worker's own writes of these (new) patients. Against MongoDB the worker
+ * writes a replace-with-upsert filtered on an older version; against FerretDB, where that filter
+ * scans the collection for every op, it inserts new patients (src/worker/batch-write.ts). The raw
+ * reference does the same, so "worker ÷ raw" is the share of what the server can take.
+ */
+async function rawOperation(ctx: Ctx): Promise<'insertOne' | 'replaceOne-upsert'> {
+  const info = await ctx.mongo.db('admin').command({ buildInfo: 1 });
+  return 'ferretdbVersion' in info ? 'insertOne' : 'replaceOne-upsert';
+}
+
+async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun & { operation: string }> {
   const p = ctx.params;
   const db = `bench_drain_raw_r${round}`;
   const schema = benchSchema();
@@ -82,13 +95,15 @@ async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun> {
   const patients = ctx.mongo.db(db).collection<PatientDocument>('patients');
   const wc = { w: DEFAULTS.MONGO_WRITE_CONCERN, journal: DEFAULTS.MONGO_JOURNAL };
   try {
-    say(`scenario 3 round ${round}/${p.rounds}: raw driver bulkWrite of ${docs.length} documents in batches of ${p.rawBatchSize}`);
+    const op = await rawOperation(ctx);
+    say(`scenario 3 round ${round}/${p.rounds}: raw driver bulkWrite (${op}) of ${docs.length} documents in batches of ${p.rawBatchSize}`);
     const t0 = performance.now();
     for (let i = 0; i < docs.length; i += p.rawBatchSize) {
-      // The worker's operation: replace-with-upsert filtered on an older version.
-      const ops: AnyBulkWriteOperation<PatientDocument>[] = docs.slice(i, i + p.rawBatchSize).map((doc) => ({
-        replaceOne: { filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } }, replacement: doc, upsert: true },
-      }));
+      const ops: AnyBulkWriteOperation<PatientDocument>[] = docs.slice(i, i + p.rawBatchSize).map((doc) =>
+        op === 'insertOne'
+          ? { insertOne: { document: doc } }
+          : { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } }, replacement: doc, upsert: true } },
+      );
       await patients.bulkWrite(ops, { ordered: false, writeConcern: wc });
       ctx.checkDeadline();
       if ((performance.now() - t0) / 1000 > p.drainMaxS) break;
@@ -96,7 +111,7 @@ async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun> {
     const seconds = (performance.now() - t0) / 1000;
     const stored = await patients.countDocuments({});
     say(`  raw bulkWrite: ${stored}/${docs.length} in ${seconds.toFixed(2)} s = ${(stored / seconds).toFixed(0)} docs/s${stored < docs.length ? ' (stopped at the time limit)' : ''}`);
-    return { jobs: docs.length, stored, seconds, jobsPerS: stored / seconds, complete: stored === docs.length, failed: 0 };
+    return { jobs: docs.length, stored, seconds, jobsPerS: stored / seconds, complete: stored === docs.length, failed: 0, operation: op };
   } finally {
     await dropDb(ctx, db);
   }
@@ -105,7 +120,7 @@ async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun> {
 export async function drain(ctx: Ctx): Promise<DrainResult> {
   const p = ctx.params;
   ctx.rss.phase = 's3';
-  const rounds = { worker: [] as DrainRun[], rawBulkWrite: [] as DrainRun[], naiveWorker: [] as DrainRun[] };
+  const rounds = { worker: [] as DrainRun[], rawBulkWrite: [] as (DrainRun & { operation: string })[], naiveWorker: [] as DrainRun[] };
   for (let r = 1; r <= p.rounds; r++) {
     ctx.checkDeadline();
     rounds.worker.push(await drainWith(ctx, 'worker', r));
@@ -119,6 +134,7 @@ export async function drain(ctx: Ctx): Promise<DrainResult> {
     workerConcurrency: DEFAULTS.WORKER_CONCURRENCY,
     naiveConcurrency: DEFAULTS.WORKER_CONCURRENCY,
     rawBatchSize: p.rawBatchSize,
+    rawOperation: rounds.rawBulkWrite[0]?.operation ?? 'n/a',
     rounds,
     medians: {
       workerSeconds: median(rounds.worker.map((x) => x.seconds)),
