@@ -38,7 +38,8 @@ export function spawnNode(role: Role, opts: SpawnOptions): NodeProc {
   const fd = openSync(logFile, 'a');
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, ENTRIES[role])], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', ...opts.env },
+    // Each worker takes any free port for its HTTP side (several run at once; 3001 may be taken).
+    env: { PATH: process.env.PATH ?? '', WORKER_HTTP_PORT: '0', ...opts.env },
     stdio: ['ignore', fd, fd],
   });
   closeSync(fd);

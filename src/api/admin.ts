@@ -7,12 +7,14 @@ import type { PatientQueue } from './enqueue.ts';
 
 const HIDDEN = '[hidden: patient data is not shown here]';
 
-/** The BullMQ dashboard at /admin/queues, admins only, with job data hidden. */
+/** The BullMQ dashboard at /admin/queues, admins only, read-only, with job data hidden. */
 export async function adminPlugin(
   app: FastifyInstance,
   opts: { queue: PatientQueue; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): Promise<void> {
-  const adapter = new BullMQAdapter(opts.queue, { readOnlyMode: false, allowRetries: true });
+  // Read-only: emptying, cleaning or editing jobs would drop acknowledged records. Retries of
+  // records that failed for good go through the dead-letter command instead.
+  const adapter = new BullMQAdapter(opts.queue, { readOnlyMode: true });
   adapter.setFormatter('data', () => HIDDEN);
   adapter.setFormatter('returnValue', (value: { outcome?: string } | null) => ({ outcome: value?.outcome ?? null }));
   const serverAdapter = new FastifyAdapter();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -47,9 +48,20 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // One line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    // A client-chosen request id goes into every log line: accept only a plain token.
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
+    },
     return503OnClosing: true,
   });
-  const routeDeps: RouteDeps = { ...deps, metrics: createApiMetrics(deps.queue), checkDepth: createDepthGuard(deps.queue, config.QUEUE_MAX_WAITING) };
+  const metrics = createApiMetrics(deps.queue);
+  const guard = createDepthGuard(deps.queue, config.QUEUE_MAX_WAITING);
+  const checkDepth = (incoming?: number) => guard(incoming).catch((err: unknown) => {
+    metrics.rejected.inc({ reason: 'queue_full' }, incoming ?? 1);
+    throw err;
+  });
+  const routeDeps: RouteDeps = { ...deps, metrics, checkDepth };
   const authenticate = createAuthenticator(config);
 
   app.setErrorHandler(errorHandler);

@@ -21,7 +21,7 @@ export type Idempotency = {
   begin: (client: string, key: string, body: unknown) => Promise<{ replay?: StoredAnswer; finish: (a: StoredAnswer) => Promise<void>; abort: () => Promise<void> }>;
 };
 
-export function createIdempotency(redis: Redis, prefix: string, ttlSeconds: number): Idempotency {
+export function createIdempotency(redis: Redis, prefix: string, ttlSeconds: number, claimSeconds = 10): Idempotency {
   return {
     async begin(client, key, body) {
       try {
@@ -37,7 +37,8 @@ export function createIdempotency(redis: Redis, prefix: string, ttlSeconds: numb
     if (!KEY_RE.test(key)) throw new IdempotencyError('IDEMPOTENCY_KEY_INVALID', 400, 'Idempotency-Key must be 1-255 visible ASCII characters');
     const redisKey = `${prefix}:idem:${createHash('sha256').update(`${client}\n${key}`).digest('hex')}`;
     const hash = createHash('sha256').update(JSON.stringify(body) ?? '').digest('hex');
-    const claimed = await redis.set(redisKey, JSON.stringify({ hash } satisfies Entry), 'EX', ttlSeconds, 'NX');
+    // The claim is short-lived: a request that dies before its answer is stored frees the key soon.
+    const claimed = await redis.set(redisKey, JSON.stringify({ hash } satisfies Entry), 'EX', Math.min(claimSeconds, ttlSeconds), 'NX');
     const finish = async (answer: StoredAnswer) => {
       await redis.set(redisKey, JSON.stringify({ hash, answer } satisfies Entry), 'EX', ttlSeconds, 'XX');
     };

@@ -44,7 +44,8 @@ export function toProblem(error: FastifyError | Error): Problem {
 export function errorHandler(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply {
   const problem = toProblem(error);
   if (problem.status >= 500 && !(error instanceof AppError)) {
-    request.log.error({ err: { name: error.name, code: (error as FastifyError).code, stack: error.stack } }, 'unhandled error');
+    // The stack without its first line: that line is `Name: message`, and a message can quote input.
+    request.log.error({ err: { name: error.name, code: (error as FastifyError).code, stack: error.stack?.split('\n').slice(1).join('\n') } }, 'unhandled error');
   } else if (error instanceof ValidationError) {
     // Paths and rules only: which fields were wrong, never what they held.
     request.log.info({ invalid: error.issues.map((i) => i.path) }, 'rejected invalid patient');

@@ -29,17 +29,21 @@ const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, {
 queue.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'queue error'));
 
 // QueueEvents holds a blocking read on its own connection: only for `Prefer: wait=N` answers.
-const queueEvents = new QueueEvents(settings.name, { connection: createRedis(config.REDIS_URL, 'worker'), prefix: settings.prefix });
+const eventsConnection = createRedis(config.REDIS_URL, 'worker');
+eventsConnection.on('error', () => {}); // BullMQ works on a duplicate of it, which reports its own errors
+const queueEvents = new QueueEvents(settings.name, { connection: eventsConnection, prefix: settings.prefix });
 queueEvents.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'queue events error'));
 const store = createStore(config);
 
 if (!(await readyOrTimeout(connection, 5000))) logger.warn('Redis not reachable at start: POST answers 503 until it is');
 const app = await buildApp({ config, logger, queue, redis: connection, store, queueEvents });
 app.addHook('onClose', async () => {
-  await queueEvents.close();
-  await queue.close();
+  const bounded = (p: Promise<unknown>) => Promise.race([p.catch(() => {}), new Promise((r) => setTimeout(r, 2000).unref())]);
+  await bounded(queueEvents.close());
+  await bounded(queue.close());
   connection.disconnect();
-  await store.close();
+  eventsConnection.disconnect();
+  await bounded(store.close());
 });
 await app.listen({ host: config.API_HOST, port: config.API_PORT });
 

@@ -36,7 +36,7 @@ export function onShutdown(logger: Logger, hardLimitMs: number, stop: () => Prom
         process.exit(0);
       },
       (err: unknown) => {
-        logger.error({ err }, 'error while stopping');
+        logger.error({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'error while stopping');
         process.exit(1);
       },
     );

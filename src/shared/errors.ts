@@ -25,7 +25,7 @@ export class ValidationError extends AppError {
 /** The queue could not take the job in time: the client must retry, nothing was promised. */
 export class QueueUnavailableError extends AppError {
   constructor() {
-    super('QUEUE_UNAVAILABLE', 503, 'the queue is unavailable; nothing was accepted, retry later');
+    super('QUEUE_UNAVAILABLE', 503, 'the queue did not confirm the record; retry later (with the same Idempotency-Key to be safe)');
   }
 }
 

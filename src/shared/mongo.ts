@@ -70,6 +70,9 @@ export function createStore(config: Config, dbName = config.MONGO_DB): Store {
   const client = new MongoClient(config.MONGO_URL, {
     serverSelectionTimeoutMS: config.MONGO_TIMEOUT_MS,
     connectTimeoutMS: config.MONGO_TIMEOUT_MS,
+    // A server that accepts but never answers must not hold a write (and its patient lock) forever:
+    // an operation silent for this long fails and is retried. Kept well below the write-lock TTL.
+    socketTimeoutMS: Math.max(config.MONGO_TIMEOUT_MS, Math.floor((config.WORKER_WRITE_LOCK_MS * 2) / 3)),
     maxPoolSize: 20,
     writeConcern: writeConcern(config),
   });

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Gauge, type Registry } from 'prom-client';
+import { withTimeout } from './errors.ts';
 
 /** `queue_jobs{state}`, read from Redis at scrape time; served by the API and the worker alike. */
 export function registerQueueDepth(registry: Registry, queue: Pick<Queue, 'getJobCounts'>): void {
@@ -9,8 +10,9 @@ export function registerQueueDepth(registry: Registry, queue: Pick<Queue, 'getJo
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
-      for (const [state, n] of Object.entries(counts)) this.set({ state }, n);
+      // Redis down: keep the last values rather than failing (or hanging) the whole scrape.
+      const counts = await withTimeout(queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized'), 1000, () => new Error('timeout')).catch(() => undefined);
+      for (const [state, n] of Object.entries(counts ?? {})) this.set({ state }, n);
     },
   });
 }

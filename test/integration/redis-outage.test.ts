@@ -45,7 +45,7 @@ describe('intake while Redis is down', () => {
       const elapsed = Date.now() - started;
       expect(during.statusCode).toBe(503);
       expect(during.headers['retry-after']).toBeDefined();
-      expect(during.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/nothing was accepted/) });
+      expect(during.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/did not confirm the record/) });
       // Not a benchmark: the bound is the configured enqueue timeout, i.e. "does not hang".
       expect(elapsed).toBeLessThan(2000);
 

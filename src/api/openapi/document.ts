@@ -18,7 +18,7 @@ function toSchema(schema: z.ZodType): Json {
 export function openApiDocument(config: Config): Json {
   const schemas = apiSchemas(config.PATIENT_STRING_MAX);
   const accepted = { description: 'Accepted: the job is in the queue and will not be lost', headers: { Location: { schema: { type: 'string' }, description: 'the job status URL' } }, ...json('Accepted') };
-  const unavailable = problem('The queue could not take the record (Redis down or slow): nothing was accepted, retry after Retry-After');
+  const unavailable = problem('The queue did not confirm the record (Redis down or slow), or it is backed up, or the server is overloaded: retry after Retry-After (with the same Idempotency-Key)');
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
   return {
     openapi: '3.1.0',

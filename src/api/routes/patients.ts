@@ -16,7 +16,7 @@ import { sendProblem } from '../problem.ts';
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { config, queue, store, queueEvents, metrics } = deps;
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
-  const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S);
+  const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
   const send = (reply: FastifyReply, answer: StoredAnswer) => {
     if (answer.location) reply.header('location', answer.location);
@@ -50,22 +50,29 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       throw err;
     }
     const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
-    await claim?.finish(answer);
     metrics.enqueued.inc({ endpoint: 'single' });
     request.logFields = { jobId, patientId: parsed.patient.id };
-
+    // From here the job is in Redis: whatever fails now, the answer is still the 202 it earned.
+    await claim?.finish(answer).catch(() => request.log.warn('idempotency answer not stored; the key frees itself shortly'));
     const wait = preferredWait(request.headers.prefer, config.API_WAIT_MAX_S);
     if (wait === undefined || !queueEvents) return send(reply, answer);
-    const job = await queue.getJob(jobId);
-    const waited = job ? await waitForJob(job, queueEvents, wait) : { kind: 'pending' as const };
-    reply.header('preference-applied', `wait=${wait}`);
-    if (waited.kind === 'pending') return send(reply, answer);
-    if (waited.kind === 'failed') {
-      return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });
+    try {
+      reply.header('preference-applied', `wait=${wait}`);
+      const job = await queue.getJob(jobId);
+      const waited = job ? await waitForJob(job, queueEvents, wait) : { kind: 'pending' as const };
+      if (waited.kind === 'pending') return send(reply, answer);
+      if (waited.kind === 'failed') {
+        return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });
+      }
+      const stored = await store.patients.findOne({ _id: parsed.patient.id });
+      // The stored record goes back only to a key that may read it (a stale write finds a newer one).
+      if (!stored || !mayAccess(request.client, stored)) return send(reply, answer);
+      reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${parsed.patient.id}`);
+      return reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(stored, config.PATIENT_TIME_ZONE));
+    } catch (err) {
+      request.log.warn({ err: { name: (err as Error).name } }, 'waiting for the worker failed; answering 202');
+      return send(reply, answer);
     }
-    const stored = await store.patients.findOne({ _id: parsed.patient.id });
-    reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${parsed.patient.id}`);
-    return reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(stored ? toPatientResponse(stored, config.PATIENT_TIME_ZONE) : null);
   });
 
   app.get<{ Params: { id: string } }>('/api/patients/:id', async (request, reply) => {
