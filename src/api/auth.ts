@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ApiKey, Config, Scope } from '../shared/config.ts';
 import { AppError } from '../shared/errors.ts';
+import { tenantAllows, type Tenant } from '../shared/queue.ts';
 
 // API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`. Only SHA-256 digests are
 // configured. The presented key is hashed and compared with EVERY configured digest using
@@ -74,9 +75,14 @@ export function requireScope(request: FastifyRequest, ...anyOf: Scope[]): void {
 }
 
 /** Tenancy comes from the credential: a key sees and writes only its centers (or clusters). */
-export function mayAccess(client: Client, patient: { center_id: number | null; cluster_id: number | null }): boolean {
-  if (client.centers === 'all' || client.scopes.has('admin')) return true;
-  return (patient.center_id !== null && client.centers.has(patient.center_id)) || (patient.cluster_id !== null && client.clusters.has(patient.cluster_id));
+export function mayAccess(client: Client, record: { center_id: number | null; cluster_id: number | null }): boolean {
+  return tenantAllows(tenantOf(client), record);
+}
+
+/** What goes into the job for the worker's check of the stored record; none for dev mode and admins. */
+export function tenantOf(client: Client): Tenant | undefined {
+  if (client.centers === 'all' || client.scopes.has('admin')) return undefined;
+  return { centers: [...client.centers], clusters: [...client.clusters] };
 }
 
 export const forbiddenTenant = () => new AuthError('FORBIDDEN_TENANT', 403, 'this API key may not write patients of this center');

@@ -8,7 +8,20 @@ export type PatientJobData = {
   receivedAt: number;
   /** Id of the API key that submitted it: for the audit trail and job-status access. */
   submittedBy?: string;
+  /**
+   * What that key may write. The API checks the incoming record's center; the worker checks the
+   * STORED record's, so a key cannot take over another center's patient by reusing its id.
+   * Absent (other producers, development mode): no restriction.
+   */
+  tenant?: Tenant;
 };
+
+export type Tenant = { centers: number[]; clusters: number[] };
+
+export function tenantAllows(tenant: Tenant | undefined, record: { center_id?: number | null; cluster_id?: number | null }): boolean {
+  if (!tenant) return true;
+  return (record.center_id != null && tenant.centers.includes(record.center_id)) || (record.cluster_id != null && tenant.clusters.includes(record.cluster_id));
+}
 
 export type WriteOutcome = 'inserted' | 'updated' | 'unchanged' | 'stale';
 export type PatientJobResult = { outcome: WriteOutcome; patientId: number };

@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import type { WriteOutcome } from '../shared/queue.ts';
+import { tenantAllows, type Tenant, type WriteOutcome } from '../shared/queue.ts';
 import { byServerCode, JobError } from './job-errors.ts';
 
 // Writes one batch of patient versions, newest wins, while the writer holds every patient's lock.
@@ -21,6 +21,8 @@ import { byServerCode, JobError } from './job-errors.ts';
 
 export type Pending = {
   doc: PatientDocument;
+  /** What the submitting key may write: checked against the STORED record, under the lock. */
+  tenant?: Tenant;
   resolve: (o: WriteOutcome) => void;
   reject: (e: unknown) => void;
   since: number;
@@ -36,8 +38,9 @@ export async function serverGuardsAtomically(db: Db): Promise<boolean> {
 
 export async function writeBatch(patients: Collection<PatientDocument>, guard: boolean, batch: Pending[]): Promise<void> {
   let stored: Map<number, string>;
+  let owners: Map<number, Owner>;
   try {
-    stored = await storedVersions(patients, batch);
+    [stored, owners] = await storedVersionsAndOwners(patients, batch);
   } catch (err) {
     for (const p of batch) p.reject(err);
     return;
@@ -45,6 +48,11 @@ export async function writeBatch(patients: Collection<PatientDocument>, guard: b
   const newest = new Map<number, Pending>();
   const older: Pending[] = [];
   for (const p of batch) {
+    const owner = owners.get(p.doc._id);
+    if (owner && !tenantAllows(p.tenant, owner)) {
+      p.reject(new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true));
+      continue;
+    }
     if (settledByStored(p, stored.get(p.doc._id))) continue;
     const current = newest.get(p.doc._id);
     if (current && current.doc._ingest.version >= p.doc._ingest.version) older.push(p);
@@ -116,10 +124,16 @@ function operation({ doc }: Pending, guard: boolean, exists: boolean): AnyBulkWr
   return exists ? { replaceOne: { filter: { _id: doc._id }, replacement: doc } } : { insertOne: { document: doc } };
 }
 
-async function storedVersions(patients: Collection<PatientDocument>, batch: Pending[]): Promise<Map<number, string>> {
+type Owner = { center_id: number | null; cluster_id: number | null };
+
+async function storedVersionsAndOwners(patients: Collection<PatientDocument>, batch: Pending[]): Promise<[Map<number, string>, Map<number, Owner>]> {
   const ids = [...new Set(batch.map((p) => p.doc._id))];
-  const docs = await patients.find({ _id: ids.length === 1 ? ids[0]! : { $in: ids } }, { projection: { '_ingest.version': 1 } }).toArray();
-  return new Map(docs.map((d) => [d._id, d._ingest?.version ?? '']));
+  const docs = await patients.find({ _id: ids.length === 1 ? ids[0]! : { $in: ids } }, { projection: { '_ingest.version': 1, center_id: 1, cluster_id: 1 } }).toArray();
+  return [new Map(docs.map((d) => [d._id, d._ingest?.version ?? ''])), new Map(docs.map((d) => [d._id, { center_id: d.center_id ?? null, cluster_id: d.cluster_id ?? null }]))];
+}
+
+async function storedVersions(patients: Collection<PatientDocument>, batch: Pending[]): Promise<Map<number, string>> {
+  return (await storedVersionsAndOwners(patients, batch))[0];
 }
 
 /** Settles a write the stored version already decides: the same version (a re-delivery) or a newer one. */

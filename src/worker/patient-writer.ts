@@ -1,6 +1,6 @@
 import type { Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import type { WriteOutcome } from '../shared/queue.ts';
+import type { Tenant, WriteOutcome } from '../shared/queue.ts';
 import { writeBatch, type Pending } from './batch-write.ts';
 import { JobError } from './job-errors.ts';
 import type { WriteLock } from './write-lock.ts';
@@ -16,7 +16,7 @@ import type { WriteLock } from './write-lock.ts';
 const LOCK_RETRY_MS = 10;
 
 export type PatientWriter = {
-  write: (doc: PatientDocument) => Promise<WriteOutcome>;
+  write: (doc: PatientDocument, tenant?: Tenant) => Promise<WriteOutcome>;
   /** Refuses writes not yet sent (shutdown); writes on the wire settle by themselves. */
   abort: (reason: JobError) => void;
 };
@@ -89,9 +89,9 @@ export function createPatientWriter(options: WriterOptions): PatientWriter {
   };
 
   return {
-    write: (doc) =>
+    write: (doc, tenant) =>
       new Promise<WriteOutcome>((resolve, reject) => {
-        pending.push({ doc, resolve, reject, since: Date.now(), retried: false });
+        pending.push({ doc, tenant, resolve, reject, since: Date.now(), retried: false });
         if (pending.length >= options.batchMax) startBatch();
         else schedule(options.batchWaitMs);
       }),

@@ -1,5 +1,5 @@
 import type { PatientDocument } from '../shared/mongo.ts';
-import type { PatientJobData, PatientJobResult, WriteOutcome } from '../shared/queue.ts';
+import type { PatientJobData, PatientJobResult, Tenant, WriteOutcome } from '../shared/queue.ts';
 import { parsePatient, type PatientSchema } from '../shared/patient-schema.ts';
 import { JobError } from './job-errors.ts';
 
@@ -8,7 +8,7 @@ export type JobInput = { id: string; data: PatientJobData; attemptsMade: number 
 
 export type ProcessorDeps = {
   schema: PatientSchema;
-  write: (doc: PatientDocument) => Promise<WriteOutcome>;
+  write: (doc: PatientDocument, tenant?: Tenant) => Promise<WriteOutcome>;
   now?: () => Date;
 };
 
@@ -45,6 +45,6 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
       attempt: job.attemptsMade + 1,
     },
   };
-  const outcome = await deps.write(doc);
+  const outcome = await deps.write(doc, data.tenant);
   return { outcome, patientId: patient.id };
 }

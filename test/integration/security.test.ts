@@ -65,6 +65,19 @@ describe('authorization', () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/patients/401', headers: bearer(admin) })).statusCode).toBe(200);
   });
 
+  it('when a key reuses the id of another center\'s stored patient, then the worker refuses it and the record stays as it was', async () => {
+    h.startWorker();
+    const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2030-01-01T00:00:00Z' });
+    expect(res.statusCode).toBe(202); // the body alone looks fine: its center is the key's
+    const { state, job } = await h.settled(res.json().jobId);
+    expect(state).toBe('failed');
+    expect(job.failedReason).toMatch(/^FORBIDDEN_TENANT/);
+    expect(job.attemptsMade).toBe(1);
+    const stored = await h.store.patients.findOne({ _id: 401 });
+    expect(stored).toMatchObject({ center_id: 4, fullname: SEED_SAMPLE.fullname });
+    await h.stopWorker();
+  });
+
   it('when another key asks for a job\'s status, then 404; the submitting key sees it', async () => {
     const { jobId } = (await post(bearer(writer))).json();
     expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(writer) })).statusCode).toBe(200);

@@ -3,7 +3,7 @@ import { AppError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
 import type { RouteDeps } from '../app.ts';
-import { mayAccess, requireScope } from '../auth.ts';
+import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { enqueue, statusUrl } from '../enqueue.ts';
 import { sendProblem } from '../problem.ts';
 
@@ -45,7 +45,7 @@ export async function batchRoutes(app: FastifyInstance, { config, queue, metrics
       const parsed = parsePatient(schema, item);
       if (!parsed.ok) return results.push({ index, errors: parsed.issues });
       if (!mayAccess(request.client, parsed.patient)) return results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
-      valid.push({ index, data: { patient: toJobPatient(parsed.patient), receivedAt, submittedBy: request.client.id } });
+      valid.push({ index, data: { patient: toJobPatient(parsed.patient), receivedAt, submittedBy: request.client.id, tenant: tenantOf(request.client) } });
     });
     metrics.rejected.inc({ reason: 'invalid' }, items.length - valid.length);
     if (valid.length > 0) {

@@ -3,7 +3,7 @@ import { AppError, ValidationError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
 import type { RouteDeps } from '../app.ts';
-import { forbiddenTenant, mayAccess, requireScope } from '../auth.ts';
+import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { enqueue, statusUrl } from '../enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
 import { toPatientResponse } from '../patient-response.ts';
@@ -40,7 +40,7 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
     }
-    const data: PatientJobData = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id };
+    const data: PatientJobData = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id, tenant: tenantOf(request.client) };
     let jobId: string;
     try {
       await deps.checkDepth();
