@@ -36,6 +36,7 @@ export function summarize(profile: Profile, top = 25) {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.on('error', () => process.exit(0)); // `| head`
   const file = process.argv[2];
   if (!file) {
     process.stderr.write('usage: node bench/profile-summary.ts <file.cpuprofile> [top]\n');
