@@ -5,7 +5,8 @@ import { byServerCode, JobError } from './job-errors.ts';
 
 // Writes one batch of patient versions, newest wins, while the writer holds every patient's lock.
 //
-// 1. One read of the stored versions. A version already stored (a re-delivered job) is settled
+// 0. Insert first (insertNew): patients not stored yet are inserted in one insertMany, no read.
+// 1. For the others, one read of the stored versions. A version already stored (a re-delivered job) is settled
 //    "unchanged", an older one "stale", without a write. Of several versions of one patient in the
 //    batch only the newest is written; the others are "stale" once it is applied.
 // 2. One bulkWrite for the rest. Against MongoDB each op is a replace-with-upsert whose filter only
@@ -37,6 +38,44 @@ export async function serverGuardsAtomically(db: Db): Promise<boolean> {
 }
 
 export async function writeBatch(patients: Collection<PatientDocument>, guard: boolean, batch: Pending[]): Promise<void> {
+  const rest = await insertNew(patients, batch);
+  if (rest.length > 0) await writeExisting(patients, guard, rest);
+}
+
+/**
+ * Step 0, insert first: the newest version of each patient in the batch goes in with one unordered
+ * insertMany. A patient not stored yet is stored right here, atomically (the _id is unique), at
+ * insert speed and with no read; a duplicate key means one is stored, and those patients (with their
+ * older versions from this batch) go the guarded way below. Answers what is left to write.
+ */
+async function insertNew(patients: Collection<PatientDocument>, batch: Pending[]): Promise<Pending[]> {
+  const newest = new Map<number, Pending>();
+  for (const p of batch) {
+    const current = newest.get(p.doc._id);
+    if (!current || current.doc._ingest.version < p.doc._ingest.version) newest.set(p.doc._id, p);
+  }
+  const candidates = [...newest.values()];
+  let failedAt: Set<number>;
+  try {
+    await patients.insertMany(candidates.map((p) => p.doc), { ordered: false });
+    failedAt = new Set();
+  } catch (err) {
+    const errors = err instanceof MongoBulkWriteError && !err.writeConcernError ? [err.writeErrors].flat() : [];
+    // Anything but per-document errors (a lost connection, say): let the guarded path decide all.
+    if (errors.length === 0) return batch;
+    failedAt = new Set(errors.map((e) => e.index));
+  }
+  const inserted = new Set(candidates.filter((_, i) => !failedAt.has(i)).map((p) => p.doc._id));
+  const rest: Pending[] = [];
+  for (const p of batch) {
+    if (!inserted.has(p.doc._id)) rest.push(p);
+    else if (p === newest.get(p.doc._id)) p.resolve('inserted');
+    else p.resolve(p.doc._ingest.version === newest.get(p.doc._id)!.doc._ingest.version ? 'unchanged' : 'stale');
+  }
+  return rest;
+}
+
+async function writeExisting(patients: Collection<PatientDocument>, guard: boolean, batch: Pending[]): Promise<void> {
   let stored: Map<number, string>;
   let owners: Map<number, Owner>;
   try {
