@@ -61,8 +61,12 @@ async function insertNew(patients: Collection<PatientDocument>, batch: Pending[]
     failedAt = new Set();
   } catch (err) {
     const errors = err instanceof MongoBulkWriteError && !err.writeConcernError ? [err.writeErrors].flat() : [];
-    // Anything but per-document errors (a lost connection, say): let the guarded path decide all.
-    if (errors.length === 0) return batch;
+    // Anything but per-document errors (a lost connection, say) fails them all: retried later,
+    // when a version applied meanwhile reads as stored.
+    if (errors.length === 0) {
+      for (const p of batch) p.reject(err);
+      return [];
+    }
     failedAt = new Set(errors.map((e) => e.index));
   }
   const inserted = new Set(candidates.filter((_, i) => !failedAt.has(i)).map((p) => p.doc._id));
