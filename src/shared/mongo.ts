@@ -65,7 +65,7 @@ export function writeConcern(config: Config): WriteConcernSettings {
   return { w: config.MONGO_WRITE_CONCERN, journal: config.MONGO_JOURNAL };
 }
 
-/** The driver connects on first use, so a worker starts (and retries its jobs) while MongoDB is down. */
+/** Not connected yet: the API connects on first use; the worker connects explicitly, retrying (create-worker.ts). */
 export function createStore(config: Config, dbName = config.MONGO_DB): Store {
   const client = new MongoClient(config.MONGO_URL, {
     serverSelectionTimeoutMS: config.MONGO_TIMEOUT_MS,

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from './config.ts';
 
-/** What travels through Redis: the client's fields (known names only, raw values) and when we got them. */
+/** What travels through Redis: the validated record (normalized, dates in UTC) and when we got it. */
 export type PatientJobData = {
   patient: Record<string, unknown>;
   /** Epoch ms when the API accepted the record: the tie-breaker after modify_time. */
