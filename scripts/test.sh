@@ -7,7 +7,11 @@ ensure_chromium
 cd "$ROOT"
 npm run --silent typecheck
 if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
+mkdir -p .data && rm -f .data/test-*.json
+status=0
 # The fault tests kill and restart real processes and servers and are timing-heavy: they run after
 # the rest, one file at a time, so they never compete with other test files for the 2 cores.
-npx vitest run --exclude 'test/faults/**'
-exec npx vitest run test/faults --no-file-parallelism
+npx vitest run --exclude 'test/faults/**' --reporter=default --reporter=json --outputFile.json=.data/test-main.json || status=$?
+npx vitest run test/faults --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-faults.json || status=$?
+node scripts/test-summary.ts .data/test-main.json .data/test-faults.json
+exit $status
