@@ -10,7 +10,8 @@ import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
 import { JOB_NAME, queueSettings, type PatientJobData } from '../shared/queue.ts';
 import { createRedis } from '../shared/redis.ts';
 import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
-import { classifyError } from './job-errors.ts';
+import { withTimeout } from '../shared/errors.ts';
+import { classifyError, JobError } from './job-errors.ts';
 
 const USAGE = 'usage: dead-letters list [--all] [--json] [--limit N] | replay <letter-id>... | replay --all\n';
 
@@ -76,7 +77,8 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], out: 
   const enqueue = async (name: string, data: unknown) => {
     let queue = queues.get(name);
     if (!queue) queues.set(name, (queue = new Queue<PatientJobData>(name, { connection: producer, prefix })));
-    const job = await queue.add(JOB_NAME, data as PatientJobData, jobOptions);
+    // Redis down must not hang the command: the letter then stays as it is and can be replayed later.
+    const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
     return String(job.id);
   };
   let failures = 0;
@@ -95,7 +97,7 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], out: 
       }
     }
   } finally {
-    await Promise.all([...queues.values()].map((q) => q.close()));
+    await Promise.race([Promise.all([...queues.values()].map((q) => q.close())), new Promise((r) => setTimeout(r, 2000).unref())]);
     producer.disconnect();
   }
   return failures;
