@@ -13,6 +13,7 @@ export const statusUrl = (jobId: string) => `/api/patients/jobs/${jobId}`;
  */
 export async function enqueue(queue: PatientQueue, items: PatientJobData[], timeoutMs: number, log: FastifyBaseLogger): Promise<string[]> {
   try {
+    // One record: a plain add (no MULTI around it), the hot path of single-patient intake.
     const add = items.length === 1 ? queue.add(JOB_NAME, items[0]!).then((j) => [j]) : queue.addBulk(items.map((data) => ({ name: JOB_NAME, data })));
     const jobs = await withTimeout(add, timeoutMs, () => new QueueUnavailableError());
     return jobs.map((job) => String(job.id));

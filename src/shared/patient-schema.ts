@@ -139,9 +139,9 @@ export function createPatientSchema(rules: PatientRules) {
 export type PatientSchema = ReturnType<typeof createPatientSchema>;
 
 /** Every problem as `{ path, message }`: what is wrong and where, never the value itself. */
-export function toFieldIssues(error: z.ZodError, prefix: (string | number)[] = []): FieldIssue[] {
+export function toFieldIssues(error: z.ZodError): FieldIssue[] {
   return error.issues.map((issue) => {
-    const path = [...prefix, ...issue.path].map(String).join('.');
+    const path = [...issue.path].map(String).join('.');
     return { path: path === '' ? '(body)' : path, message: issue.message };
   });
 }

@@ -43,3 +43,8 @@ export function queueSettings(config: Config): QueueSettings {
     },
   };
 }
+
+/** An id-like value from job data (which other producers may have filled badly) as a number, else null. */
+export function idOf(value: unknown): number | null {
+  return value !== null && value !== '' && Number.isSafeInteger(Number(value)) ? Number(value) : null;
+}

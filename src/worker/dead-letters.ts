@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { DeadLetter, Store } from '../shared/mongo.ts';
-import type { PatientJobData } from '../shared/queue.ts';
+import { idOf, type PatientJobData } from '../shared/queue.ts';
 import { classifyError } from './job-errors.ts';
 
 /**
@@ -21,7 +21,7 @@ export const deadLetterId = (queue: string, jobId: string) => `${queue}:${jobId}
 export async function recordDeadLetter(store: Store, queue: string, job: Job<PatientJobData>, failure: Failure, recordedBy: RecordedBy): Promise<void> {
   const jobId = String(job.id);
   const rawId = isRecord(job.data) && isRecord(job.data.patient) ? job.data.patient.id : undefined;
-  const patientId = Number.isSafeInteger(Number(rawId)) && rawId !== null && rawId !== '' ? Number(rawId) : null;
+  const patientId = idOf(rawId);
   const receivedAt = isRecord(job.data) && Number.isFinite(job.data.receivedAt) ? new Date(job.data.receivedAt) : null;
   const now = new Date();
   const failureFields = {

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import { idOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { AuditLog } from './audit.ts';
 import type { JobError } from './job-errors.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -15,7 +15,6 @@ export type JobObserver = {
   batch: (size: number) => void;
 };
 
-const idOf = (value: unknown) => (Number.isSafeInteger(Number(value)) && value !== null && value !== '' ? Number(value) : null);
 
 export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObserver {
   const entry = (job: Job<PatientJobData>) => ({
