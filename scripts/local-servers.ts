@@ -31,6 +31,28 @@ export async function freePort(): Promise<number> {
   });
 }
 
+const canListen = (port: number) =>
+  new Promise<boolean>((res) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', () => res(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => res(true)));
+  });
+
+/**
+ * A free port BELOW the kernel's ephemeral range (32768+ here), for servers that are stopped and
+ * started again on the same port. While such a server is down, its clients keep reconnecting; with a
+ * port in the ephemeral range one of those attempts can connect to itself (TCP simultaneous open,
+ * source port = destination port) and hold the port, so the restarted server cannot have it back.
+ */
+export async function restartablePort(): Promise<number> {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  return freePort();
+}
+
 async function waitForPort(port: number, child: ChildProcess, name: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
@@ -76,7 +98,7 @@ export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 
 
 /** AOF on and noeviction: Redis must neither lose nor evict an acknowledged job. */
 export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await restartablePort());
   mkdirSync(opts.dataDir, { recursive: true });
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--daemonize', 'no',
@@ -93,7 +115,7 @@ export function ferretdbBinary(env: NodeJS.ProcessEnv = process.env): string {
 export type FerretOptions = { dataDir: string; port?: number; bin?: string; log?: (l: string) => void };
 
 export async function ferretdbServer(opts: FerretOptions): Promise<LocalServer> {
-  const port = opts.port ?? (await freePort());
+  const port = opts.port ?? (await restartablePort());
   const bin = opts.bin ?? ferretdbBinary();
   if (!existsSync(bin)) throw new Error(`FerretDB not found at ${bin}: run 'bash scripts/test.sh' (it builds it) or set MONGO_URL`);
   mkdirSync(opts.dataDir, { recursive: true });

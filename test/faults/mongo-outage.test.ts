@@ -9,9 +9,19 @@ import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersus
 let dir: string;
 let ferret: LocalServer;
 let env: FaultEnv;
+let ferretLog = '';
+/** On a timeout, show what the servers and workers said: a rare failure here must be explainable. */
+async function explained(wait: Promise<void>, workers: { output: () => string }[]): Promise<void> {
+  try {
+    await wait;
+  } catch (err) {
+    console.log('[mongo-outage diagnostics]', JSON.stringify({ counts: await env.counts(), ferretdb: ferretLog.slice(-3000), workers: workers.map((w) => w.output().slice(-3000)) }));
+    throw err;
+  }
+}
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hemo-fault-mongo-'));
-  ferret = await started(ferretdbServer({ dataDir: dir }));
+  ferret = await started(ferretdbServer({ dataDir: dir, log: (line) => void (ferretLog += line) }));
   env = await createFaultEnv({ mongoUrl: ferret.url, workerEnv: { MONGO_TIMEOUT_MS: '1000', JOB_BACKOFF_MS: '500', WORKER_CONCURRENCY: '25' } });
 });
 afterAll(async () => {
@@ -36,7 +46,7 @@ describe('fault: the MongoDB-protocol server goes away', () => {
     await new Promise((r) => setTimeout(r, OUTAGE_MS));
     const duringOutage = await env.counts();
     await ferret.start();
-    await until('all jobs completed', 90_000, async () => (await env.counts()).completed === records.length, 200);
+    await explained(until('all jobs completed', 90_000, async () => (await env.counts()).completed === records.length, 200), workers);
 
     const counts = await env.counts();
     const jobs = await env.queue.getJobs(['completed'], 0, -1);
@@ -63,7 +73,7 @@ describe('fault: the MongoDB-protocol server goes away', () => {
     await new Promise((r) => setTimeout(r, 3000));
     const whileDown = await env.counts();
     await ferret.start();
-    await until('all jobs completed', 30_000, async () => (await env.counts()).completed === records.length, 200);
+    await explained(until('all jobs completed', 30_000, async () => (await env.counts()).completed === records.length, 200), [worker]);
     const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
     const counts = await env.counts();
     console.log('[mongo-down-at-start]', JSON.stringify({ acknowledged: jobIds.length, countsWhileDown: whileDown, counts, newestStored: check.newestStored }));
