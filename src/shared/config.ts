@@ -65,17 +65,22 @@ export const ConfigSchema = z.object({
   // A 202 must come quickly or not at all: an enqueue slower than this answers 503.
   API_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1500),
   API_BATCH_MAX: int(1, 100_000).default(1000),
+  // A queue job carries a batch of records (coalesced single requests, or a batch request split up):
+  // at most this many, and about this many bytes of them (Redis values, worker memory per job).
+  JOB_MAX_RECORDS: int(1, 10_000).default(500),
+  JOB_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   // Who may call /api. Without keys the API refuses to start unless AUTH_DEV_MODE=true.
   API_KEYS: apiKeys.default([]),
   AUTH_DEV_MODE: bool.default(false),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
-  // Backpressure: above this many waiting jobs, POST answers 503 + Retry-After before enqueueing.
+  // Backpressure: above this many waiting records, POST answers 503 + Retry-After before enqueueing.
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
-  WORKER_CONCURRENCY: int(1, 1000).default(50),
+  // Batch jobs at once per worker process (each up to JOB_MAX_RECORDS records, written as one group).
+  WORKER_CONCURRENCY: int(1, 1000).default(8),
   // The worker's own small HTTP port: /health/live, /health/ready, /metrics (0 = any free port).
   WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   WORKER_HTTP_PORT: int(0, 65535).default(3001),

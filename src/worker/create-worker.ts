@@ -1,4 +1,4 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -7,11 +7,12 @@ import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
 import { serverGuardsAtomically } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
-import { failureFromReason, recordDeadLetter } from './dead-letters.ts';
+import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import { createPatientWriter } from './patient-writer.ts';
-import { processPatientJob } from './process-patient-job.ts';
+import { createJobHandler } from './job-handler.ts';
+import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { createWriteLock } from './write-lock.ts';
 
@@ -23,14 +24,12 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-type PatientJob = Job<PatientJobData, PatientJobResult>;
-
 export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const writer = createPatientWriter({
     patients: store.patients,
     lock: createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS),
-    batchMax: config.WORKER_BATCH_MAX,
+    batchMax: Math.max(config.WORKER_BATCH_MAX, config.JOB_MAX_RECORDS),
     batchWaitMs: config.WORKER_BATCH_WAIT_MS,
     lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
     guardInFilter: once(() => serverGuardsAtomically(store.db)),
@@ -40,45 +39,22 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
     },
   });
   const inFlight = createInFlight();
-
-  /** Dead-letters a job before it fails for good; if MongoDB cannot take the letter, the job may not fail. */
-  const keepForGood = async (job: PatientJob, token: string | undefined, failure: JobError, log: Logger) => {
-    try {
-      await recordDeadLetter(store, config.QUEUE_NAME, job, failure, 'processor');
-    } catch (err) {
-      // Put it back, delayed, without spending an attempt: it is tried again (and dead-lettered then).
-      const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
-      const cause = classifyError(err);
-      log.error({ code: cause.code, reason: cause.message, delayMs }, 'dead letter not recorded: job delayed instead of failed');
-      // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
-      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
-      throw new DelayedError();
-    }
-  };
-
-  const handle = async (job: PatientJob, token: string | undefined, signal: AbortSignal): Promise<PatientJobResult> => {
-    const log = logger.child({ jobId: job.id });
-    const started = performance.now();
-    const attempt = job.attemptsMade + 1;
-    try {
-      const result = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade }, { schema, write: writer.write });
-      await observer?.done(job, result);
-      log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
-      return result;
-    } catch (err) {
-      if (signal.aborted) throw new JobError('HANDED_BACK', 'handed back at shutdown', false); // ignored by BullMQ
-      const failure = classifyError(err);
-      const final = failure.permanent || attempt >= (job.opts.attempts ?? 1);
-      log[final ? 'error' : 'warn']({ code: failure.code, attempt, final, ms: elapsed(started) }, `job failed: ${failure.message}`);
-      observer?.failed(failure, final);
-      if (final) {
-        await keepForGood(job, token, failure, log);
-        await observer?.rejected(job, failure).catch(() => log.error({ code: failure.code }, 'audit entry for the rejection not written'));
-      }
-      const reason = `${failure.code}: ${failure.message}`;
-      throw failure.permanent ? new UnrecoverableError(reason) : new Error(reason);
-    }
-  };
+  // Interim: each record of the job goes through the group-commit writer; the write layer returns
+  // per-item results (issue 10) and the writer's own coalescing goes once that lands.
+  const write: ProcessorDeps['write'] = async (items) =>
+    (await Promise.allSettled(items.map((item) => writer.write(item.doc, item.tenant)))).map((r) =>
+      r.status === 'fulfilled' ? { ok: true as const, outcome: r.value } : { ok: false as const, error: classifyError(r.reason) },
+    );
+  const handle = createJobHandler({
+    queueName: config.QUEUE_NAME,
+    store,
+    schema,
+    write,
+    logger,
+    observer,
+    // Exponential in the times it was put back (started but not counted as attempts), with jitter.
+    retryDelayMs: (job) => Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2)),
+  });
 
   const keep = (count: number, ageS: number) => ({ count, age: ageS });
   const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, (job, token) => inFlight.run(job, token, (signal) => handle(job, token, signal)), {
@@ -100,9 +76,10 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
   worker.on('failed', (job) => {
     if (!job || job.finishedOn === undefined) return; // a retry, not the end
-    recordDeadLetter(store, config.QUEUE_NAME, job, failureFromReason(job.failedReason), 'failed-event').catch((err: unknown) => {
-      const failure = classifyError(err);
-      logger.error({ jobId: job.id, code: failure.code, reason: failure.message }, 'dead letter not recorded; the sweep will add it');
+    const failure = failureFromReason(job.failedReason);
+    Promise.all(undecidedRecords(job).map((source) => recordDeadLetter(store, config.QUEUE_NAME, source, failure, 'failed-event'))).catch((err: unknown) => {
+      const cause = classifyError(err);
+      logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
     });
   });
 
