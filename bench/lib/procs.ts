@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { ROOT } from '../../scripts/local-servers.ts';
 import { sleep } from './util.ts';
 
-export type Role = 'api' | 'worker' | 'bare202' | 'syncMongo' | 'naiveWorker';
+export type Role = 'api' | 'worker' | 'bare202' | 'syncMongo';
 
 export const ENTRIES: Record<Role, string> = {
-  api: 'src/api/server.ts',
-  worker: 'src/worker/main.ts',
+  // The real processes run as production does: compiled JavaScript (npm run build, done by scripts/bench.sh).
+  api: 'dist/api/server.js',
+  worker: 'dist/worker/main.js',
   bare202: 'bench/reference/bare-202.ts',
   syncMongo: 'bench/reference/sync-mongo.ts',
-  naiveWorker: 'bench/reference/naive-worker.ts',
 };
 
 export type NodeProc = {
