@@ -6,9 +6,10 @@ import { serverGuardsAtomically } from '../../src/worker/batch-write.ts';
 import { createPatientWriter } from '../../src/worker/patient-writer.ts';
 import { versionOf } from '../../src/worker/process-patient-job.ts';
 import { createWriteLock } from '../../src/worker/write-lock.ts';
-import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
+import { createFaultEnv, jobIdsOf, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
-// Batches of one write each, so that 4 processes x 4 jobs really write the same patient at once.
+// Jobs of 4 records (versions of the one patient share a job too) and 4 processes x 4 jobs at once:
+// the same patient is written from within one job and from many jobs and processes at the same time.
 let env: FaultEnv;
 beforeAll(async () => {
   env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '4', WORKER_BATCH_MAX: '1' } });
@@ -19,16 +20,17 @@ describe('fault: versions of one patient arrive out of order', () => {
   it('when 100 versions of a patient are enqueued shuffled and 4 worker processes take them at once, then the newest version is stored', { timeout: 90_000 }, async () => {
     const workers = [1, 2, 3, 4].map(() => env.startWorker());
     const records = shuffle(Array.from({ length: 100 }, (_, v) => patientVersion(42, v + 1)));
-    const jobIds = await env.enqueue(records);
+    const refs = await env.enqueue(records, { perJob: 4 });
+    const jobs = jobIdsOf(refs).length;
 
-    await until('all 100 jobs completed', 60_000, async () => (await env.counts()).completed === records.length);
+    await until(`all ${jobs} jobs completed`, 60_000, async () => (await env.counts()).completed === jobs, 100, () => env.counts());
 
-    const outcomes: Record<WriteOutcome, number> = { inserted: 0, updated: 0, unchanged: 0, stale: 0 };
-    for (const id of jobIds) outcomes[(await env.queue.getJob(id))!.returnvalue.outcome]++;
-    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    const outcomes: Record<WriteOutcome | 'rejected' | 'undecided', number> = { inserted: 0, updated: 0, unchanged: 0, stale: 0, rejected: 0, undecided: 0, ...(await env.outcomes(refs)) };
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, refs));
     const counts = await env.counts();
-    console.log('[out-of-order]', JSON.stringify({ acknowledged: jobIds.length, workerProcesses: workers.length, ...check, outcomes, failed: counts.failed }));
+    console.log('[out-of-order]', JSON.stringify({ acknowledged: refs.length, jobs, workerProcesses: workers.length, ...check, outcomes, failed: counts.failed }));
 
+    expect(jobs).toBe(25);
     expect(check).toMatchObject({ patients: 1, storedDocs: 1, newestStored: 1, duplicates: 0, missing: 0 });
     expect(outcomes.inserted).toBe(1);
     expect(outcomes.inserted + outcomes.updated + outcomes.stale + outcomes.unchanged).toBe(records.length);
