@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
@@ -62,6 +63,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await app.register(underPressure, {
     maxEventLoopDelay: 1000,
+    // Near the heap limit (NODE_OPTIONS --max-old-space-size), shed load with 503 rather than crash.
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.85),
     retryAfter: 5,
     pressureHandler: (_request, reply) => {
       reply.header('retry-after', '5');
