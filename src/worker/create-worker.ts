@@ -5,7 +5,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
-import { serverGuardsAtomically } from './batch-write.ts';
+import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { failureFromReason, recordDeadLetter } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
@@ -13,7 +13,9 @@ import { classifyError, JobError } from './job-errors.ts';
 import { createPatientWriter } from './patient-writer.ts';
 import { processPatientJob } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
+import { ensureIndexes } from './indexes.ts';
 import { createWriteLock } from './write-lock.ts';
+import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
 export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
 
@@ -27,13 +29,13 @@ type PatientJob = Job<PatientJobData, PatientJobResult>;
 
 export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  // The write path is built once the server has answered and said what it is (buildInfo).
+  let ready: (s: PatientStore) => void = () => {};
+  const patientStore = new Promise<PatientStore>((resolve) => (ready = resolve));
   const writer = createPatientWriter({
-    patients: store.patients,
-    lock: createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS),
+    store: () => patientStore,
     batchMax: config.WORKER_BATCH_MAX,
     batchWaitMs: config.WORKER_BATCH_WAIT_MS,
-    lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
-    guardInFilter: once(() => serverGuardsAtomically(store.db)),
     onBatch: (size, ms) => {
       observer?.batch(size);
       logger.debug({ size, ms }, 'batch written');
@@ -114,9 +116,13 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // The driver connects on first use, but if that first connect fails the client stays closed for
   // good (MongoTopologyClosedError on every later operation). So connect explicitly, retrying, and
   // take jobs only then; after that the driver rides out outages by itself.
-  void connectMongo(store, logger, () => closing !== undefined).then((connected) => {
+  void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
-    logger.info('MongoDB answered; taking jobs');
+    const lock = createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS);
+    const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
+    if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
+    ready(createPatientStore({ patients: store.patients, strategy: prepared }));
+    logger.info({ server: prepared.name }, 'MongoDB answered, indexes in place; taking jobs');
     stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
     worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
   });
@@ -157,13 +163,17 @@ async function connectMongo(store: Store, logger: Logger, stopped: () => boolean
   return false;
 }
 
-/** Remembers the first answer that did not throw. */
-function once<T>(ask: () => Promise<T>): () => Promise<T> {
-  let answer: Promise<T> | undefined;
-  return () => (answer ??= ask().catch((err: unknown) => {
-    answer = undefined;
-    throw err;
-  }));
+/** Runs a start-up step until it succeeds (the server may drop out right after connecting) or the worker closes. */
+async function prepare<T>(step: () => Promise<T>, logger: Logger, stopped: () => boolean): Promise<T | undefined> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      logger.warn({ code: classifyError(err).code, attempt }, 'start-up step failed; retrying');
+      await sleep(Math.min(250 * attempt, 5000));
+    }
+  }
+  return undefined;
 }
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;

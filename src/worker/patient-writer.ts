@@ -1,19 +1,11 @@
-import type { Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
 import type { Tenant, WriteOutcome } from '../shared/queue.ts';
-import { writeBatch, type Pending } from './batch-write.ts';
-import { JobError } from './job-errors.ts';
-import type { WriteLock } from './write-lock.ts';
+import type { PatientStore, WriteItem } from './batch-write.ts';
+import type { JobError } from './job-errors.ts';
 
-// Group commit: writes that arrive together (one per concurrently running job) go to MongoDB as
+// Group commit: writes that arrive together (one per concurrently running job) go to the store as
 // one batch (batch-write.ts), and each caller still gets its own outcome or error. One batch at a
 // time per process: what arrives while one is on the wire makes the next one bigger.
-//
-// Before a batch is written the writer takes each of its patients' locks (write-lock.ts), so that
-// writers of one patient, here or in other processes, take turns. Writes whose patient is locked
-// elsewhere wait for a later batch, for at most lockWaitMs.
-
-const LOCK_RETRY_MS = 10;
 
 export type PatientWriter = {
   write: (doc: PatientDocument, tenant?: Tenant) => Promise<WriteOutcome>;
@@ -22,17 +14,15 @@ export type PatientWriter = {
 };
 
 export type WriterOptions = {
-  patients: Collection<PatientDocument>;
-  lock: WriteLock;
+  /** The write path, ready once the server's kind is known (the worker takes jobs only then). */
+  store: () => Promise<PatientStore>;
   batchMax: number;
   batchWaitMs: number;
-  /** How long a write waits for a patient another batch is writing before failing (retryable). */
-  lockWaitMs: number;
-  /** Whether the server runs the newest-wins filter atomically (MongoDB) or not (FerretDB). */
-  guardInFilter: () => Promise<boolean>;
   /** After each batch: how many writes, how long it took (ms). */
   onBatch?: (size: number, ms: number) => void;
 };
+
+type Pending = WriteItem & { resolve: (o: WriteOutcome) => void; reject: (e: unknown) => void };
 
 export function createPatientWriter(options: WriterOptions): PatientWriter {
   let pending: Pending[] = [];
@@ -50,48 +40,32 @@ export function createPatientWriter(options: WriterOptions): PatientWriter {
     if (writing || pending.length === 0) return;
     const batch = pending.slice(0, options.batchMax);
     pending = pending.slice(options.batchMax);
-    const ids = [...new Set(batch.map((p) => p.doc._id))];
     writing = true;
-    void runBatch(batch, ids).then((refused) => {
+    void runBatch(batch).then(() => {
       writing = false;
-      if (pending.length > 0) schedule(refused ? LOCK_RETRY_MS + Math.random() * LOCK_RETRY_MS : 0);
+      if (pending.length > 0) schedule(0);
     });
   };
 
-  /** Answers whether some patients were locked elsewhere (so their writes wait a little). */
-  const runBatch = async (batch: Pending[], ids: number[]): Promise<boolean> => {
-    let held: Set<number>;
+  const runBatch = async (batch: Pending[]) => {
+    const started = performance.now();
     try {
-      held = await options.lock.acquire(ids);
-    } catch {
-      for (const p of batch) p.reject(new JobError('LOCK_UNAVAILABLE', 'patient write lock unavailable (Redis)', false));
-      return false;
-    }
-    const now = Date.now();
-    const go: Pending[] = [];
-    for (const p of batch) {
-      if (held.has(p.doc._id)) go.push(p);
-      else if (now - p.since > options.lockWaitMs) p.reject(new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
-      else pending.push(p);
-    }
-    try {
-      if (go.length > 0) {
-        const started = performance.now();
-        await writeBatch(options.patients, await options.guardInFilter(), go);
-        options.onBatch?.(go.length, Math.round(performance.now() - started));
-      }
+      const results = await (await options.store()).write(batch.map(({ doc, tenant }) => ({ doc, tenant })));
+      batch.forEach((p, i) => {
+        const r = results[i]!;
+        if (r.ok) p.resolve(r.outcome);
+        else p.reject(r.error);
+      });
+      options.onBatch?.(batch.length, Math.round(performance.now() - started));
     } catch (err) {
-      for (const p of go) p.reject(err); // no-op for those already settled
-    } finally {
-      await options.lock.release([...held]).catch(() => {}); // else it expires
+      for (const p of batch) p.reject(err);
     }
-    return held.size < ids.length;
   };
 
   return {
     write: (doc, tenant) =>
       new Promise<WriteOutcome>((resolve, reject) => {
-        pending.push({ doc, tenant, resolve, reject, since: Date.now(), retried: false });
+        pending.push({ doc, tenant, resolve, reject });
         if (pending.length >= options.batchMax) startBatch();
         else schedule(options.batchWaitMs);
       }),
