@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type PatientDocument } from '../../src/shared/mongo.ts';
+import { createStore } from '../../src/shared/mongo.ts';
 import type { WriteOutcome } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createPatientStore } from '../../src/worker/batch-write.ts';
-import { versionOf } from '../../src/worker/process-patient-job.ts';
 import { createWriteLock } from '../../src/worker/write-lock.ts';
 import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
+import { patientDoc } from '../support/patient-docs.ts';
 import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
 // Batches of one write each, so that 4 processes x 4 jobs really write the same patient at once.
@@ -55,7 +55,7 @@ describe('fault: versions of one patient arrive out of order', () => {
       for (let round = 0; round < rounds; round++) {
         const id = 1000 + round;
         const versions = shuffle(Array.from({ length: 40 }, (_, v) => v + 1));
-        const results = await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write([{ doc: documentOf(id, v) }])));
+        const results = await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write([{ doc: patientDoc(id, v) }])));
         expect(results.flat().filter((r) => !r.ok)).toEqual([]);
         const stored = await env.store.patients.findOne({ _id: id });
         if (stored?.fullname === `patient ${id} version 40`) newestStored++;
@@ -67,14 +67,3 @@ describe('fault: versions of one patient arrive out of order', () => {
     expect(newestStored).toBe(rounds);
   });
 });
-
-function documentOf(id: number, version: number): PatientDocument {
-  const { patient } = patientVersion(id, version, Date.UTC(2025, 5, 1));
-  const modify = new Date(String(patient.modify_time));
-  return {
-    ...(patient as unknown as PatientDocument),
-    _id: id,
-    modify_time: modify,
-    _ingest: { version: versionOf(modify, Date.UTC(2025, 5, 1), String(version)), jobId: String(version), receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
-  };
-}
