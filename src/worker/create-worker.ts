@@ -5,16 +5,17 @@ import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
-import { serverGuardsAtomically } from './batch-write.ts';
+import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
-import { classifyError, JobError } from './job-errors.ts';
-import { createPatientWriter } from './patient-writer.ts';
+import { classifyError } from './job-errors.ts';
 import { createJobHandler } from './job-handler.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
+import { ensureIndexes } from './indexes.ts';
 import { createWriteLock } from './write-lock.ts';
+import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
 export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
 
@@ -26,25 +27,12 @@ export type PatientWorker = {
 
 export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
-  const writer = createPatientWriter({
-    patients: store.patients,
-    lock: createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS),
-    batchMax: Math.max(config.WORKER_BATCH_MAX, config.JOB_MAX_RECORDS),
-    batchWaitMs: config.WORKER_BATCH_WAIT_MS,
-    lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
-    guardInFilter: once(() => serverGuardsAtomically(store.db)),
-    onBatch: (size, ms) => {
-      observer?.batch(size);
-      logger.debug({ size, ms }, 'batch written');
-    },
-  });
+  // The write path is built once the server has answered and said what it is (buildInfo).
+  let ready: (s: PatientStore) => void = () => {};
+  const patientStore = new Promise<PatientStore>((resolve) => (ready = resolve));
   const inFlight = createInFlight();
-  // Interim: each record of the job goes through the group-commit writer; the write layer returns
-  // per-item results (issue 10) and the writer's own coalescing goes once that lands.
-  const write: ProcessorDeps['write'] = async (items) =>
-    (await Promise.allSettled(items.map((item) => writer.write(item.doc, item.tenant)))).map((r) =>
-      r.status === 'fulfilled' ? { ok: true as const, outcome: r.value } : { ok: false as const, error: classifyError(r.reason) },
-    );
+  // One group commit per batch job: the write layer answers one result per record.
+  const write: ProcessorDeps['write'] = async (items) => (await patientStore).write(items);
   const handle = createJobHandler({
     queueName: config.QUEUE_NAME,
     store,
@@ -91,9 +79,13 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // The driver connects on first use, but if that first connect fails the client stays closed for
   // good (MongoTopologyClosedError on every later operation). So connect explicitly, retrying, and
   // take jobs only then; after that the driver rides out outages by itself.
-  void connectMongo(store, logger, () => closing !== undefined).then((connected) => {
+  void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
-    logger.info('MongoDB answered; taking jobs');
+    const lock = createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS);
+    const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
+    if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
+    ready(createPatientStore({ patients: store.patients, strategy: prepared }));
+    logger.info({ server: prepared.name }, 'MongoDB answered, indexes in place; taking jobs');
     stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
     worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
   });
@@ -109,7 +101,6 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
       const graceful = worker.close().then(() => 'closed' as const);
       if ((await Promise.race([graceful, until(reserve)])) !== 'closed') {
         const handedBack = await inFlight.handBack();
-        writer.abort(new JobError('SHUTTING_DOWN', 'worker shutting down', false));
         logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
         await Promise.race([graceful, until(reserve * 0.7)]);
       }
@@ -134,13 +125,17 @@ async function connectMongo(store: Store, logger: Logger, stopped: () => boolean
   return false;
 }
 
-/** Remembers the first answer that did not throw. */
-function once<T>(ask: () => Promise<T>): () => Promise<T> {
-  let answer: Promise<T> | undefined;
-  return () => (answer ??= ask().catch((err: unknown) => {
-    answer = undefined;
-    throw err;
-  }));
+/** Runs a start-up step until it succeeds (the server may drop out right after connecting) or the worker closes. */
+async function prepare<T>(step: () => Promise<T>, logger: Logger, stopped: () => boolean): Promise<T | undefined> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      logger.warn({ code: classifyError(err).code, attempt }, 'start-up step failed; retrying');
+      await sleep(Math.min(250 * attempt, 5000));
+    }
+  }
+  return undefined;
 }
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;

@@ -1,18 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type PatientDocument } from '../../src/shared/mongo.ts';
+import { createStore } from '../../src/shared/mongo.ts';
 import type { WriteOutcome } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { serverGuardsAtomically } from '../../src/worker/batch-write.ts';
-import { createPatientWriter } from '../../src/worker/patient-writer.ts';
-import { versionOf } from '../../src/worker/process-patient-job.ts';
+import { createPatientStore } from '../../src/worker/batch-write.ts';
 import { createWriteLock } from '../../src/worker/write-lock.ts';
+import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
+import { patientDoc } from '../support/patient-docs.ts';
 import { createFaultEnv, jobIdsOf, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
 // Jobs of 4 records (versions of the one patient share a job too) and 4 processes x 4 jobs at once:
 // the same patient is written from within one job and from many jobs and processes at the same time.
 let env: FaultEnv;
 beforeAll(async () => {
-  env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '4', WORKER_BATCH_MAX: '1' } });
+  env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '4' } });
 });
 afterAll(() => env.close());
 
@@ -43,20 +43,22 @@ describe('fault: versions of one patient arrive out of order', () => {
   // FerretDB runs the guarded replace as read-then-write; without the per-patient lock an older
   // version landed last in 18 of 30 such rounds.
   it('when 8 writers with their own connections write 40 versions of one patient at once, then every round stores the newest', { timeout: 60_000 }, async () => {
-    const writers = Array.from({ length: 8 }, () => {
+    const writers = await Promise.all(Array.from({ length: 8 }, async () => {
       const store = createStore(env.config);
       const redis = createRedis(env.config.REDIS_URL, 'worker');
       const lock = createWriteLock(redis, `${env.config.QUEUE_PREFIX}:write-lock:${env.config.MONGO_DB}`, 5000);
-      const writer = createPatientWriter({ patients: store.patients, lock, batchMax: 1, batchWaitMs: 0, lockWaitMs: 10_000, guardInFilter: () => serverGuardsAtomically(store.db) });
+      const strategy = await chooseStrategy(store.db, () => ferretStrategy(lock, 10_000));
+      const writer = createPatientStore({ patients: store.patients, strategy });
       return { writer, close: async () => { await store.close(); redis.disconnect(); } };
-    });
+    }));
     const rounds = 10;
     let newestStored = 0;
     try {
       for (let round = 0; round < rounds; round++) {
         const id = 1000 + round;
         const versions = shuffle(Array.from({ length: 40 }, (_, v) => v + 1));
-        await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write(documentOf(id, v))));
+        const results = await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write([{ doc: patientDoc(id, v) }])));
+        expect(results.flat().filter((r) => !r.ok)).toEqual([]);
         const stored = await env.store.patients.findOne({ _id: id });
         if (stored?.fullname === `patient ${id} version 40`) newestStored++;
       }
@@ -67,14 +69,3 @@ describe('fault: versions of one patient arrive out of order', () => {
     expect(newestStored).toBe(rounds);
   });
 });
-
-function documentOf(id: number, version: number): PatientDocument {
-  const { patient } = patientVersion(id, version, Date.UTC(2025, 5, 1));
-  const modify = new Date(String(patient.modify_time));
-  return {
-    ...(patient as unknown as PatientDocument),
-    _id: id,
-    modify_time: modify,
-    _ingest: { version: versionOf(modify, Date.UTC(2025, 5, 1), String(version)), jobId: String(version), receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
-  };
-}

@@ -10,7 +10,7 @@ const DEADLINE_MS = 4000;
 let env: FaultEnv;
 let proxy: MongoProxy;
 beforeAll(async () => {
-  env = await createFaultEnv({ workerEnv: { SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS), WORKER_WRITE_LOCK_MS: '3000', WORKER_CONCURRENCY: '25' } });
+  env = await createFaultEnv({ workerEnv: { SHUTDOWN_TIMEOUT_MS: String(DEADLINE_MS), WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000', WORKER_CONCURRENCY: '25' } });
   proxy = await startMongoProxy(env.config.MONGO_URL);
 });
 afterAll(async () => {

@@ -7,7 +7,7 @@ import type { Proc } from '../support/processes.ts';
 let env: FaultEnv;
 beforeAll(async () => {
   env = await createFaultEnv({
-    workerEnv: { WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_WRITE_LOCK_MS: '3000', WORKER_CONCURRENCY: '50' },
+    workerEnv: { WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000', WORKER_CONCURRENCY: '50' },
   });
 });
 afterAll(() => env.close());

@@ -23,6 +23,15 @@ describe('the API and worker as processes', () => {
     expect(worker.output()).toMatch(/REDIS_URL is required/);
   });
 
+  it('when MONGO_WRITE_CONCERN=0 (writes never acknowledged), then the API and the worker exit 2 naming it', async () => {
+    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_WRITE_CONCERN: '0', AUTH_DEV_MODE: 'true' };
+    const [api, worker] = [startProcess('api', env), startProcess('worker', env)];
+    expect((await api.exited).code).toBe(2);
+    expect((await worker.exited).code).toBe(2);
+    expect(api.output()).toMatch(/api: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
+    expect(worker.output()).toMatch(/worker: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
+  });
+
   it('when both run, then a posted record is stored; on SIGTERM both exit 0', async () => {
     const port = await freePort();
     const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true' };
