@@ -1,6 +1,7 @@
 import type { PatientDocument } from '../shared/mongo.ts';
 import { parsePatient, type PatientSchema } from '../shared/patient-schema.ts';
-import { idOf, recordRef, recordsOf, type RecordResult, type Tenant, type WriteOutcome } from '../shared/queue.ts';
+import { idOf, recordRef, recordsOf, type RecordResult, type Tenant } from '../shared/queue.ts';
+import type { WriteItem, WriteResult } from './batch-write.ts';
 import { JobError } from './job-errors.ts';
 
 /** What the processor needs of a BullMQ job: enough to test it without Redis. */
@@ -12,8 +13,7 @@ export type JobInput = {
   decided?: readonly (RecordResult | null | undefined)[];
 };
 
-export type WriteItem = { doc: PatientDocument; tenant?: Tenant };
-export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
+export type { WriteItem, WriteResult } from './batch-write.ts';
 
 export type ProcessorDeps = {
   schema: PatientSchema;
