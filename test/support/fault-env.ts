@@ -61,7 +61,7 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
   const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix });
   queue.on('error', () => {});
   const store: Store = createStore(config);
-  const workers: Proc[] = [];
+  const procs: Proc[] = []; // worker and API processes, killed in close()
 
   return {
     config,
@@ -97,7 +97,13 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
     },
     startWorker(env: Record<string, string> = {}): Proc {
       const proc = startProcess('worker', { ...base, ...env });
-      workers.push(proc);
+      procs.push(proc);
+      return proc;
+    },
+    /** The API as a process (`node src/api/server.ts`) on the same queue, development auth unless `env` says otherwise. */
+    startApi(env: Record<string, string>): Proc {
+      const proc = startProcess('api', { ...base, AUTH_DEV_MODE: 'true', ...env });
+      procs.push(proc);
       return proc;
     },
     /** Runs the dead-letter command as ops would: `node src/worker/dead-letter-cli.ts ...args`. */
@@ -114,8 +120,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
     },
     async close() {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.exited));
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await Promise.all(procs.map((p) => p.exited));
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await store.db.dropDatabase().catch(() => {});
