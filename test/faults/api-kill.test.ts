@@ -18,7 +18,7 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   api = env.startApi({ API_PORT: String(port), RATE_LIMIT_MAX: '1000000', QUEUE_MAX_WAITING: '1000000', LOG_LEVEL: 'info' });
-  worker = env.startWorker();
+  worker = env.startWorker({ LOG_LEVEL: 'info' }); // its start line tells when it takes jobs
   await waitForOutput(api, /Server listening/);
   await waitForOutput(worker, /worker started/);
 });
