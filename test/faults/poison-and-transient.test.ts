@@ -1,3 +1,4 @@
+import { auditEntries } from '../../src/worker/audit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createFaultEnv, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
@@ -83,7 +84,7 @@ describe('fault: poison input and transient write failures', () => {
     const job = (await env.queue.getJob(jobOf(poison)))!;
     const letter = await env.store.deadLetters.findOne({ jobId: poison });
     const stored = await env.store.patients.findOne({ _id: 505 });
-    const audit = await env.store.audit.find({ patientId: { $in: [503, 505] } }, { projection: { _id: 0, jobId: 1, action: 1 } }).sort({ jobId: 1 }).toArray();
+    const audit = (await auditEntries(env.store.audit, { patientId: { $in: [503, 505] } })).map(({ jobId, action }) => ({ jobId, action })).sort((a, b) => a.jobId.localeCompare(b.jobId));
     console.log('[dead-letter-outage]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, deadLetter: letter && { errorCode: letter.errorCode, attempts: letter.attempts }, audit }));
 
     expect(proxy.cuts()).toBe(2 + 2);
