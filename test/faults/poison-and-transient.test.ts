@@ -1,6 +1,6 @@
 import { auditEntries } from '../../src/worker/audit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultEnv, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
+import { createFaultEnv, refParts, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
 
 // The worker reaches FerretDB through a proxy that can cut a connection instead of forwarding a
@@ -18,7 +18,7 @@ afterAll(async () => {
 });
 
 const settled = (jobId: string) => async () => ['completed', 'failed'].includes(await env.queue.getJobState(jobId));
-const jobOf = (ref: string) => ref.slice(0, ref.lastIndexOf('-'));
+const jobOf = (ref: string) => refParts(ref).jobId;
 
 describe('fault: poison input and transient write failures', () => {
   it('when another producer enqueues invalid or hostile records directly, then each is dead-lettered after exactly 1 attempt, nothing of theirs is stored, and their valid neighbour in the job is', { timeout: 60_000 }, async () => {
