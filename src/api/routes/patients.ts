@@ -3,7 +3,9 @@ import { AppError, ValidationError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
 import type { PatientJobData } from '../../shared/queue.ts';
 import type { RouteDeps } from '../app.ts';
+import { readEntry } from '../access-log.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
+import { intakeRules } from '../intake-rules.ts';
 import { enqueue, statusUrl } from '../enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
 import { toPatientResponse } from '../patient-response.ts';
@@ -14,8 +16,8 @@ import { sendProblem } from '../problem.ts';
 // Redis has the job; anything else (Redis down, too slow) is a 503 and the client retries.
 
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, queue, store, queueEvents, metrics } = deps;
-  const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  const { config, queue, store, queueEvents, metrics, accessAudit } = deps;
+  const schema = createPatientSchema(intakeRules(config));
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
   const send = (reply: FastifyReply, answer: StoredAnswer) => {
@@ -67,6 +69,7 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       const stored = await store.patients.findOne({ _id: parsed.patient.id });
       // The stored record goes back only to a key that may read it (a stale write finds a newer one).
       if (!stored || !mayAccess(request.client, stored)) return send(reply, answer);
+      await accessAudit.record(readEntry(request, 'patient.read-after-write', parsed.patient.id, 'returned'));
       reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${parsed.patient.id}`);
       return reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(stored, config.PATIENT_TIME_ZONE));
     } catch (err) {
@@ -80,8 +83,11 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     const id = /^\d{1,10}$/.test(request.params.id) ? Number(request.params.id) : NaN;
     if (!Number.isSafeInteger(id) || id < 1 || id > 2147483647) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id must be a positive 32-bit integer');
     const doc = await store.patients.findOne({ _id: id });
-    // Another center's patient is "not found": its existence is not this key's business.
-    if (!doc || !mayAccess(request.client, doc)) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
+    // Another center's patient is "not found": its existence is not this key's business (the audit says `denied`).
+    const outcome = !doc ? 'not-found' : mayAccess(request.client, doc) ? 'returned' : 'denied';
+    await accessAudit.record(readEntry(request, 'patient.read', id, outcome));
+    request.logFields = { patientId: id };
+    if (!doc || outcome !== 'returned') return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
     return toPatientResponse(doc, config.PATIENT_TIME_ZONE);
   });
 }
