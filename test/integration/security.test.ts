@@ -1,21 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { DASHBOARD_CSP } from '../../src/api/admin.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 
-// Keys made the documented way (scripts/api-key.ts); the API is configured with their hashes only.
-function makeKey(id: string, scopes: string, ...extra: string[]) {
-  const out = execFileSync(process.execPath, ['scripts/api-key.ts', id, scopes, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return JSON.parse(out) as { key: string; entry: Record<string, unknown> };
-}
 const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
 const reader = makeKey('center-3-reader', 'patients:read', 'centers=3');
-const admin = makeKey('ops', 'admin');
-const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
+const admin = makeKey('admin', 'admin');
+const ops = makeKey('ops', 'ops');
+// Cluster 2 holds centers 3 and 4 (CENTER_CLUSTERS below); center 5 is in cluster 7.
+const cluster2 = makeKey('cluster-2', 'patients:write,patients:read', 'clusters=2');
 
 let h: Harness;
 beforeAll(async () => {
-  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry, admin.entry]), RATE_LIMIT_MAX: '1000' });
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: keysEnv(writer, reader, admin, ops, cluster2), RATE_LIMIT_MAX: '1000', CENTER_CLUSTERS: '{"3":2,"4":2,"5":7}' });
 });
 afterAll(() => h.close());
 
@@ -67,7 +65,7 @@ describe('authorization', () => {
 
   it('when a key reuses the id of another center\'s stored patient, then the worker refuses it and the record stays as it was', async () => {
     h.startWorker();
-    const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2030-01-01T00:00:00Z' });
+    const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2026-01-01T00:00:00Z' });
     expect(res.statusCode).toBe(202); // the body alone looks fine: its center is the key's
     const { state, job } = await h.settled(res.json().jobId);
     expect(state).toBe('failed');
@@ -84,15 +82,30 @@ describe('authorization', () => {
     expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(reader) })).statusCode).toBe(404);
   });
 
-  it('when the dashboard is opened, then only an admin key gets it', async () => {
+  it('when the dashboard is opened, then only an ops or admin key gets it, with a CSP', async () => {
     expect((await h.app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
     expect((await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(writer) })).statusCode).toBe(403);
-    const ok = await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(admin) });
-    expect(ok.statusCode).toBe(200);
-    expect(ok.headers['content-type']).toMatch(/text\/html/);
-    const api = await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=' + h.config.QUEUE_NAME + '&status=waiting&page=1', headers: bearer(admin) });
+    for (const key of [admin, ops]) {
+      const ok = await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(key) });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.headers['content-type']).toMatch(/text\/html/);
+      expect(ok.headers['content-security-policy']).toBe(DASHBOARD_CSP);
+      expect(ok.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+    }
+    const api = await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=' + h.config.QUEUE_NAME + '&status=waiting&page=1', headers: bearer(ops) });
     expect(api.statusCode).toBe(200);
     expect(api.body).not.toContain('sample string');
+  });
+
+  it('when an ops key asks for patients or posts one, then 403: it reaches the dashboard and /metrics only', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(ops) })).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+    expect((await post(bearer(ops))).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+    expect((await h.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ops) })).statusCode).toBe(200);
+  });
+
+  it('when /metrics is asked for without a key or with a patient key, then 401 and 403', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    expect((await h.app.inject({ method: 'GET', url: '/metrics', headers: bearer(writer) })).statusCode).toBe(403);
   });
 });
 
@@ -128,5 +141,48 @@ describe('rate limiting', () => {
     } finally {
       await limited.close();
     }
+  });
+});
+
+describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
+  const stored = (id: number, center: number, cluster: number | null) => ({
+    ...SEED_SAMPLE, _id: id, id, center_id: center, cluster_id: cluster, create_time: null, modify_time: null, followup_date: null,
+    _ingest: { version: 'x', jobId: '0', receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
+  });
+
+  it('when a cluster key posts a center mapped to its cluster, then 202; another cluster\'s center, 403, whatever cluster_id the body names', async () => {
+    expect((await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 4, cluster_id: 2 })).statusCode).toBe(202);
+    expect((await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 4, cluster_id: null })).statusCode).toBe(202);
+    const other = await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 5, cluster_id: 7 });
+    expect(other.json()).toMatchObject({ status: 403, code: 'FORBIDDEN_TENANT' });
+  });
+
+  it('when the body\'s cluster_id disagrees with the configured cluster of its center, then 400 naming cluster_id', async () => {
+    const before = await jobCount();
+    // Center 5 is in cluster 7: a body claiming cluster 2 must not open it to cluster 2's keys.
+    for (const body of [{ ...SEED_SAMPLE, center_id: 5, cluster_id: 2 }, { ...SEED_SAMPLE, center_id: 6, cluster_id: 2 }]) {
+      const res = await post(bearer(cluster2), body);
+      expect(res.statusCode).toBe(400);
+      expect(res.json().errors).toEqual([{ path: 'cluster_id', message: expect.stringMatching(/CENTER_CLUSTERS/) }]);
+    }
+    expect(await jobCount()).toBe(before);
+  });
+
+  it('when a cluster key reads, then it sees its clusters\' centers and not a record merely labelled with its cluster', async () => {
+    await h.store.patients.insertMany([stored(402, 4, null), stored(501, 5, 2)] as never[]);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/402', headers: bearer(cluster2) })).statusCode).toBe(200);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/501', headers: bearer(cluster2) })).statusCode).toBe(404);
+  });
+
+  it('when a cluster key reuses the id of another cluster\'s record labelled with its cluster, then the worker refuses it', async () => {
+    await h.store.patients.insertOne(stored(502, 5, 2) as never);
+    h.startWorker();
+    const res = await post(bearer(cluster2), { ...SEED_SAMPLE, id: 502, center_id: 4, cluster_id: 2, fullname: 'moved', modify_time: '2026-01-01T00:00:00Z' });
+    expect(res.statusCode).toBe(202);
+    const { state, job } = await h.settled(res.json().jobId);
+    expect(state).toBe('failed');
+    expect(job.failedReason).toMatch(/^FORBIDDEN_TENANT/);
+    expect(await h.store.patients.findOne({ _id: 502 })).toMatchObject({ center_id: 5, fullname: SEED_SAMPLE.fullname });
+    await h.stopWorker();
   });
 });
