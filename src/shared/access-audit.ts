@@ -18,8 +18,11 @@ export type AccessEntry = {
   /** The API key's id, or `operator:<name>` for command-line actions. */
   keyId: string;
   patientId: number | null;
-  /** returned: data went out; not-found: no such record; denied: another tenant's record (answered as 404). */
-  outcome: 'returned' | 'not-found' | 'denied' | 'replayed' | 'failed';
+  /**
+   * returned: data went out; not-found: no such record for this key; denied: another tenant's record
+   * stored the old way (answered as 404); ambiguous: several of the key's centers use the id (409).
+   */
+  outcome: 'returned' | 'not-found' | 'denied' | 'ambiguous' | 'replayed' | 'failed';
   /** The client's address (X-Forwarded-For only from API_TRUST_PROXY); null for command-line actions. */
   clientAddress: string | null;
   requestId?: string;
