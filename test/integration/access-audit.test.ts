@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ACCESS_AUDIT_COLLECTION, type AccessEntry } from '../../src/shared/access-audit.ts';
+import type { AccessEntry } from '../../src/shared/access-audit.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
@@ -22,7 +22,8 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const audit = () => h.store.db.collection<AccessEntry>(ACCESS_AUDIT_COLLECTION);
+// The collection's name is part of the documented contract (docs/operations.md, "Access audit").
+const audit = () => h.store.db.collection<AccessEntry>('access_audit');
 const get = (id: number, remoteAddress: string, headers: Record<string, string> = bearer(writer)) =>
   h.app.inject({ method: 'GET', url: `/api/patients/${id}`, headers: { ...headers, 'x-forwarded-for': '203.0.113.7' }, remoteAddress });
 
