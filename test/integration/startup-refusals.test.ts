@@ -4,7 +4,8 @@ import { createHarness, type Harness } from '../support/harness.ts';
 import { keysEnv, makeKey } from '../support/keys.ts';
 import { startProcess, type Proc } from '../support/processes.ts';
 
-// Development mode (no keys, every caller is admin) is for a developer's own machine only.
+// Development mode (no keys, every caller is admin) is for a developer's own machine only; other
+// unsafe or malformed settings stop the process at start too (exit 2, the variable named, no stack).
 const started: Proc[] = [];
 const harnesses: Harness[] = [];
 afterAll(async () => {
@@ -12,12 +13,12 @@ afterAll(async () => {
   for (const h of harnesses) await h.close();
 });
 
-async function exitOf(env: Record<string, string>, timeoutMs = 20_000) {
-  const proc = startProcess('api', { REDIS_URL: inject('redisUrl'), MONGO_URL: inject('mongoUrl'), API_PORT: '0', ...env });
+async function exitOf(env: Record<string, string>, entry: 'api' | 'worker' = 'api', timeoutMs = 20_000) {
+  const proc = startProcess(entry, { REDIS_URL: inject('redisUrl'), MONGO_URL: inject('mongoUrl'), API_PORT: '0', ...env });
   started.push(proc);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the API did not exit within ${timeoutMs} ms; output: ${proc.output()}`)), timeoutMs);
+    timer = setTimeout(() => reject(new Error(`the ${entry} did not exit within ${timeoutMs} ms; output: ${proc.output()}`)), timeoutMs);
   });
   try {
     const { code } = await Promise.race([proc.exited, timeout]);
@@ -39,6 +40,22 @@ describe('development mode is refused where it could be reached', () => {
     const { code, output } = await exitOf({ AUTH_DEV_MODE: 'true', API_HOST: '0.0.0.0' });
     expect(code).toBe(2);
     expect(output).toMatch(/AUTH_DEV_MODE=true is refused unless API_HOST is a loopback address/);
+  });
+});
+
+describe('other configuration refused at start', () => {
+  it('when MONGO_URL is malformed, then the API exits 2 naming it, without its value or a stack', async () => {
+    const { code, output } = await exitOf({ API_KEYS: keysEnv(makeKey('ops', 'ops')), MONGO_URL: 'mongodb://secret-host:notaport/' });
+    expect(code).toBe(2);
+    expect(output).toMatch(/MONGO_URL is not a connection string the MongoDB driver accepts/);
+    expect(output).not.toContain('secret-host');
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
+  it('when NODE_ENV=production and the datastores are reached without TLS, then the worker exits 2 naming both', async () => {
+    const { code, output } = await exitOf({ NODE_ENV: 'production' }, 'worker');
+    expect(code).toBe(2);
+    expect(output).toMatch(/REDIS_URL must be rediss:\/\/ \(TLS\) when NODE_ENV=production; MONGO_URL must use TLS/);
   });
 });
 
