@@ -21,6 +21,15 @@ const USAGE = 'usage: dead-letters list [--all] [--json] [--limit N] | replay [-
 
 type Out = (line: string) => void;
 
+/** The OS account running the command; none (a uid without a passwd entry): --operator is required. */
+function osUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
+
 export async function runDeadLetterCommand(argv: string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> {
   const [command, ...args] = argv;
   if (command !== 'list' && command !== 'replay') {
@@ -32,7 +41,7 @@ export async function runDeadLetterCommand(argv: string[], env: Record<string, s
   try {
     if (command === 'list') return await list(store, args, out, err);
     const at = args.indexOf('--operator');
-    const operator = at >= 0 ? args[at + 1] : userInfo().username;
+    const operator = at >= 0 ? args[at + 1] : osUser();
     if (!operator || !/^[A-Za-z0-9._@-]{1,64}$/.test(operator)) {
       err(USAGE);
       return 2;
