@@ -45,7 +45,7 @@ describe('caching and CSP', () => {
       expect(page.statusCode).toBe(200);
       expect(page.headers['content-security-policy']).toMatch(/default-src 'self'/);
       expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
-      expect(page.headers['content-security-policy']).not.toMatch(/validator\.swagger\.io|upgrade-insecure-requests/);
+      expect(page.headers['content-security-policy']).not.toMatch(/validator\.swagger\.io|upgrade-insecure-requests|https:/);
     }
   });
 });
