@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { PatientSchema } from '../shared/patient-schema.ts';
-import { recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
+import { idOf, recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
 import { recordDeadLetter, type Failure, type LetterSource } from './dead-letters.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import type { Decided, JobObserver } from './observer.ts';
@@ -51,7 +51,8 @@ export function createJobHandler(deps: HandlerDeps) {
       const records = recordsOf(job.data);
       records.forEach((record, index) => {
         if (results[index]) return;
-        results[index] = { outcome: 'rejected', patientId: null, code: retry.code, message: retry.message };
+        const patient = typeof record === 'object' && record !== null ? (record as { patient?: { id?: unknown } }).patient : undefined;
+        results[index] = { outcome: 'rejected', patientId: idOf(patient?.id), code: retry.code, message: retry.message };
         letters.push({ source: { jobId: String(job.id), index, record, attempts: attempt }, failure: retry });
       });
     }
