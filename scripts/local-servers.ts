@@ -19,6 +19,8 @@ export type LocalServer = {
   /** SIGTERM and wait (SIGKILL after 5 s). Safe to call twice. */
   stop: () => Promise<void>;
   kill: () => Promise<void>;
+  /** Sends a signal to the (main) process, e.g. SIGSTOP / SIGCONT to freeze and resume it. */
+  signal: (signal: NodeJS.Signals) => void;
 };
 
 export async function freePort(): Promise<number> {
@@ -95,10 +97,11 @@ function managed(name: string, port: number, url: string, command: string, args:
     },
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    signal: (signal) => void child?.kill(signal),
   };
 }
 
-export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; log?: (l: string) => void };
+export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; maxmemory?: string; log?: (l: string) => void };
 
 /** AOF on and noeviction: Redis must neither lose nor evict an acknowledged job. */
 export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
@@ -107,7 +110,7 @@ export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--daemonize', 'no',
     '--appendonly', 'yes', '--appendfsync', opts.fsync ?? 'always', '--save', '',
-    '--maxmemory-policy', 'noeviction', '--logfile', '',
+    '--maxmemory-policy', 'noeviction', '--logfile', '', ...(opts.maxmemory ? ['--maxmemory', opts.maxmemory] : []),
   ];
   return managed('redis-server', port, `redis://127.0.0.1:${port}`, 'redis-server', args, {}, opts.log);
 }
@@ -202,6 +205,7 @@ export async function ferretdbServer(opts: FerretOptions): Promise<LocalServer> 
       start: async () => { await pg.start(); await ferret.start(); },
       stop: async () => { await ferret.stop(); await pg.stop(); },
       kill: async () => { await ferret.kill(); await pg.stop(); },
+      signal: ferret.signal,
     };
   }
   mkdirSync(opts.dataDir, { recursive: true });

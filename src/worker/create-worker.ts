@@ -36,37 +36,30 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
     store: () => patientStore,
     batchMax: config.WORKER_BATCH_MAX,
     batchWaitMs: config.WORKER_BATCH_WAIT_MS,
-    onBatch: (size, ms) => {
+    onBatch: (size, ms, failed) => {
       observer?.batch(size);
-      logger.debug({ size, ms }, 'batch written');
+      logger.debug({ size, ms, failed }, 'batch written');
     },
   });
   const inFlight = createInFlight();
 
-  /** Dead-letters a job before it fails for good; if MongoDB cannot take the letter, the job may not fail. */
-  const keepForGood = async (job: PatientJob, token: string | undefined, failure: JobError, log: Logger) => {
-    try {
-      await recordDeadLetter(store, config.QUEUE_NAME, job, failure, 'processor');
-    } catch (err) {
-      // Put it back, delayed, without spending an attempt: it is tried again (and dead-lettered then).
-      const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
-      const cause = classifyError(err);
-      log.error({ code: cause.code, reason: cause.message, delayMs }, 'dead letter not recorded: job delayed instead of failed');
-      // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
-      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
-      throw new DelayedError();
-    }
+  /** Puts a job back, delayed, without spending an attempt: what it must record could not be written. */
+  const holdBack = async (job: PatientJob, token: string | undefined, err: unknown, log: Logger, what: string): Promise<never> => {
+    const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
+    const cause = classifyError(err);
+    log.error({ code: cause.code, reason: cause.message, delayMs }, `${what} not recorded: job delayed instead of finished`);
+    // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
+    await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
+    throw new DelayedError();
   };
 
   const handle = async (job: PatientJob, token: string | undefined, signal: AbortSignal): Promise<PatientJobResult> => {
     const log = logger.child({ jobId: job.id });
     const started = performance.now();
     const attempt = job.attemptsMade + 1;
+    let result: PatientJobResult;
     try {
-      const result = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade }, { schema, write: writer.write });
-      await observer?.done(job, result);
-      log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
-      return result;
+      result = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade }, { schema, write: writer.write });
     } catch (err) {
       if (signal.aborted) throw new JobError('HANDED_BACK', 'handed back at shutdown', false); // ignored by BullMQ
       const failure = classifyError(err);
@@ -74,12 +67,19 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
       log[final ? 'error' : 'warn']({ code: failure.code, attempt, final, ms: elapsed(started) }, `job failed: ${failure.message}`);
       observer?.failed(failure, final);
       if (final) {
-        await keepForGood(job, token, failure, log);
-        await observer?.rejected(job, failure).catch(() => log.error({ code: failure.code }, 'audit entry for the rejection not written'));
+        // The letter first (if MongoDB cannot take it, the job may not fail), then its audit entry:
+        // a job never ends for good with either missing. Re-running writes the same letter again.
+        await recordDeadLetter(store, config.QUEUE_NAME, job, failure, 'processor').catch((e: unknown) => holdBack(job, token, e, log, 'dead letter'));
+        await observer?.rejected(job, failure).catch((e: unknown) => holdBack(job, token, e, log, 'audit entry of the rejection'));
       }
       const reason = `${failure.code}: ${failure.message}`;
       throw failure.permanent ? new UnrecoverableError(reason) : new Error(reason);
     }
+    // The record is written; its audit entry is part of the job. If it cannot be stored, that is not the
+    // record's failure (no attempt spent, never dead-lettered): the job runs again later (then `unchanged`).
+    await observer?.done(job, result).catch((e: unknown) => holdBack(job, token, e, log, 'audit entry'));
+    log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
+    return result;
   };
 
   const keep = (count: number, ageS: number) => ({ count, age: ageS });

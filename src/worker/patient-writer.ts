@@ -18,8 +18,8 @@ export type WriterOptions = {
   store: () => Promise<PatientStore>;
   batchMax: number;
   batchWaitMs: number;
-  /** After each batch: how many writes, how long it took (ms). */
-  onBatch?: (size: number, ms: number) => void;
+  /** After each batch: how many writes, how long it took (ms), how many of them failed. */
+  onBatch?: (size: number, ms: number, failed: number) => void;
 };
 
 type Pending = WriteItem & { resolve: (o: WriteOutcome) => void; reject: (e: unknown) => void };
@@ -49,17 +49,19 @@ export function createPatientWriter(options: WriterOptions): PatientWriter {
 
   const runBatch = async (batch: Pending[]) => {
     const started = performance.now();
+    let failed = batch.length;
     try {
       const results = await (await options.store()).write(batch.map(({ doc, tenant }) => ({ doc, tenant })));
+      failed = results.filter((r) => !r.ok).length;
       batch.forEach((p, i) => {
         const r = results[i]!;
         if (r.ok) p.resolve(r.outcome);
         else p.reject(r.error);
       });
-      options.onBatch?.(batch.length, Math.round(performance.now() - started));
     } catch (err) {
       for (const p of batch) p.reject(err);
     }
+    options.onBatch?.(batch.length, Math.round(performance.now() - started), failed);
   };
 
   return {
