@@ -70,6 +70,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
     config,
     queue,
     store,
+    /** The environment its processes get (queue, database, servers). */
+    processEnv: base,
     /** Enqueues like the API; answers the job ids Redis acknowledged, in order. */
     async enqueue(records: PatientJobData[], opts = settings.jobOptions): Promise<string[]> {
       const ids: string[] = [];
