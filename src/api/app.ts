@@ -56,7 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   const metrics = createApiMetrics(deps.queue);
-  const guard = createDepthGuard(deps.queue, config.QUEUE_MAX_WAITING);
+  const guard = createDepthGuard(deps.queue, { maxWaiting: config.QUEUE_MAX_WAITING, maxMemoryPercent: config.QUEUE_MAX_MEMORY_PERCENT });
   const checkDepth = (incoming?: number) => guard(incoming).catch((err: unknown) => {
     metrics.rejected.inc({ reason: 'queue_full' }, incoming ?? 1);
     throw err;

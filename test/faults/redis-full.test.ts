@@ -58,8 +58,9 @@ describe('fault: a flood fills Redis (maxmemory, noeviction)', () => {
     });
     const storedIds = new Set((await env.store.patients.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
     const acceptedNotStored = accepted.filter((a) => !storedIds.has(a.id)).length;
+    const lettered = await env.store.deadLetters.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$errorCode', n: { $sum: 1 } } }]).toArray();
     const after = await post(99_999);
-    console.log('[redis-full]', JSON.stringify({ posted: answers.length, byStatus, firstRefusalAt: firstRefusal, liveDuringFull, accepted: accepted.length, stored: storedIds.size, acceptedNotStored, afterDrain: after.status, counts, workerAlive: worker.child.exitCode === null }));
+    console.log('[redis-full]', JSON.stringify({ posted: answers.length, byStatus, firstRefusalAt: firstRefusal, liveDuringFull, accepted: accepted.length, stored: storedIds.size, acceptedNotStored, deadLetters: lettered, afterDrain: after.status, counts, workerAlive: worker.child.exitCode === null }));
 
     expect(Object.keys(byStatus).map(Number).every((s) => [202, 429, 503].includes(s))).toBe(true);
     expect(byStatus[503] ?? 0).toBeGreaterThan(0); // Redis did fill up
