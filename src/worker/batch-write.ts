@@ -126,7 +126,7 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
  */
 async function send(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<BulkAnswer> {
   if (strategy.exactBulkErrors) return sendUnordered(patients, groups.map(guardedReplace));
-  const answer: BulkAnswer = { answers: [], notDurable: false, doubtful: false };
+  const answer: BulkAnswer = { answers: [], notDurable: false };
   for (let i = 0; i < groups.length; i += SINGLE_PARALLEL) {
     const ones = await Promise.all(groups.slice(i, i + SINGLE_PARALLEL).map((g) => sendUnordered(patients, [guardedReplace(g)])));
     for (const one of ones) {
