@@ -58,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     log: deps.logger as FastifyBaseLogger,
     maxWaitingRecords: config.QUEUE_MAX_WAITING,
+    maxMemoryPercent: config.QUEUE_MAX_MEMORY_PERCENT,
     jobMaxRecords: config.JOB_MAX_RECORDS,
     jobMaxBytes: config.JOB_MAX_BYTES,
     enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,

@@ -73,23 +73,29 @@ export function createJobHandler(deps: HandlerDeps) {
       await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
       throw new DelayedError();
     }
-    let audited = true;
-    await deps.observer?.decided(job, fresh).catch(() => {
-      audited = false;
-      log.error({ records: fresh.length }, 'audit entries not written; kept for the next attempt');
-    });
+    try {
+      await deps.observer?.decided(job, fresh);
+    } catch (err) {
+      // The audit entries are part of the job: not the records' failure (no attempt spent, nothing
+      // dead-lettered), so the job is put back with what it decided, still to be audited.
+      const delayMs = deps.retryDelayMs(job);
+      await job.updateProgress({ decided: results, unaudited: fresh.map((d) => d.index) } satisfies Progress).catch(() => {});
+      log.error({ code: classifyError(err).code, records: fresh.length, delayMs }, 'audit entries not written: job delayed instead of finished');
+      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
+      throw new DelayedError();
+    }
     const counts = tally(results);
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    if (!retry && audited) {
+    if (!retry) {
       log.info({ records: results.length, ...counts, attempt, ms }, 'job done');
       return { results: results as RecordResult[] };
     }
-    const failure = retry ?? new JobError('AUDIT_UNAVAILABLE', 'audit entries could not be written', false);
-    await job.updateProgress({ decided: results, unaudited: audited ? [] : fresh.map((d) => d.index) } satisfies Progress).catch(() => {});
+    const failure = retry;
+    await job.updateProgress({ decided: results, unaudited: [] } satisfies Progress).catch(() => {});
     deps.observer?.failed(failure, final);
     log[final ? 'error' : 'warn']({ code: failure.code, records: results.length, ...counts, attempt, final, ms }, `job failed: ${failure.message}`);
     const reason = `${failure.code}: ${failure.message}`;
-    throw final && retry ? new UnrecoverableError(reason) : new Error(reason);
+    throw final ? new UnrecoverableError(reason) : new Error(reason);
   };
 }
 

@@ -67,6 +67,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
     config,
     queue,
     store,
+    /** The environment its processes get (queue, database, servers). */
+    processEnv: base,
     /**
      * Enqueues like the API: records in batch jobs of `perJob` (default 50), one addBulk per 500
      * jobs; answers one reference (`<jobId>-<index>`) per record, in order, once Redis has them.
