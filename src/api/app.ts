@@ -9,6 +9,7 @@ import { AppError } from '../shared/errors.ts';
 import { adminPlugin } from './admin.ts';
 import { createAuthenticator, type Client } from './auth.ts';
 import { createIntake } from './intake.ts';
+import { methodNotAllowed } from './method-not-allowed.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
@@ -55,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  methodNotAllowed(app);
   // Fastify parses text/plain by default; the old endpoint never took it, so it is a 415.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
