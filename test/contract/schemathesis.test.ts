@@ -2,7 +2,8 @@
 // scripts/test.sh into .venv-schemathesis) generates requests from /docs/json and runs every check
 // on the answers. Per-case exceptions, each with its reason: schemathesis.toml, schemathesis_hooks.py.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT } from '../../scripts/local-servers.ts';
@@ -36,15 +37,20 @@ afterAll(async () => {
 
 function run(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
+    // A fresh directory: schemathesis and hypothesis keep caches (replayed failures) where they run.
+    const cwd = mkdtempSync(join(tmpdir(), 'schemathesis-'));
     const child = spawn(BIN, args, {
-      cwd: join(ROOT, 'test/contract'),
-      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PYTHONPATH: join(ROOT, 'test/contract'), SCHEMATHESIS_HOOKS: 'schemathesis_hooks', NO_COLOR: '1' },
+      cwd,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', PYTHONPATH: join(ROOT, 'test/contract'), PYTHONDONTWRITEBYTECODE: '1', SCHEMATHESIS_HOOKS: 'schemathesis_hooks', NO_COLOR: '1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    child.once('exit', (code) => resolve({ code, output }));
+    child.once('exit', (code) => {
+      rmSync(cwd, { recursive: true, force: true });
+      resolve({ code, output });
+    });
   });
 }
 
