@@ -8,6 +8,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { AppError } from '../shared/errors.ts';
 import { adminPlugin } from './admin.ts';
 import { createAuthenticator, type Client } from './auth.ts';
+import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { createIntake } from './intake.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
@@ -101,6 +102,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(patientRoutes, routeDeps);
     await api.register(batchRoutes, routeDeps);
     await api.register(jobRoutes, routeDeps);
+    await api.register(deadLetterRoutes, routeDeps);
   });
   await app.register(adminPlugin, { queue: deps.queue, authenticate });
   return app;

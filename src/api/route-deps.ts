@@ -16,8 +16,8 @@ export type AppDeps = {
   queue: PatientQueue;
   /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
   redis: Redis;
-  /** Reads only: GET /api/patients/{id} and the `Prefer: wait` answer. */
-  store: Pick<Store, 'patients'>;
+  /** Patients for reads only (GET /api/patients/{id}, `Prefer: wait`); dead letters for the admin routes. */
+  store: Pick<Store, 'patients' | 'deadLetters'>;
   /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
   queueEvents?: QueueEvents;
 };

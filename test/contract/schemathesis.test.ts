@@ -13,7 +13,7 @@ import { startProcess, waitForOutput, type Proc } from '../support/processes.ts'
 
 const BIN = join(ROOT, '.venv-schemathesis/bin/schemathesis');
 // Bounded: a fixed number of examples per operation and phase (about a minute on 2 busy cores).
-const MAX_EXAMPLES = '40';
+const MAX_EXAMPLES = '25';
 
 const config = testConfig({ LOG_LEVEL: 'warn' });
 let port: number;

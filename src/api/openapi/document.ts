@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { Config } from '../../shared/config.ts';
 import { SEED_SAMPLE } from '../../shared/patient-fields.ts';
+import { DEAD_LETTER_OFFSET_MAX, DEAD_LETTER_PAGE_MAX } from '../dead-letter-routes.ts';
+import { adminPaths, deadLetterSchemas } from './admin-paths.ts';
 import { patientInputSchemas } from './patient-input.ts';
 import { apiSchemas } from './schemas.ts';
 import { positiveRange } from './wire-patterns.ts';
@@ -18,7 +20,7 @@ function toSchema(schema: z.ZodType): Json {
 }
 
 export function openApiDocument(config: Config): Json {
-  const schemas = apiSchemas();
+  const schemas = { ...apiSchemas(), ...deadLetterSchemas() };
   const accepted = { description: 'Accepted: the job is in the queue and will not be lost', headers: { Location: { schema: { type: 'string' }, description: 'the job status URL' } }, ...json('Accepted') };
   const unavailable = problem('The queue did not confirm the record (Redis down or slow), or it is backed up, or the server is overloaded: retry after Retry-After (with the same Idempotency-Key)');
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
@@ -91,6 +93,7 @@ export function openApiDocument(config: Config): Json {
           responses: { '200': { description: 'The job', ...json('JobStatus') }, '404': problem('Unknown job, or removed after its retention period') },
         },
       },
+      ...adminPaths(DEAD_LETTER_PAGE_MAX, DEAD_LETTER_OFFSET_MAX, json, problem),
     },
     components: { schemas: { ...patientInputSchemas(config.PATIENT_STRING_MAX), ...Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) } },
   };
