@@ -1,17 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { bearer, makeKey } from '../support/api-keys.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 
-// Keys made the documented way (scripts/api-key.ts); the API is configured with their hashes only.
-function makeKey(id: string, scopes: string, ...extra: string[]) {
-  const out = execFileSync(process.execPath, ['scripts/api-key.ts', id, scopes, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return JSON.parse(out) as { key: string; entry: Record<string, unknown> };
-}
 const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
 const reader = makeKey('center-3-reader', 'patients:read', 'centers=3');
 const admin = makeKey('ops', 'admin');
-const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
 
 let h: Harness;
 beforeAll(async () => {
