@@ -13,6 +13,8 @@ const RETRY_ONE = /^\/admin\/queues\/api\/queues\/[^/]+\/([^/]+)\/retry$/;
 export function boardGuard(queue: PatientQueue) {
   return async function guard(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     if (request.method === 'GET' || request.method === 'HEAD') return;
+    // `ops` keys look; only `admin` keys may retry.
+    if (!request.client.scopes.has('admin')) throw new AppError('FORBIDDEN_SCOPE', 403, 'retrying jobs needs the admin scope');
     const path = request.url.split('?')[0]!;
     if (request.method === 'PUT' && RETRY_FAILED_ALL.test(path)) return;
     const one = request.method === 'PUT' ? RETRY_ONE.exec(path) : null;

@@ -22,7 +22,7 @@ const pageNumber = (text: string | undefined, fallback: number, min: number, max
   return n;
 };
 
-export async function deadLetterRoutes(app: FastifyInstance, { config, queue, store }: RouteDeps): Promise<void> {
+export async function deadLetterRoutes(app: FastifyInstance, { config, queue, store, accessAudit }: RouteDeps): Promise<void> {
   const { jobOptions } = queueSettings(config);
 
   app.get<{ Querystring: ListQuery }>('/api/admin/dead-letters', async (request) => {
@@ -42,10 +42,18 @@ export async function deadLetterRoutes(app: FastifyInstance, { config, queue, st
     if (letter.replayJobId) throw new AppError('ALREADY_REPLAYED', 409, `already replayed as ${letter.replayJobId}`);
     // The API produces for its own queue only; a letter of another queue is replayed by that deployment.
     if (letter.queue !== config.QUEUE_NAME) throw new AppError('OTHER_QUEUE', 409, 'the letter belongs to another queue; replay it with that deployment');
-    const ref = await replayDeadLetter(store, letter, async (_name, data) => {
-      const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
-      return recordRef(String(job.id), 0);
-    });
+    const entry = { action: 'dead-letter.replay' as const, keyId: request.client.id, patientId: letter.patientId, clientAddress: request.ip, requestId: request.id, letterId: letter._id };
+    let ref: string;
+    try {
+      ref = await replayDeadLetter(store, letter, async (_name, data) => {
+        const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
+        return recordRef(String(job.id), 0);
+      }, request.client.id);
+    } catch (err) {
+      await accessAudit.record({ ...entry, outcome: 'failed' }).catch(() => {});
+      throw err;
+    }
+    await accessAudit.record({ ...entry, outcome: 'replayed', jobId: ref });
     request.logFields = { letter: letter._id, jobId: ref };
     return reply.code(202).header('location', statusUrl(ref)).send({ id: letter._id, replayJobId: ref, statusUrl: statusUrl(ref) });
   });

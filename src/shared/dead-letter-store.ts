@@ -24,15 +24,21 @@ export function deadLetterSummary(l: DeadLetter) {
   };
 }
 
-/** Replay = a new job holding the letter's record on the same queue; the letter remembers its new reference. */
+/**
+ * Replay = a new job holding the letter's record on the same queue; the letter remembers its new
+ * reference. With `submittedBy`, the record is the replaying operator's (their write audit and
+ * status); its tenant restriction stays, so a replay never writes more than the first submission could.
+ */
 export async function replayDeadLetter(
   store: Pick<Store, 'deadLetters'>,
   letter: DeadLetter,
   enqueue: (queue: string, data: unknown) => Promise<string>,
+  submittedBy?: string,
 ): Promise<string> {
   const record: unknown = letter.dataJson === undefined ? letter.data : JSON.parse(letter.dataJson);
   // A letter of the one-record-per-job era holds that job's data: recordsOf reads both shapes.
-  const jobId = await enqueue(letter.queue, { records: recordsOf(record) });
+  const records = recordsOf(record).map((r) => (submittedBy && typeof r === 'object' && r !== null ? { ...r, submittedBy } : r));
+  const jobId = await enqueue(letter.queue, { records });
   await store.deadLetters.updateOne({ _id: letter._id }, { $set: { replayedAt: new Date(), replayJobId: jobId } });
   return jobId;
 }

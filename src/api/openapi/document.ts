@@ -10,6 +10,7 @@ import { positiveRange } from './wire-patterns.ts';
 // The help page, successor of the ASP.NET one: OpenAPI 3.1 generated from the zod schemas above.
 
 type Json = Record<string, unknown>;
+const ROUTE_INT32 = { type: 'string', maxLength: 10, pattern: `^0*${positiveRange(1, 2147483647)}$` };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string, extra: Json = {}) => ({ content: { 'application/json': { schema: ref(name), ...extra } } });
 const problem = (description: string, schema: Json = ref('Problem')) => ({ description, content: { 'application/problem+json': { schema } } });
@@ -80,9 +81,17 @@ export function openApiDocument(config: Config): Json {
         get: {
           operationId: 'getPatient',
           summary: 'The stored patient, in the old endpoint\'s response shape',
-          // As the route reads it: 1-10 ASCII digits, 1..2147483647.
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 10, pattern: `^0*${positiveRange(1, 2147483647)}$` } }],
-          responses: { '200': { description: 'The patient', ...json('Patient') }, '400': problem('The id is not a positive 32-bit integer'), '404': problem('No such patient') },
+          parameters: [
+            // As the route reads them: 1-10 ASCII digits, 1..2147483647.
+            { name: 'id', in: 'path', required: true, schema: ROUTE_INT32 },
+            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: ROUTE_INT32 },
+          ],
+          responses: {
+            '200': { description: 'The patient', ...json('Patient') },
+            '400': problem('The id or center_id is not a positive 32-bit integer'),
+            '404': problem('No such patient at this key\'s centers'),
+            '409': problem('Several centers of this key use the id: add center_id'),
+          },
         },
       },
       '/api/patients/jobs/{jobId}': {

@@ -1,4 +1,4 @@
-// API keys made the documented way (scripts/api-key.ts); the API is configured with their hashes only.
+// API keys made the documented way (scripts/api-key.ts): the API is configured with their hashes only.
 import { execFileSync } from 'node:child_process';
 
 export type TestKey = { key: string; entry: Record<string, unknown> };
@@ -9,3 +9,4 @@ export function makeKey(id: string, scopes: string, ...extra: string[]): TestKey
 }
 
 export const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
+export const keysEnv = (...keys: TestKey[]) => JSON.stringify(keys.map((k) => k.entry));
