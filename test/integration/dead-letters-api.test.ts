@@ -5,13 +5,14 @@ import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
 
 const writer = makeKey('dl-writer', 'patients:write,patients:read');
-const admin = makeKey('dl-ops', 'admin');
+const admin = makeKey('dl-admin', 'admin');
+const ops = makeKey('dl-ops', 'ops');
 const CANARY = 'CANARY-DEADLETTER-7d1e';
 
 let h: Harness;
 let poison: string;
 beforeAll(async () => {
-  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, admin.entry]) });
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, admin.entry, ops.entry]) });
   h.startWorker();
   // Another producer's poison record (isactive out of range) carrying a canary value; its neighbour is fine.
   [poison] = (await h.enqueueJob([
@@ -72,6 +73,24 @@ describe('dead letters over HTTP (admin scope)', () => {
     expect((await list(bearer(admin), '?replayed=true')).json().total).toBe(2);
     expect((await replay(bearer(admin), id)).statusCode).toBe(409);
     expect((await replay(bearer(admin), 'nope:1-0')).statusCode).toBe(404);
+  });
+
+  it('when an ops key (dashboard viewer) asks the dashboard to retry or clean, then 403; reading works', async () => {
+    const url = `/admin/queues/api/queues/${h.config.QUEUE_NAME}`;
+    expect((await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues', headers: bearer(ops) })).statusCode).toBe(200);
+    for (const path of ['/retry/failed', '/clean/failed', '/1-0/retry']) {
+      expect((await h.app.inject({ method: 'PUT', url: `${url}${path}`, headers: bearer(ops) })).statusCode, path).toBe(403);
+    }
+    expect((await list(bearer(ops))).statusCode).toBe(403);
+  });
+
+  it('when an admin asks the dashboard to clean, empty or obliterate, then 403 and the failed jobs stay', async () => {
+    const url = `/admin/queues/api/queues/${h.config.QUEUE_NAME}`;
+    const failedBefore = await h.queue.getJobCountByTypes('failed');
+    for (const path of ['/clean/failed', '/empty', '/obliterate', '/pause']) {
+      expect((await h.app.inject({ method: 'PUT', url: `${url}${path}`, headers: bearer(admin) })).statusCode, path).toBe(403);
+    }
+    expect(await h.queue.getJobCountByTypes('failed')).toBe(failedBefore);
   });
 
   it('when /docs/json is read, then both operations are documented with their 403', async () => {
