@@ -12,8 +12,11 @@ import { testConfig } from '../support/harness.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
 
 const BIN = join(ROOT, '.venv-schemathesis/bin/schemathesis');
-// Bounded: a fixed number of examples per operation and phase (about a minute on 2 busy cores).
-const MAX_EXAMPLES = '25';
+// Bounded: a fixed number of examples per operation and phase on top of the coverage phase's
+// deterministic cases (about 2,000 requests). A fixed seed makes a failure reproducible with the
+// printed command; change it to explore further.
+const MAX_EXAMPLES = '15';
+const SEED = '20261201';
 
 const config = testConfig({ LOG_LEVEL: 'warn' });
 let port: number;
@@ -60,7 +63,7 @@ describe('the OpenAPI document against the running service (schemathesis)', () =
     const { code, output } = await run([
       '--config-file', join(ROOT, 'test/contract/schemathesis.toml'), '--no-color',
       'run', `http://127.0.0.1:${port}/docs/json`,
-      '--checks', 'all', '--max-examples', MAX_EXAMPLES, '--workers', '2', '--seed', String(Date.now() % 1_000_000),
+      '--checks', 'all', '--max-examples', MAX_EXAMPLES, '--workers', '2', '--seed', SEED,
     ]);
     // The summary in the test output, whatever the verdict.
     process.stdout.write(output.slice(output.lastIndexOf('SUMMARY') - 40));
