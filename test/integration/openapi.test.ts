@@ -14,6 +14,8 @@ const API_ROUTES = [
   ['post', '/api/patients/batch'],
   ['get', '/api/patients/{id}'],
   ['get', '/api/patients/jobs/{jobId}'],
+  ['get', '/api/admin/dead-letters'],
+  ['post', '/api/admin/dead-letters/{id}/replay'],
 ] as const;
 
 describe('the OpenAPI help page', () => {
