@@ -24,7 +24,7 @@ let procs: Proc[] = [];
 
 beforeAll(async () => {
   port = await freePort();
-  const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true', LOG_LEVEL: 'info', API_WAIT_MAX_S: '2' };
+  const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true', LOG_LEVEL: 'info', API_WAIT_MAX_S: '1' };
   procs = [startProcess('api', env), startProcess('worker', env)];
   await waitForOutput(procs[0]!, /Server listening/);
   await waitForOutput(procs[1]!, /worker started/);
