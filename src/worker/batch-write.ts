@@ -37,7 +37,11 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
     async write(items) {
       const results: (WriteResult | undefined)[] = items.map(() => undefined);
       const groups = groupByPatient(items);
-      let waiting = [...groups.keys()];
+      // Insert first, without a lock: a patient not stored yet is stored by its insert, atomically
+      // (the _id is unique), whatever runs elsewhere. Only the patients already stored (duplicate
+      // key) need the guarded replace, and on FerretDB its lock: a drain of new patients takes none.
+      const known = await insertNew(patients, [...groups.values()]);
+      let waiting = known.map((g) => g.key);
       const deadline = Date.now() + strategy.lockWaitMs;
       while (waiting.length > 0) {
         let lease;
@@ -55,7 +59,6 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         } finally {
           await lease.release().catch(() => {}); // else it expires
         }
-        for (const g of now) settleGroup(g, results);
         waiting = waiting.filter((k) => !lease.held.has(k));
         if (waiting.length > 0 && Date.now() >= deadline) {
           failAll(waiting, groups, results, new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
@@ -63,20 +66,38 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         }
         if (waiting.length > 0) await sleep(10 + Math.random() * 10);
       }
+      for (const g of groups.values()) if (!failedAll(g, results)) settleGroup(g, results);
       return results.map((r) => r ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) });
     },
   };
 }
 
-async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
-  const inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+/** Inserts every candidate; decides the inserted (and the refused for other reasons); answers the known ones. */
+async function insertNew(patients: Collection<PatientDocument>, groups: Group[]): Promise<Group[]> {
+  let inserted: BulkAnswer;
+  try {
+    inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+  } catch (err) {
+    for (const g of groups) g.result ??= { ok: false, error: classifyError(err) };
+    return [];
+  }
   const known: Group[] = [];
   groups.forEach((g, i) => {
     const a = inserted.answers[i]!;
     if (a.kind === 'refused' && a.code === DUPLICATE_KEY) known.push(g);
     else decide(g, a, inserted);
   });
-  if (known.length > 0) await writeKnown(patients, strategy, known);
+  try {
+    await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
+  } catch (err) {
+    for (const g of groups) if (g.notDurable && g.result?.ok) g.result = { ok: false, error: classifyError(err) };
+  }
+  return known;
+}
+
+/** The known patients this lease holds: the guarded replace, then what is still not durable is confirmed. */
+async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
+  await writeKnown(patients, strategy, groups);
   await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
 }
 
@@ -190,6 +211,11 @@ function groupByPatient(items: WriteItem[]): Map<Key, Group> {
     }
   });
   return groups;
+}
+
+/** Whether failAll already answered this patient's records (lock trouble): settleGroup must not overwrite. */
+function failedAll(g: Group, results: (WriteResult | undefined)[]): boolean {
+  return g.result === undefined && results[g.candidate.index] !== undefined;
 }
 
 function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {
