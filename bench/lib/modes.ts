@@ -18,8 +18,13 @@ export type Params = {
   batchConnections: number;
   batchSizes: number[];
   /** Scenario 3: drain. */
-  /** Records queued (in jobs of JOB_MAX_RECORDS) for each drain measurement. */
+  /** Records queued (in jobs of JOB_MAX_RECORDS) for each drain measurement of new patients. */
   drainJobs: number;
+  /**
+   * Stored patients updated in the update drains. Smaller: on FerretDB every update looks its
+   * patient up with a scan (bench/README.md), so the raw reference alone would run for hours.
+   */
+  drainUpdates: number;
   /**
    * Each writer (worker, raw bulkWrite) gets the same records and at most this long;
    * its rate is documents stored / time. On FerretDB/SQLite every upsert scans the collection, so
@@ -52,6 +57,7 @@ const full: Params = {
   batchConnections: 8,
   batchSizes: [100, 1000],
   drainJobs: 50_000,
+  drainUpdates: 5_000,
   drainMaxS: 45,
   rawBatchSize: 500,
   e2eS: 30,
@@ -73,6 +79,7 @@ const quick: Params = {
   intakeS: 5,
   batchS: 3,
   drainJobs: 5_000,
+  drainUpdates: 1_000,
   drainMaxS: 5,
   // One bulkWrite of 500 upserts can take half a minute on FerretDB/SQLite: smaller batches keep
   // the quick run under 2 minutes (the report says which size was used).
@@ -94,6 +101,7 @@ const smoke: Params = {
   batchS: 1,
   batchConnections: 2,
   drainJobs: 300,
+  drainUpdates: 100,
   drainMaxS: 2,
   rawBatchSize: 50,
   e2eS: 2,

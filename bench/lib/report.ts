@@ -153,7 +153,7 @@ export function renderMarkdown(r: BenchResults): string {
   const s3 = r.scenarios.drain;
   if (s3) {
     L.push('', `## 3. Drain of ${n(s3.records)} queued records (each writer at most ${s3.maxSeconds} s)`, '');
-    L.push(`Records queued in jobs of ${s3.recordsPerJob}, as the API queues a batch request. Worker concurrency ${s3.workerConcurrency}.`, '');
+    L.push(`Records queued in jobs of ${s3.recordsPerJob}, as the API queues a batch request. Worker concurrency ${s3.workerConcurrency}. Updates: ${n(s3.updates)} stored patients re-sent in a newer version.`, '');
     L.push('| writer | written (median) | seconds | records/s | ratio |', '| --- | ---: | ---: | ---: | ---: |');
     const med = (runs: { stored: number; seconds: number; complete: boolean }[]) => {
       const sorted = [...runs].sort((a, b) => a.stored - b.stored);

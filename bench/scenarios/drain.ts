@@ -18,6 +18,7 @@ export type DrainKind = 'new' | 'update';
 
 export type DrainResult = {
   records: number;
+  updates: number;
   recordsPerJob: number;
   maxSeconds: number;
   workerConcurrency: number;
@@ -68,7 +69,7 @@ async function drainWith(ctx: Ctx, kind: DrainKind, workers: number, round: numb
   const tag = `${kind[0]}${workers}`;
   const target = { queue: `drain-${tag}-r${round}`, db: `bench_drain_${tag}_r${round}` };
   const queue = openQueue(ctx, target.queue);
-  const count = p.drainJobs;
+  const count = kind === 'update' ? p.drainUpdates : p.drainJobs;
   const label = `${workers} worker${workers > 1 ? 's' : ''}, ${kind}`;
   try {
     const first = takeIds(count);
@@ -115,19 +116,22 @@ async function rawBulkWrite(ctx: Ctx, kind: DrainKind, op: string, round: number
   const p = ctx.params;
   const db = `bench_drain_raw${kind[0]}_r${round}`;
   const schema = benchSchema();
-  const first = takeIds(p.drainJobs);
+  const count = kind === 'update' ? p.drainUpdates : p.drainJobs;
+  const first = takeIds(count);
   try {
-    if (kind === 'update') await prestore(ctx, db, first, p.drainJobs);
+    if (kind === 'update') await prestore(ctx, db, first, count);
     const now = Date.now();
-    const docs = Array.from({ length: p.drainJobs }, (_, i) => patientDocument(schema, record(first + i, now, kind === 'update' ? UPDATED_TOTAL_HD : undefined), '2', i));
+    const docs = Array.from({ length: count }, (_, i) => patientDocument(schema, record(first + i, now, kind === 'update' ? UPDATED_TOTAL_HD : undefined), '2', i));
     const patients = ctx.mongo.db(db).collection<PatientDocument>('patients');
     const wc = { w: DEFAULTS.MONGO_WRITE_CONCERN, journal: DEFAULTS.MONGO_JOURNAL };
     say(`scenario 3 round ${round}/${p.rounds}: raw driver, ${kind}: bulkWrite (${op}) of ${docs.length} documents in batches of ${p.rawBatchSize}`);
     const t0 = performance.now();
     let failed = 0;
-    for (let i = 0; i < docs.length; i += p.rawBatchSize) {
+    // Updates in smaller bulks: each op scans on FerretDB, and the time limit is checked between bulks.
+    const size = kind === 'update' ? Math.min(p.rawBatchSize, 100) : p.rawBatchSize;
+    for (let i = 0; i < docs.length; i += size) {
       try {
-        await patients.bulkWrite(docs.slice(i, i + p.rawBatchSize).map((doc) => rawOp(op, doc)), { ordered: false, writeConcern: wc });
+        await patients.bulkWrite(docs.slice(i, i + size).map((doc) => rawOp(op, doc)), { ordered: false, writeConcern: wc });
       } catch (err) {
         // The server gave up on a batch (seen with FerretDB under load): counted, the run goes on.
         failed++;
@@ -162,6 +166,7 @@ export async function drain(ctx: Ctx): Promise<DrainResult> {
   const ratio = (a: DrainRun[], b: DrainRun[]) => medianRatio(a.map((x, i) => ({ a: x.perS, b: b[i]?.perS ?? null })));
   return {
     records: p.drainJobs,
+    updates: p.drainUpdates,
     recordsPerJob: DEFAULTS.JOB_MAX_RECORDS,
     maxSeconds: p.drainMaxS,
     workerConcurrency: DEFAULTS.WORKER_CONCURRENCY,
