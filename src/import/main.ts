@@ -1,0 +1,15 @@
+#!/usr/bin/env node
+// `npm run import -- <file> [options]`, or the `hemo-import` bin (compiled to dist/import/main.js).
+// Ctrl-C once: no new batches, the ones in flight are acknowledged, and the checkpoint is kept for
+// --resume; twice: exit at once (the checkpoint on disk is consistent at any moment).
+import { readFileSync } from 'node:fs';
+import { processOutput } from './output.ts';
+import { runImport } from './run-import.ts';
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const stop = new AbortController();
+process.on('SIGINT', () => {
+  if (stop.signal.aborted) process.exit(130);
+  stop.abort();
+});
+process.exitCode = await runImport(process.argv.slice(2), process.env, { stdin: process.stdin, output: processOutput(process.stdout, process.stderr), signal: stop.signal, version });
