@@ -105,7 +105,7 @@ export function retryAfterMs(header: string | null, now = Date.now()): number | 
 }
 
 function networkReason(err: unknown): string {
-  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  const e = err as { name?: string; code?: string; cause?: { code?: string; message?: string } };
   if (e.name === 'TimeoutError') return 'request timed out';
-  return e.cause?.code ?? e.code ?? e.name ?? 'network error';
+  return e.cause?.code ?? e.code ?? e.cause?.message ?? 'network error';
 }

@@ -1,0 +1,36 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHarness, type Harness } from '../support/harness.ts';
+import { pollUntil, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
+import type { Proc } from '../support/processes.ts';
+
+// Issue 13: a rate limit far below what the importer would send; it waits for Retry-After and completes.
+
+let h: Harness;
+let api: Served;
+let worker: Proc;
+const dir = tempDir();
+
+beforeAll(async () => {
+  h = await createHarness({ RATE_LIMIT_MAX: '4', RATE_LIMIT_WINDOW_MS: '1000', LOG_LEVEL: 'warn' });
+  worker = workerFor(h);
+  api = await serve(h);
+});
+afterAll(async () => {
+  await stop(worker);
+  await h.close();
+});
+
+describe('import under a rate limit', () => {
+  it('when the API answers 429 with Retry-After, then the importer waits and still sends every batch once', async () => {
+    const file = await writeExport(dir, 'ndjson', 3000, 8_000_000);
+    const run = runImporter([file.path, '--url', api.url, '--batch-size', '100', '--concurrency', '4'], dir);
+    expect((await run.exited).code, run.output()).toBe(1);
+    expect(run.output()).toContain(`3,000 records, ${file.validIds.length.toLocaleString('en-US')} accepted, ${file.invalid.length} rejected`);
+    expect(api.batches.filter((b) => b.status === 429).length).toBeGreaterThan(0);
+    const ok = api.batches.filter((b) => b.status === 202).map((b) => Number(b.requestId.split('-').at(-1)));
+    expect(ok.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
+    const range = { _id: { $gte: 8_000_000, $lt: 8_003_000 } };
+    await pollUntil('every valid record stored', 60_000, () => h.store.patients.countDocuments(range), (n) => n >= file.validIds.length);
+    expect(await h.store.patients.countDocuments(range)).toBe(file.validIds.length);
+  }, 120_000);
+});
