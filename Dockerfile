@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
 # One build, two targets that share every layer but the last: `api` and `worker`. Each has its own
 # entry point and HEALTHCHECK (the API and the worker answer /health/live on different ports).
-# Node 24 runs the TypeScript sources directly (type stripping), so there is no build step that
-# could drift from what the tests ran.
+# Production runs compiled JavaScript (`npm run build`, src/ -> dist/): no type-stripping module in
+# memory, and what runs is exactly what `tsc` checked. Tests and development run the .ts sources.
+# Heap limits (NODE_OPTIONS below) were chosen by measurement (bench/README.md, "Memory"); they are
+# the one place these flags live: scripts/start.sh and the benchmark read them from here.
 #
 #   docker build --target api    -t hemo-patient-ingest-api:0.1.0 .
 #   docker build --target worker -t hemo-patient-ingest-worker:0.1.0 .
@@ -16,14 +18,22 @@ COPY package.json package-lock.json ./
 # Production dependencies only. No install script is needed (package.json denies the four that exist).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
+FROM node:24-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build
+
 FROM node:24-slim AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 # Code and dependencies stay owned by root: the process can read them, never change them.
 COPY --from=deps /app/node_modules ./node_modules
-# package.json is needed at run time: its "type": "module" makes the .ts sources ES modules.
+# package.json is needed at run time: its "type": "module" makes the compiled files ES modules.
 COPY package.json ./
-COPY src ./src
+COPY --from=build /app/dist ./dist
 # The unprivileged user of the node image (uid 1000; Kubernetes manifests set runAsUser: 1000).
 USER node
 # Exec-form CMD: node is PID 1 and gets SIGTERM itself, which starts the graceful shutdown
@@ -33,16 +43,18 @@ STOPSIGNAL SIGTERM
 FROM runtime AS worker
 # Health and metrics on every interface of the container (the default, 127.0.0.1, is for a host install).
 ENV WORKER_HTTP_HOST=0.0.0.0 WORKER_HTTP_PORT=3001
+ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=4"
 EXPOSE 3001
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.WORKER_HTTP_PORT || '3001') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "src/worker/main.ts"]
+CMD ["node", "dist/worker/main.js"]
 
 # Last stage = what a plain `docker build .` produces.
 FROM runtime AS api
 # Listen on every interface of the container (the default, 127.0.0.1, is for a host install).
 ENV API_HOST=0.0.0.0 API_PORT=3000
+ENV NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=2"
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.API_PORT || '3000') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "src/api/server.ts"]
+CMD ["node", "dist/api/server.js"]

@@ -126,7 +126,7 @@ async function main() {
     redis: createHarnessRedis(redisSrv.url),
     mongo: createHarnessMongo(mongoUrl),
     rss,
-    nodeArgs: { api: prof('api'), worker: prof('worker'), naiveWorker: prof('naiveWorker'), bare202: prof('bare202'), syncMongo: prof('syncMongo') },
+    nodeArgs: { api: prof('api'), worker: prof('worker'), bare202: prof('bare202'), syncMongo: prof('syncMongo') },
     checkDeadline: () => {
       if (aborted) throw new Error('aborted: past the hard time limit');
     },
@@ -164,7 +164,7 @@ async function main() {
     if (opts.only.includes('s3')) results.scenarios.drain = await drain(ctx);
     // The steady load for 4 and the soak: a fraction of what this run measured the two halves can do.
     const intakeRps = results.scenarios.intakeSingle?.medians.service.rps ?? null;
-    const drainRate = results.scenarios.drain?.medians.workerJobsPerS ?? null;
+    const drainRate = results.scenarios.drain?.medians.workerNewPerS ?? null;
     const known = [intakeRps, drainRate].filter((x): x is number => x !== null && x > 0);
     const rate = known.length ? Math.max(20, Math.round(params.e2eLoadFraction * Math.min(...known))) : params.e2eDefaultRate;
     const rateRule = known.length

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { ferretdbServer, redisServer, ROOT, started, type LocalServer } from './local-servers.ts';
+import { productionNodeOptions, type ProcessRole } from './node-options.ts';
 
 const env = process.env;
 const data = join(ROOT, '.data');
@@ -25,7 +26,8 @@ async function main() {
   if (!env.API_KEYS) env.AUTH_DEV_MODE ??= 'true';
   say(`Redis ${env.REDIS_URL}  MongoDB protocol (FerretDB) ${env.MONGO_URL}`);
 
-  const children = [run('api', 'src/api/server.ts'), run('worker', 'src/worker/main.ts')];
+  // As production runs them: compiled JavaScript (scripts/start.sh builds it) with the Dockerfile's heap limits.
+  const children = [run('api', 'dist/api/server.js'), run('worker', 'dist/worker/main.js')];
   const api = `http://${env.API_HOST ?? '127.0.0.1'}:${env.API_PORT ?? 3000}`;
   say(`API on ${api}  (POST ${api}/api/patients)  — Ctrl-C to stop`);
   say(`try: curl -si ${api}/api/patients -H 'content-type: application/json' -d @examples/patient.json`);
@@ -43,9 +45,9 @@ async function main() {
   process.on('SIGTERM', () => void stopAll(0));
 }
 
-function run(name: string, entry: string): ChildProcess {
+function run(name: ProcessRole, entry: string): ChildProcess {
   // Own process group: Ctrl-C reaches only this script, which then stops the children in order.
-  return spawn(process.execPath, [join(ROOT, entry)], { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true }).on('error', (err) => say(`${name}: ${err.message}`));
+  return spawn(process.execPath, [...productionNodeOptions(ROOT)[name], join(ROOT, entry)], { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true }).on('error', (err) => say(`${name}: ${err.message}`));
 }
 
 async function terminate(child: ChildProcess): Promise<void> {

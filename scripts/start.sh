@@ -3,4 +3,6 @@
 source "$(dirname "$0")/lib.sh"
 bootstrap
 cd "$ROOT"
+# Production runs compiled JavaScript: build it (incremental, fast the second time).
+npm run --silent build
 exec node scripts/run-local.ts "$@"

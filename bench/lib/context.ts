@@ -59,8 +59,8 @@ export async function startHttp(ctx: Ctx, role: 'api' | 'bare202' | 'syncMongo',
   return Object.assign(proc, { url });
 }
 
-/** The real worker (`node src/worker/main.ts`) or the naive reference worker. */
-export async function startWorker(ctx: Ctx, role: 'worker' | 'naiveWorker', target: Target, label: string = role): Promise<NodeProc> {
+/** The real worker, as production runs it (`node dist/worker/main.js`). */
+export async function startWorker(ctx: Ctx, role: 'worker', target: Target, label: string = role): Promise<NodeProc> {
   const proc = spawnNode(role, { logDir: ctx.logDir, label, env: env(ctx, target), nodeArgs: ctx.nodeArgs[role] ?? [] });
   ctx.rss.track(proc);
   await waitForLog(proc, /worker started/);

@@ -18,9 +18,10 @@ export type Params = {
   batchConnections: number;
   batchSizes: number[];
   /** Scenario 3: drain. */
+  /** Records queued (in jobs of JOB_MAX_RECORDS) for each drain measurement. */
   drainJobs: number;
   /**
-   * Each writer (worker, raw bulkWrite, naive worker) gets the same jobs and at most this long;
+   * Each writer (worker, raw bulkWrite) gets the same records and at most this long;
    * its rate is documents stored / time. On FerretDB/SQLite every upsert scans the collection, so
    * a 50,000-job backlog cannot drain in any bounded time there (see bench/README.md).
    */

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { ROOT } from '../../scripts/local-servers.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
 import { createPatientSchema, parsePatient, type PatientSchema } from '../../src/shared/patient-schema.ts';
-import type { PatientJobData } from '../../src/shared/queue.ts';
-import { versionOf } from './version.ts';
+import { recordRef, type PatientRecord } from '../../src/shared/queue.ts';
+import { versionOf } from '../../src/worker/process-patient-job.ts';
 
 export const SEED: Record<string, unknown> = JSON.parse(readFileSync(join(ROOT, 'examples', 'patient.json'), 'utf8'));
 
@@ -34,14 +34,14 @@ export function takeIds(count: number): number {
 }
 
 /** What the API would enqueue for the seed with this id (all known fields, raw values). */
-export const jobData = (id: number, receivedAt: number): PatientJobData => ({ patient: { ...SEED, id }, receivedAt });
+export const record = (id: number, receivedAt: number, totalHd?: number): PatientRecord => ({ patient: { ...SEED, id, ...(totalHd === undefined ? {} : { total_hd: totalHd }) }, receivedAt });
 
 export function benchSchema(): PatientSchema {
   return createPatientSchema({ timeZone: 'Asia/Bangkok', maxStringLength: 255 });
 }
 
-/** The document the worker would write for this job (the same shape, the same version string). */
-export function patientDocument(schema: PatientSchema, data: PatientJobData, jobId: string): PatientDocument {
+/** The document the worker would write for this record (the same shape, the same version string). */
+export function patientDocument(schema: PatientSchema, data: PatientRecord, jobId: string, index: number): PatientDocument {
   const parsed = parsePatient(schema, data.patient);
   if (!parsed.ok) throw new Error(`seed patient is invalid: ${JSON.stringify(parsed.issues)}`);
   const { patient } = parsed;
@@ -49,8 +49,8 @@ export function patientDocument(schema: PatientSchema, data: PatientJobData, job
     _id: patient.id,
     ...patient,
     _ingest: {
-      version: versionOf(patient.modify_time, data.receivedAt, jobId),
-      jobId,
+      version: versionOf(patient.modify_time, data.receivedAt, jobId, index),
+      jobId: recordRef(jobId, index),
       receivedAt: new Date(data.receivedAt),
       appliedAt: new Date(),
       attempt: 1,

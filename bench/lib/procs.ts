@@ -5,16 +5,17 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/local-servers.ts';
+import { productionNodeOptions } from '../../scripts/node-options.ts';
 import { sleep } from './util.ts';
 
-export type Role = 'api' | 'worker' | 'bare202' | 'syncMongo' | 'naiveWorker';
+export type Role = 'api' | 'worker' | 'bare202' | 'syncMongo';
 
 export const ENTRIES: Record<Role, string> = {
-  api: 'src/api/server.ts',
-  worker: 'src/worker/main.ts',
+  // The real processes run as production does: compiled JavaScript (npm run build, done by scripts/bench.sh).
+  api: 'dist/api/server.js',
+  worker: 'dist/worker/main.js',
   bare202: 'bench/reference/bare-202.ts',
   syncMongo: 'bench/reference/sync-mongo.ts',
-  naiveWorker: 'bench/reference/naive-worker.ts',
 };
 
 export type NodeProc = {
@@ -36,7 +37,9 @@ export function spawnNode(role: Role, opts: SpawnOptions): NodeProc {
   const label = opts.label ?? role;
   const logFile = join(opts.logDir, `${label}.log`);
   const fd = openSync(logFile, 'a');
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), join(ROOT, ENTRIES[role])], {
+  // The real processes get the production heap limits (Dockerfile), then any flags of the run.
+  const production = role === 'api' || role === 'worker' ? productionNodeOptions(ROOT)[role] : [];
+  const child = spawn(process.execPath, [...production, ...(opts.nodeArgs ?? []), join(ROOT, ENTRIES[role])], {
     cwd: ROOT,
     // Each worker takes any free port for its HTTP side (several run at once; 3001 may be taken).
     env: { PATH: process.env.PATH ?? '', WORKER_HTTP_PORT: '0', ...opts.env },

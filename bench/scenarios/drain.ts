@@ -1,71 +1,92 @@
-// Scenario 3: a backlog of queued jobs (distinct patients) drained by one worker process, against
-// the database limit (the raw driver, unordered bulkWrite in batches of 500, same documents, same
-// operation) and a naive worker (one updateOne per job, same concurrency as the real worker).
-import type { AnyBulkWriteOperation } from 'mongodb';
+// Scenario 3: a backlog of queued records drained by the real worker, against the database limit
+// (the raw driver doing the same kind of write, unordered bulkWrite in batches, one at a time):
+//   new   — patients not stored yet (a center's first load): worker vs raw inserts (or guarded upserts)
+//   update — re-sent patients, each already stored in an older version (what centers mostly send):
+//            worker vs raw replaces of the same documents
+//   2 workers — the `new` backlog drained by two worker processes at once, next to one.
+// Records are queued as the API queues a batch request: jobs of JOB_MAX_RECORDS records.
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import { loadConfig } from '../../src/shared/config.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
 import { JOB_NAME, queueSettings } from '../../src/shared/queue.ts';
 import { dropDb, flushRedis, openQueue, startWorker, waitDrained, type BenchQueue, type Ctx } from '../lib/context.ts';
-import { benchSchema, jobData, patientDocument, takeIds } from '../lib/patients.ts';
+import { benchSchema, patientDocument, record, takeIds } from '../lib/patients.ts';
 import { median, medianRatio, say } from '../lib/util.ts';
 
-export type DrainRun = { jobs: number; stored: number; seconds: number; jobsPerS: number; complete: boolean; failed: number };
+export type DrainRun = { records: number; stored: number; seconds: number; perS: number; complete: boolean; failed: number };
+export type DrainKind = 'new' | 'update';
 
 export type DrainResult = {
-  jobs: number;
+  records: number;
+  recordsPerJob: number;
   maxSeconds: number;
   workerConcurrency: number;
-  naiveConcurrency: number;
   rawBatchSize: number;
-  /** What the raw reference sent: the worker's own kind of write for new patients on this server. */
-  rawOperation: string;
-  rounds: { worker: DrainRun[]; rawBulkWrite: DrainRun[]; naiveWorker: DrainRun[] };
-  medians: { workerSeconds: number | null; workerJobsPerS: number | null; rawDocsPerS: number | null; naiveJobsPerS: number | null };
-  ratios: { workerVsRaw: number | null; workerVsNaive: number | null };
+  /** What the raw reference sent for each kind: the worker's own kind of write on this server. */
+  rawOperation: Record<DrainKind, string>;
+  rounds: { workerNew: DrainRun[]; rawNew: DrainRun[]; workerUpdate: DrainRun[]; rawUpdate: DrainRun[]; twoWorkersNew: DrainRun[] };
+  medians: { workerNewPerS: number | null; rawNewPerS: number | null; workerUpdatePerS: number | null; rawUpdatePerS: number | null; twoWorkersNewPerS: number | null };
+  ratios: { workerVsRawNew: number | null; workerVsRawUpdate: number | null; twoWorkersVsOne: number | null };
 };
 
 const DEFAULTS = loadConfig({ REDIS_URL: 'redis://x', MONGO_URL: 'mongodb://x' });
+/** Updates are marked by this value, so "how many are applied" is one count. */
+const UPDATED_TOTAL_HD = 2;
 
-async function enqueuePaused(ctx: Ctx, queue: BenchQueue, firstId: number, count: number): Promise<void> {
+async function enqueuePaused(ctx: Ctx, queue: BenchQueue, firstId: number, count: number, kind: DrainKind): Promise<void> {
   const { jobOptions } = queueSettings(DEFAULTS);
+  const perJob = DEFAULTS.JOB_MAX_RECORDS;
   await queue.pause();
-  const chunk = 1000;
-  for (let i = 0; i < count; i += chunk) {
-    const n = Math.min(chunk, count - i);
-    const now = Date.now();
-    await queue.addBulk(Array.from({ length: n }, (_, k) => ({ name: JOB_NAME, data: jobData(firstId + i + k, now), opts: jobOptions })));
+  for (let i = 0; i < count; i += perJob * 20) {
+    const jobs = [];
+    for (let j = i; j < Math.min(count, i + perJob * 20); j += perJob) {
+      const now = Date.now();
+      const n = Math.min(perJob, count - j);
+      jobs.push({ name: JOB_NAME, data: { records: Array.from({ length: n }, (_, k) => record(firstId + j + k, now, kind === 'update' ? UPDATED_TOTAL_HD : undefined)) }, opts: jobOptions });
+    }
+    await queue.addBulk(jobs);
     ctx.checkDeadline();
   }
 }
 
-async function drainWith(ctx: Ctx, role: 'worker' | 'naiveWorker', round: number): Promise<DrainRun> {
+/** The older version of each patient, stored before an update drain (raw inserts: not measured). */
+async function prestore(ctx: Ctx, db: string, firstId: number, count: number): Promise<void> {
+  const schema = benchSchema();
+  const patients = ctx.mongo.db(db).collection<PatientDocument>('patients');
+  const then = Date.now() - 3_600_000;
+  for (let i = 0; i < count; i += 1000) {
+    const docs = Array.from({ length: Math.min(1000, count - i) }, (_, k) => patientDocument(schema, record(firstId + i + k, then), '1', k));
+    await patients.insertMany(docs, { ordered: false });
+    ctx.checkDeadline();
+  }
+}
+
+const applied = (patients: Collection<PatientDocument>, kind: DrainKind) => patients.countDocuments(kind === 'update' ? { total_hd: UPDATED_TOTAL_HD } : {});
+
+async function drainWith(ctx: Ctx, kind: DrainKind, workers: number, round: number): Promise<DrainRun> {
   const p = ctx.params;
-  const tag = role === 'worker' ? 'w' : 'n';
+  const tag = `${kind[0]}${workers}`;
   const target = { queue: `drain-${tag}-r${round}`, db: `bench_drain_${tag}_r${round}` };
   const queue = openQueue(ctx, target.queue);
-  const jobs = p.drainJobs;
+  const count = p.drainJobs;
+  const label = `${workers} worker${workers > 1 ? 's' : ''}, ${kind}`;
   try {
-    say(`scenario 3 round ${round}/${p.rounds}: ${role}: enqueueing ${jobs} jobs (queue paused)`);
-    await enqueuePaused(ctx, queue, takeIds(jobs), jobs);
-    const proc = await startWorker(ctx, role, target, `${role}-s3-r${round}`);
+    const first = takeIds(count);
+    if (kind === 'update') await prestore(ctx, target.db, first, count);
+    say(`scenario 3 round ${round}/${p.rounds}: ${label}: enqueueing ${count} records (queue paused)`);
+    await enqueuePaused(ctx, queue, first, count, kind);
+    const procs = await Promise.all(Array.from({ length: workers }, (_, i) => startWorker(ctx, 'worker', target, `worker-s3-${tag}-${i + 1}-r${round}`)));
     try {
       const t0 = performance.now();
       await queue.resume();
-      let lastSay = 0;
-      const res = await waitDrained(queue, p.drainMaxS, (pending) => {
-        const s = (performance.now() - t0) / 1000;
-        if (s - lastSay >= 5) {
-          lastSay = s;
-          say(`  ${role}: ${jobs - pending}/${jobs} done after ${s.toFixed(0)} s`);
-        }
-      });
+      const res = await waitDrained(queue, p.drainMaxS);
       const seconds = (performance.now() - t0) / 1000;
-      const stored = await ctx.mongo.db(target.db).collection('patients').countDocuments({});
-      const run = { jobs, stored, seconds, jobsPerS: stored / seconds, complete: res.done && stored === jobs, failed: res.failed };
-      say(`  ${role}: ${stored}/${jobs} stored in ${seconds.toFixed(2)} s = ${run.jobsPerS.toFixed(0)} jobs/s${res.done ? '' : ' (stopped at the time limit)'}${res.failed ? `, ${res.failed} failed` : ''}`);
+      const stored = await applied(ctx.mongo.db(target.db).collection<PatientDocument>('patients'), kind);
+      const run = { records: count, stored, seconds, perS: stored / seconds, complete: res.done && stored === count, failed: res.failed };
+      say(`  ${label}: ${stored}/${count} written in ${seconds.toFixed(2)} s = ${run.perS.toFixed(0)} records/s${res.done ? '' : ' (stopped at the time limit)'}${res.failed ? `, ${res.failed} failed` : ''}`);
       return run;
     } finally {
-      await proc.stop();
+      await Promise.all(procs.map((proc) => proc.stop()));
     }
   } finally {
     await queue.close();
@@ -75,43 +96,43 @@ async function drainWith(ctx: Ctx, role: 'worker' | 'naiveWorker', round: number
 }
 
 /**
- * The database limit for the worker's own writes of these (new) patients. Against MongoDB the worker
- * writes a replace-with-upsert filtered on an older version; against FerretDB, where that filter
- * scans the collection for every op, it inserts new patients (src/worker/batch-write.ts). The raw
- * reference does the same, so "worker ÷ raw" is the share of what the server can take.
+ * The worker's own kind of write on this server: on MongoDB the version-guarded replace-with-upsert
+ * for both kinds; on FerretDB (src/worker/README.md) an insert for a new patient and a replace by
+ * `_id` for a stored one (after its read, under the patient lock).
  */
-async function rawOperation(ctx: Ctx): Promise<'insertOne' | 'replaceOne-upsert'> {
+async function rawOperations(ctx: Ctx): Promise<Record<DrainKind, string>> {
   const info = await ctx.mongo.db('admin').command({ buildInfo: 1 });
-  return 'ferretdbVersion' in info ? 'insertOne' : 'replaceOne-upsert';
+  return 'ferretdbVersion' in info ? { new: 'insertOne', update: 'replaceOne by _id' } : { new: 'replaceOne-upsert (guarded)', update: 'replaceOne-upsert (guarded)' };
 }
 
-async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun & { operation: string }> {
+function rawOp(op: string, doc: PatientDocument): AnyBulkWriteOperation<PatientDocument> {
+  if (op === 'insertOne') return { insertOne: { document: doc } };
+  if (op === 'replaceOne by _id') return { replaceOne: { filter: { _id: doc._id }, replacement: doc } };
+  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } }, replacement: doc, upsert: true } };
+}
+
+async function rawBulkWrite(ctx: Ctx, kind: DrainKind, op: string, round: number): Promise<DrainRun> {
   const p = ctx.params;
-  const db = `bench_drain_raw_r${round}`;
+  const db = `bench_drain_raw${kind[0]}_r${round}`;
   const schema = benchSchema();
   const first = takeIds(p.drainJobs);
-  const now = Date.now();
-  const docs = Array.from({ length: p.drainJobs }, (_, i) => patientDocument(schema, jobData(first + i, now), String(i + 1)));
-  const patients = ctx.mongo.db(db).collection<PatientDocument>('patients');
-  const wc = { w: DEFAULTS.MONGO_WRITE_CONCERN, journal: DEFAULTS.MONGO_JOURNAL };
   try {
-    const op = await rawOperation(ctx);
-    say(`scenario 3 round ${round}/${p.rounds}: raw driver bulkWrite (${op}) of ${docs.length} documents in batches of ${p.rawBatchSize}`);
+    if (kind === 'update') await prestore(ctx, db, first, p.drainJobs);
+    const now = Date.now();
+    const docs = Array.from({ length: p.drainJobs }, (_, i) => patientDocument(schema, record(first + i, now, kind === 'update' ? UPDATED_TOTAL_HD : undefined), '2', i));
+    const patients = ctx.mongo.db(db).collection<PatientDocument>('patients');
+    const wc = { w: DEFAULTS.MONGO_WRITE_CONCERN, journal: DEFAULTS.MONGO_JOURNAL };
+    say(`scenario 3 round ${round}/${p.rounds}: raw driver, ${kind}: bulkWrite (${op}) of ${docs.length} documents in batches of ${p.rawBatchSize}`);
     const t0 = performance.now();
     for (let i = 0; i < docs.length; i += p.rawBatchSize) {
-      const ops: AnyBulkWriteOperation<PatientDocument>[] = docs.slice(i, i + p.rawBatchSize).map((doc) =>
-        op === 'insertOne'
-          ? { insertOne: { document: doc } }
-          : { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } }, replacement: doc, upsert: true } },
-      );
-      await patients.bulkWrite(ops, { ordered: false, writeConcern: wc });
+      await patients.bulkWrite(docs.slice(i, i + p.rawBatchSize).map((doc) => rawOp(op, doc)), { ordered: false, writeConcern: wc });
       ctx.checkDeadline();
       if ((performance.now() - t0) / 1000 > p.drainMaxS) break;
     }
     const seconds = (performance.now() - t0) / 1000;
-    const stored = await patients.countDocuments({});
-    say(`  raw bulkWrite: ${stored}/${docs.length} in ${seconds.toFixed(2)} s = ${(stored / seconds).toFixed(0)} docs/s${stored < docs.length ? ' (stopped at the time limit)' : ''}`);
-    return { jobs: docs.length, stored, seconds, jobsPerS: stored / seconds, complete: stored === docs.length, failed: 0, operation: op };
+    const stored = await applied(patients, kind);
+    say(`  raw, ${kind}: ${stored}/${docs.length} in ${seconds.toFixed(2)} s = ${(stored / seconds).toFixed(0)} docs/s${stored < docs.length ? ' (stopped at the time limit)' : ''}`);
+    return { records: docs.length, stored, seconds, perS: stored / seconds, complete: stored === docs.length, failed: 0 };
   } finally {
     await dropDb(ctx, db);
   }
@@ -120,32 +141,37 @@ async function rawBulkWrite(ctx: Ctx, round: number): Promise<DrainRun & { opera
 export async function drain(ctx: Ctx): Promise<DrainResult> {
   const p = ctx.params;
   ctx.rss.phase = 's3';
-  const rounds = { worker: [] as DrainRun[], rawBulkWrite: [] as (DrainRun & { operation: string })[], naiveWorker: [] as DrainRun[] };
+  const ops = await rawOperations(ctx);
+  const rounds: DrainResult['rounds'] = { workerNew: [], rawNew: [], workerUpdate: [], rawUpdate: [], twoWorkersNew: [] };
   for (let r = 1; r <= p.rounds; r++) {
     ctx.checkDeadline();
-    rounds.worker.push(await drainWith(ctx, 'worker', r));
-    rounds.rawBulkWrite.push(await rawBulkWrite(ctx, r));
-    rounds.naiveWorker.push(await drainWith(ctx, 'naiveWorker', r));
+    rounds.workerNew.push(await drainWith(ctx, 'new', 1, r));
+    rounds.rawNew.push(await rawBulkWrite(ctx, 'new', ops.new, r));
+    rounds.twoWorkersNew.push(await drainWith(ctx, 'new', 2, r));
+    rounds.workerUpdate.push(await drainWith(ctx, 'update', 1, r));
+    rounds.rawUpdate.push(await rawBulkWrite(ctx, 'update', ops.update, r));
   }
-  const rates = (runs: DrainRun[]) => runs.map((x) => x.jobsPerS);
+  const rate = (runs: DrainRun[]) => median(runs.map((x) => x.perS));
+  const ratio = (a: DrainRun[], b: DrainRun[]) => medianRatio(a.map((x, i) => ({ a: x.perS, b: b[i]?.perS ?? null })));
   return {
-    jobs: p.drainJobs,
+    records: p.drainJobs,
+    recordsPerJob: DEFAULTS.JOB_MAX_RECORDS,
     maxSeconds: p.drainMaxS,
     workerConcurrency: DEFAULTS.WORKER_CONCURRENCY,
-    naiveConcurrency: DEFAULTS.WORKER_CONCURRENCY,
     rawBatchSize: p.rawBatchSize,
-    rawOperation: rounds.rawBulkWrite[0]?.operation ?? 'n/a',
+    rawOperation: ops,
     rounds,
     medians: {
-      workerSeconds: median(rounds.worker.map((x) => x.seconds)),
-      workerJobsPerS: median(rates(rounds.worker)),
-      rawDocsPerS: median(rates(rounds.rawBulkWrite)),
-      naiveJobsPerS: median(rates(rounds.naiveWorker)),
+      workerNewPerS: rate(rounds.workerNew),
+      rawNewPerS: rate(rounds.rawNew),
+      workerUpdatePerS: rate(rounds.workerUpdate),
+      rawUpdatePerS: rate(rounds.rawUpdate),
+      twoWorkersNewPerS: rate(rounds.twoWorkersNew),
     },
     ratios: {
-      workerVsRaw: medianRatio(rounds.worker.map((w, i) => ({ a: w.jobsPerS, b: rounds.rawBulkWrite[i]?.jobsPerS ?? null }))),
-      workerVsNaive: medianRatio(rounds.worker.map((w, i) => ({ a: w.jobsPerS, b: rounds.naiveWorker[i]?.jobsPerS ?? null }))),
+      workerVsRawNew: ratio(rounds.workerNew, rounds.rawNew),
+      workerVsRawUpdate: ratio(rounds.workerUpdate, rounds.rawUpdate),
+      twoWorkersVsOne: ratio(rounds.twoWorkersNew, rounds.workerNew),
     },
   };
 }
-

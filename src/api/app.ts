@@ -1,41 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { getHeapStatistics } from 'node:v8';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
-import type { QueueEvents } from 'bullmq';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
-import type { Config } from '../shared/config.ts';
 import { AppError } from '../shared/errors.ts';
-import type { Logger } from '../shared/logger.ts';
-import type { Store } from '../shared/mongo.ts';
 import { adminPlugin } from './admin.ts';
 import { createAuthenticator, type Client } from './auth.ts';
-import { createDepthGuard } from './backpressure.ts';
-import type { PatientQueue } from './enqueue.ts';
-import { createApiMetrics, metricsRoute, observeRequest, type ApiMetrics } from './metrics.ts';
+import { createIntake } from './intake.ts';
+import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { patientRoutes } from './routes/patients.ts';
+import { createRateLimitStore } from './rate-limit-store.ts';
+import type { AppDeps, RouteDeps } from './route-deps.ts';
 
-export type AppDeps = {
-  config: Config;
-  logger: Logger;
-  queue: PatientQueue;
-  /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
-  redis: Redis;
-  /** Reads only: GET /api/patients/{id} and the `Prefer: wait` answer. */
-  store: Pick<Store, 'patients'>;
-  /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
-  queueEvents?: QueueEvents;
-};
-
-/** What the route plugins get: the deps plus what buildApp derives from them. */
-export type RouteDeps = AppDeps & { metrics: ApiMetrics; checkDepth: (incoming?: number) => Promise<void> };
+export type { AppDeps } from './route-deps.ts';
 
 /** The HTTP app, not listening: server.ts listens, tests use app.inject(). */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -56,12 +40,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     return503OnClosing: true,
   });
   const metrics = createApiMetrics(deps.queue);
-  const guard = createDepthGuard(deps.queue, config.QUEUE_MAX_WAITING);
-  const checkDepth = (incoming?: number) => guard(incoming).catch((err: unknown) => {
-    metrics.rejected.inc({ reason: 'queue_full' }, incoming ?? 1);
-    throw err;
+  const intake = createIntake({
+    queue: deps.queue,
+    metrics,
+    log: deps.logger as FastifyBaseLogger,
+    maxWaitingRecords: config.QUEUE_MAX_WAITING,
+    jobMaxRecords: config.JOB_MAX_RECORDS,
+    jobMaxBytes: config.JOB_MAX_BYTES,
+    enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,
   });
-  const routeDeps: RouteDeps = { ...deps, metrics, checkDepth };
+  app.addHook('onClose', async () => intake.flush());
+  const routeDeps: RouteDeps = { ...deps, metrics, intake };
   const authenticate = createAuthenticator(config);
 
   app.setErrorHandler(errorHandler);
@@ -74,6 +63,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   await app.register(underPressure, {
     maxEventLoopDelay: 1000,
+    // Near the heap limit (NODE_OPTIONS --max-old-space-size), shed load with 503 rather than crash.
+    maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.85),
     retryAfter: 5,
     pressureHandler: (_request, reply) => {
       reply.header('retry-after', '5');
@@ -97,13 +88,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(async (api) => {
     api.addHook('onRequest', authenticate);
     await api.register(rateLimit, {
-      redis: deps.redis,
+      // Counted locally, reconciled with Redis every 100 ms: no round trip of its own per request.
+      store: createRateLimitStore({ redis: deps.redis, namespace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:` }),
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       hook: 'preHandler', // after authentication, so the limit is per key
       keyGenerator: (request) => `key:${request.client.id}`,
-      nameSpace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:`,
-      skipOnError: true, // Redis down: the enqueue answers 503 anyway
       errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });
     await api.register(patientRoutes, routeDeps);

@@ -8,10 +8,12 @@ export class BackpressureError extends AppError {
 }
 
 /**
- * Refuses new work while more than `maxWaiting` jobs wait. The depth is read from Redis at most
- * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
+ * Refuses new work while more than `maxWaiting` records wait. A job holds many records, so the
+ * depth in records is the waiting jobs times the mean records per job this process enqueued (an
+ * estimate that is exact for one-size jobs). The count is read from Redis at most every
+ * `refreshMs` (one read shared by all requests), so the check costs nothing per request.
  */
-export function createDepthGuard(queue: PatientQueue, maxWaiting: number, refreshMs = 250) {
+export function createDepthGuard(queue: PatientQueue, maxWaiting: number, recordsPerJob: () => number = () => 1, refreshMs = 250) {
   let depth = 0;
   let readAt = 0;
   let reading: Promise<void> | undefined;
@@ -26,6 +28,6 @@ export function createDepthGuard(queue: PatientQueue, maxWaiting: number, refres
       .finally(() => (reading = undefined)));
   return async function check(incoming = 1): Promise<void> {
     if (Date.now() - readAt > refreshMs) await refresh();
-    if (depth + incoming > maxWaiting) throw new BackpressureError();
+    if (depth * recordsPerJob() + incoming > maxWaiting) throw new BackpressureError();
   };
 }

@@ -1,5 +1,5 @@
 import type { Job, QueueEvents } from 'bullmq';
-import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import type { PatientJobData, PatientJobResult, RecordResult } from '../shared/queue.ts';
 
 // `Prefer: wait=N` (RFC 7240) for clients written against the old synchronous endpoint.
 
@@ -11,14 +11,18 @@ export function preferredWait(header: string | string[] | undefined, maxSeconds:
 }
 
 export type WaitResult =
-  | { kind: 'done'; result: PatientJobResult }
+  | { kind: 'done'; result: RecordResult }
   | { kind: 'failed'; reason: string }
   | { kind: 'pending' };
 
-export async function waitForJob(job: Job<PatientJobData, PatientJobResult>, events: QueueEvents, seconds: number): Promise<WaitResult> {
+/** Waits for the job holding the record, then answers that record's own result. */
+export async function waitForRecord(job: Job<PatientJobData, PatientJobResult>, index: number, events: QueueEvents, seconds: number): Promise<WaitResult> {
   if (seconds <= 0) return { kind: 'pending' };
   try {
-    return { kind: 'done', result: (await job.waitUntilFinished(events, seconds * 1000)) as PatientJobResult };
+    const finished = (await job.waitUntilFinished(events, seconds * 1000)) as PatientJobResult | undefined;
+    const result = finished?.results?.[index];
+    if (!result) return { kind: 'pending' };
+    return result.outcome === 'rejected' ? { kind: 'failed', reason: `${result.code ?? 'REJECTED'}: ${result.message ?? 'the worker rejected the record'}` } : { kind: 'done', result };
   } catch (err) {
     // Either the wait timed out or the job failed for good (the error carries its failedReason,
     // which is our own text); the job's state says which.

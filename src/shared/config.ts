@@ -54,8 +54,16 @@ export const ConfigSchema = z.object({
   // Not `new URL()`: a replica-set URL lists several hosts (mongodb://a:27017,b:27017/?replicaSet=rs0).
   MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\/[^\s/]+/, 'must be a URL with scheme mongodb: or mongodb+srv:'),
   MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a MongoDB database name').default('hemo'),
-  // Durable by default; FerretDB accepts and ignores it.
-  MONGO_WRITE_CONCERN: z.union([z.literal('majority'), int(0, 50)]).default('majority'),
+  // Durable by default; FerretDB accepts and ignores it. w:0 is refused: the driver then reports
+  // every write as done, so duplicates go unseen and newer versions of known patients are dropped.
+  MONGO_WRITE_CONCERN: z
+    .union([z.literal('majority'), z.coerce.number().int().min(1, 'must be majority or 1-50 (0 would not acknowledge writes)').max(50)], {
+      error: 'must be majority or a number of members 1-50',
+    })
+    .default('majority'),
+  // How long a write waits for its write concern (majority) before it fails retryable, "applied, not
+  // yet durable". Below half of WORKER_WRITE_LOCK_MS, so a batch never outlives a patient's lock.
+  MONGO_WTIMEOUT_MS: int(100, 300_000).default(5000),
   MONGO_JOURNAL: bool.default(true),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
   QUEUE_PREFIX: z.string().min(1).max(100).default('bull'),
@@ -65,22 +73,25 @@ export const ConfigSchema = z.object({
   // A 202 must come quickly or not at all: an enqueue slower than this answers 503.
   API_ENQUEUE_TIMEOUT_MS: int(50, 60_000).default(1500),
   API_BATCH_MAX: int(1, 100_000).default(1000),
+  // A queue job carries a batch of records (coalesced single requests, or a batch request split up):
+  // at most this many, and about this many bytes of them (Redis values, worker memory per job).
+  JOB_MAX_RECORDS: int(1, 10_000).default(500),
+  JOB_MAX_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   // Who may call /api. Without keys the API refuses to start unless AUTH_DEV_MODE=true.
   API_KEYS: apiKeys.default([]),
   AUTH_DEV_MODE: bool.default(false),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
-  // Backpressure: above this many waiting jobs, POST answers 503 + Retry-After before enqueueing.
+  // Backpressure: above this many waiting records, POST answers 503 + Retry-After before enqueueing.
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
-  WORKER_CONCURRENCY: int(1, 1000).default(50),
+  // Batch jobs at once per worker process (each up to JOB_MAX_RECORDS records, written as one group).
+  WORKER_CONCURRENCY: int(1, 1000).default(8),
   // The worker's own small HTTP port: /health/live, /health/ready, /metrics (0 = any free port).
   WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   WORKER_HTTP_PORT: int(0, 65535).default(3001),
-  WORKER_BATCH_MAX: int(1, 5000).default(200),
-  WORKER_BATCH_WAIT_MS: int(0, 1000).default(5),
   JOB_ATTEMPTS: int(1, 100).default(10),
   JOB_BACKOFF_MS: int(10, 600_000).default(1000),
   JOB_KEEP_COMPLETED: int(0, 10_000_000).default(10_000),
@@ -101,6 +112,8 @@ export const ConfigSchema = z.object({
   JOB_KEEP_FAILED_AGE_S: int(1, 365 * 86_400).default(30 * 86_400),
   // Server selection / connect timeout: how long a write waits for an unreachable MongoDB.
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
+  // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
+  AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -114,7 +127,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const known = Object.fromEntries(
     Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
   );
-  const result = ConfigSchema.safeParse(known);
+  const result = ConfigSchema.superRefine((c, ctx) => {
+    if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
+      ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
+    }
+  }).safeParse(known);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0]);

@@ -44,6 +44,8 @@ export function assertTimeZone(timeZone: string): void {
 }
 
 function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
+  // Date.UTC is the fast way (no Date object), but it reads years 0-99 as 1900-1999.
+  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
   const date = new Date(0);
   // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
   date.setUTCFullYear(y, mo - 1, d);
@@ -64,8 +66,12 @@ export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
   return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / MINUTE);
 }
 
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** Proleptic Gregorian, as .NET's DateTime. */
 function daysInMonth(y: number, mo: number): number {
-  return new Date(utcFromFields(y, mo + 1, 0, 0, 0, 0, 0)).getUTCDate();
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  return mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!;
 }
 
 /**

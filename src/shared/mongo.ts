@@ -62,7 +62,8 @@ export type Store = {
 };
 
 export function writeConcern(config: Config): WriteConcernSettings {
-  return { w: config.MONGO_WRITE_CONCERN, journal: config.MONGO_JOURNAL };
+  // wtimeoutMS: without it a write whose majority cannot be reached waits for the socket timeout.
+  return { w: config.MONGO_WRITE_CONCERN, journal: config.MONGO_JOURNAL, wtimeoutMS: config.MONGO_WTIMEOUT_MS };
 }
 
 /** Not connected yet: the API connects on first use; the worker connects explicitly, retrying (create-worker.ts). */
@@ -71,7 +72,8 @@ export function createStore(config: Config, dbName = config.MONGO_DB): Store {
     serverSelectionTimeoutMS: config.MONGO_TIMEOUT_MS,
     connectTimeoutMS: config.MONGO_TIMEOUT_MS,
     // A server that accepts but never answers must not hold a write (and its patient lock) forever:
-    // an operation silent for this long fails and is retried. Kept well below the write-lock TTL.
+    // an operation silent for this long fails and is retried. Kept well below the write-lock TTL and
+    // above MONGO_WTIMEOUT_MS (config keeps that below half the TTL), so the server answers first.
     socketTimeoutMS: Math.max(config.MONGO_TIMEOUT_MS, Math.floor((config.WORKER_WRITE_LOCK_MS * 2) / 3)),
     maxPoolSize: 20,
     writeConcern: writeConcern(config),

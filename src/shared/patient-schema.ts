@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertTimeZone, parseDotnetDate, type DateFailure } from './dotnet-date.ts';
+import { createFastPath } from './patient-fast-path.ts';
 import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, RANGES, type FieldKind, type Patient } from './patient-fields.ts';
 
 // The one patient contract, used by the API (before enqueueing) and the worker (before writing).
@@ -133,8 +134,13 @@ export function createPatientSchema(rules: PatientRules) {
       issue.input === undefined || issue.input === null ? `is required: the patient key, ${idRule}` : `${idRule} (a JSON number or a string of digits)`,
     ),
   );
-  return z.preprocess(bindFields, z.object(shape, { error: 'the patient must be a JSON object' }).strip()) as unknown as z.ZodType<Patient>;
+  const schema = z.preprocess(bindFields, z.object(shape, { error: 'the patient must be a JSON object' }).strip()) as unknown as z.ZodType<Patient>;
+  FAST_PATHS.set(schema, createFastPath(rules));
+  return schema;
 }
+
+/** Each schema's table-driven pass for plain inputs (patient-fast-path.ts): same answers, a fraction of the cost. */
+const FAST_PATHS = new WeakMap<object, (input: unknown) => Patient | undefined>();
 
 export type PatientSchema = ReturnType<typeof createPatientSchema>;
 
@@ -149,6 +155,8 @@ export function toFieldIssues(error: z.ZodError): FieldIssue[] {
 export type PatientParse = { ok: true; patient: Patient } | { ok: false; issues: FieldIssue[] };
 
 export function parsePatient(schema: PatientSchema, input: unknown): PatientParse {
+  const fast = FAST_PATHS.get(schema)?.(input);
+  if (fast) return { ok: true, patient: fast };
   const result = schema.safeParse(input);
   const issues = [...duplicateFields(input), ...(result.success ? [] : toFieldIssues(result.error))];
   return result.success && issues.length === 0 ? { ok: true, patient: result.data } : { ok: false, issues };
@@ -160,5 +168,10 @@ export function parsePatient(schema: PatientSchema, input: unknown): PatientPars
  * API's time zone or binding rules any more.
  */
 export function toJobPatient(patient: Patient): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(patient).map(([field, value]) => [field, value instanceof Date ? value.toISOString() : value]));
+  const out: Record<string, unknown> = {};
+  for (const field in patient) {
+    const value = patient[field as keyof Patient];
+    out[field] = value instanceof Date ? value.toISOString() : value;
+  }
+  return out;
 }

@@ -1,12 +1,16 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from './config.ts';
 
-/** What travels through Redis: the validated record (normalized, dates in UTC) and when we got it. */
-export type PatientJobData = {
+// A queue job is a BATCH of records: concurrent single submissions coalesced by the API, or one
+// batch request. One Redis script acknowledges the whole group; each record keeps its own status
+// (`<jobId>-<index>`) and its own outcome in the job's return value.
+
+/** One accepted record: the validated patient (normalized, dates in UTC) and who sent it when. */
+export type PatientRecord = {
   patient: Record<string, unknown>;
   /** Epoch ms when the API accepted the record: the tie-breaker after modify_time. */
   receivedAt: number;
-  /** Id of the API key that submitted it: for the audit trail and job-status access. */
+  /** Id of the API key that submitted it: for the audit trail and status access. */
   submittedBy?: string;
   /**
    * What that key may write. The API checks the incoming record's center; the worker checks the
@@ -16,6 +20,8 @@ export type PatientJobData = {
   tenant?: Tenant;
 };
 
+export type PatientJobData = { records: PatientRecord[] };
+
 export type Tenant = { centers: number[]; clusters: number[] };
 
 export function tenantAllows(tenant: Tenant | undefined, record: { center_id?: number | null; cluster_id?: number | null }): boolean {
@@ -24,9 +30,29 @@ export function tenantAllows(tenant: Tenant | undefined, record: { center_id?: n
 }
 
 export type WriteOutcome = 'inserted' | 'updated' | 'unchanged' | 'stale';
-export type PatientJobResult = { outcome: WriteOutcome; patientId: number };
+export type RecordOutcome = WriteOutcome | 'rejected';
+/** Index-aligned with the job's records. `code`/`message` for `rejected`: our own text (field paths, rules), never a value. */
+export type RecordResult = { outcome: RecordOutcome; patientId: number | null; code?: string; message?: string };
+export type PatientJobResult = { results: RecordResult[] };
 
-export const JOB_NAME = 'patient.upsert';
+export const JOB_NAME = 'patient.batch';
+/** Jobs of the one-record-per-job shape (before record batches) are still taken: see recordsOf. */
+export const LEGACY_JOB_NAME = 'patient.upsert';
+
+/** The records of a job, also of a legacy one-record job (`{patient, receivedAt, …}`) still queued at an upgrade. */
+export function recordsOf(data: unknown): unknown[] {
+  if (typeof data !== 'object' || data === null) return [data];
+  const { records } = data as { records?: unknown };
+  return Array.isArray(records) ? records : [data];
+}
+
+/** A record's own reference, e.g. `1234-7`: job 1234, record 7 (URL-safe, no search needed). */
+export const recordRef = (jobId: string, index: number) => `${jobId}-${index}`;
+
+export function parseRecordRef(ref: string): { jobId: string; index: number } | undefined {
+  const m = /^(\d{1,20})(?:-(\d{1,6}))?$/.exec(ref);
+  return m ? { jobId: m[1]!, index: m[2] === undefined ? 0 : Number(m[2]) } : undefined;
+}
 
 export type QueueSettings = { name: string; prefix: string; jobOptions: JobsOptions };
 

@@ -1,190 +1,199 @@
-import { MongoBulkWriteError, type AnyBulkWriteOperation, type Collection, type Db } from 'mongodb';
+import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
 import { tenantAllows, type Tenant, type WriteOutcome } from '../shared/queue.ts';
-import { byServerCode, JobError } from './job-errors.ts';
+import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
+import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
+import type { Stored, WriteStrategy } from './write-strategy.ts';
 
-// Writes one batch of patient versions, newest wins, while the writer holds every patient's lock.
+// The write path: one batch of patient versions in, one result per item out (index-aligned), newest
+// wins. It settles nothing of its callers: each item's outcome or error is returned.
 //
-// 0. Insert first (insertNew): patients not stored yet are inserted in one insertMany, no read.
-// 1. For the others, one read of the stored versions. A version already stored (a re-delivered job) is settled
-//    "unchanged", an older one "stale", without a write. Of several versions of one patient in the
-//    batch only the newest is written; the others are "stale" once it is applied.
-// 2. One bulkWrite for the rest. Against MongoDB each op is a replace-with-upsert whose filter only
-//    matches an OLDER stored version: newest wins in one atomic operation, whatever else happens.
-//    FerretDB v1 cannot do that: it runs such an update as read, compare, write-by-_id (so the
-//    per-patient lock is what keeps it right there), it looks a document up by key only for a
-//    string or ObjectId _id (any other filter scans the whole collection, for every op), and an
-//    upsert that inserts costs ~20x an insert. So against FerretDB new patients are inserted and
-//    known ones replaced by `{_id}`, after the read under the lock.
-// 3. If that bulkWrite reports an error, or fewer ops applied than sent, every op is sent again
-//    alone: FerretDB answers a failed multi-op write with one error at index 0, whichever op
-//    failed, and no counts. Re-sending is safe: an applied version is then found stored.
+// 1. Of several versions of one patient in the batch only the newest (the candidate) is written;
+//    the others end "stale"/"unchanged" once it is decided.
+// 2. Insert first: candidates go in with one unordered insert. A patient not stored yet is stored
+//    right there, atomically (the _id is unique), with no read.
+// 3. The known ones (duplicate key) get a guarded replace: it matches only if the stored version is
+//    older or absent (`$not: {$gte}`: a missing, null or non-string version counts as older) and the
+//    stored record belongs to a center the key may write. A refused one is then read to tell stale,
+//    unchanged and forbidden apart. On FerretDB the strategy reads first, under the lock.
+// 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
+//    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
-export type Pending = {
-  doc: PatientDocument;
-  /** What the submitting key may write: checked against the STORED record, under the lock. */
-  tenant?: Tenant;
-  resolve: (o: WriteOutcome) => void;
-  reject: (e: unknown) => void;
-  since: number;
-  retried: boolean;
-};
+export type WriteItem = { doc: PatientDocument; tenant?: Tenant };
+export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
+export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[]> };
+
+type Key = PatientDocument['_id'];
+type Entry = { index: number; item: WriteItem };
+type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; existed: boolean; doubtful: boolean; notDurable: boolean };
 
 const DUPLICATE_KEY = 11000;
+const ROUNDS = 2;
 
-/** MongoDB runs the guarded replace as one atomic operation; FerretDB (it says so in buildInfo) does not. */
-export async function serverGuardsAtomically(db: Db): Promise<boolean> {
-  return !('ferretdbVersion' in (await db.admin().command({ buildInfo: 1 })));
+export function createPatientStore(deps: { patients: Collection<PatientDocument>; strategy: WriteStrategy }): PatientStore {
+  const { patients, strategy } = deps;
+  return {
+    async write(items) {
+      const results: (WriteResult | undefined)[] = items.map(() => undefined);
+      const groups = groupByPatient(items);
+      let waiting = [...groups.keys()];
+      const deadline = Date.now() + strategy.lockWaitMs;
+      while (waiting.length > 0) {
+        let lease;
+        try {
+          lease = await strategy.acquire(waiting);
+        } catch {
+          failAll(waiting, groups, results, new JobError('LOCK_UNAVAILABLE', 'patient write lock unavailable (Redis)', false));
+          break;
+        }
+        const now = waiting.filter((k) => lease.held.has(k)).map((k) => groups.get(k)!);
+        try {
+          if (now.length > 0) await writeHeld(patients, strategy, now);
+        } catch (err) {
+          for (const g of now) g.result ??= { ok: false, error: classifyError(err) };
+        } finally {
+          await lease.release().catch(() => {}); // else it expires
+        }
+        for (const g of now) settleGroup(g, results);
+        waiting = waiting.filter((k) => !lease.held.has(k));
+        if (waiting.length > 0 && Date.now() >= deadline) {
+          failAll(waiting, groups, results, new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
+          break;
+        }
+        if (waiting.length > 0) await sleep(10 + Math.random() * 10);
+      }
+      return results.map((r) => r ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) });
+    },
+  };
 }
 
-export async function writeBatch(patients: Collection<PatientDocument>, guard: boolean, batch: Pending[]): Promise<void> {
-  const rest = await insertNew(patients, batch);
-  if (rest.length > 0) await writeExisting(patients, guard, rest);
+async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
+  const inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+  const known: Group[] = [];
+  groups.forEach((g, i) => {
+    const a = inserted.answers[i]!;
+    if (a.kind === 'refused' && a.code === DUPLICATE_KEY) known.push(g);
+    else decide(g, a, inserted);
+  });
+  if (known.length > 0) await writeKnown(patients, strategy, known);
+  await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
 }
 
-/**
- * Step 0, insert first: the newest version of each patient in the batch goes in with one unordered
- * insertMany. A patient not stored yet is stored right here, atomically (the _id is unique), at
- * insert speed and with no read; a duplicate key means one is stored, and those patients (with their
- * older versions from this batch) go the guarded way below. Answers what is left to write.
- */
-async function insertNew(patients: Collection<PatientDocument>, batch: Pending[]): Promise<Pending[]> {
-  const newest = new Map<number, Pending>();
-  for (const p of batch) {
-    const current = newest.get(p.doc._id);
-    if (!current || current.doc._ingest.version < p.doc._ingest.version) newest.set(p.doc._id, p);
-  }
-  const candidates = [...newest.values()];
-  let failedAt: Set<number>;
-  try {
-    await patients.insertMany(candidates.map((p) => p.doc), { ordered: false });
-    failedAt = new Set();
-  } catch (err) {
-    const errors = err instanceof MongoBulkWriteError && !err.writeConcernError ? [err.writeErrors].flat() : [];
-    // Anything but per-document errors (a lost connection, say) fails them all: retried later,
-    // when a version applied meanwhile reads as stored.
-    if (errors.length === 0) {
-      for (const p of batch) p.reject(err);
-      return [];
+async function writeKnown(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
+  let toSend = groups;
+  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups, true);
+  for (let round = 0; round < ROUNDS && toSend.length > 0; round++) {
+    let answer = await sendUnordered(patients, toSend.map(guardedReplace));
+    if (!strategy.exactBulkErrors && (answer.doubtful || answer.answers.some((a) => a.kind !== 'applied'))) {
+      // Ops before the failed one may be applied: re-sent alone, those are refused and read as ours.
+      for (const g of toSend) g.doubtful = true;
+      answer = await oneByOne(patients, toSend);
     }
-    failedAt = new Set(errors.map((e) => e.index));
+    const refused: Group[] = [];
+    toSend.forEach((g, i) => {
+      const a = answer.answers[i]!;
+      if (a.kind === 'refused' && a.code === DUPLICATE_KEY) refused.push(g);
+      else decide(g, a, answer);
+    });
+    toSend = await readAndSettle(patients, strategy, refused, false);
   }
-  const inserted = new Set(candidates.filter((_, i) => !failedAt.has(i)).map((p) => p.doc._id));
-  const rest: Pending[] = [];
-  for (const p of batch) {
-    if (!inserted.has(p.doc._id)) rest.push(p);
-    else if (p === newest.get(p.doc._id)) p.resolve('inserted');
-    else p.resolve(p.doc._ingest.version === newest.get(p.doc._id)!.doc._ingest.version ? 'unchanged' : 'stale');
-  }
-  return rest;
+  for (const g of toSend) g.result ??= { ok: false, error: new JobError('WRITE_CONFLICT', 'concurrent write to the same patient; will retry', false) };
 }
 
-async function writeExisting(patients: Collection<PatientDocument>, guard: boolean, batch: Pending[]): Promise<void> {
-  let stored: Map<number, string>;
-  let owners: Map<number, Owner>;
+/** Reads the stored versions and settles what they decide; answers the groups still to write. */
+async function readAndSettle(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[], before: boolean): Promise<Group[]> {
+  if (groups.length === 0) return [];
+  let stored: Map<Key, Stored>;
   try {
-    [stored, owners] = await storedVersionsAndOwners(patients, batch);
+    stored = await strategy.read(patients, groups.map((g) => g.key));
   } catch (err) {
-    for (const p of batch) p.reject(err);
-    return;
+    for (const g of groups) g.result ??= { ok: false, error: classifyError(err) };
+    return [];
   }
-  const newest = new Map<number, Pending>();
-  const older: Pending[] = [];
-  for (const p of batch) {
-    const owner = owners.get(p.doc._id);
-    if (owner && !tenantAllows(p.tenant, owner)) {
-      p.reject(new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true));
-      continue;
-    }
-    if (settledByStored(p, stored.get(p.doc._id))) continue;
-    const current = newest.get(p.doc._id);
-    if (current && current.doc._ingest.version >= p.doc._ingest.version) older.push(p);
+  return groups.filter((g) => {
+    const s = stored.get(g.key);
+    g.stored = s;
+    if (before && !s) g.existed = false; // gone since the insert said it exists: the upsert inserts it
+    if (!s) return true;
+    const { doc, tenant } = g.candidate.item;
+    if (!tenantAllows(tenant, s.owner)) return (g.result = forbidden()), false;
+    if (s.version < doc._ingest.version) return true;
+    if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
+    // Our own version: a re-delivery, unless this call applied it in a bulk FerretDB answered badly.
+    g.result = { ok: true, outcome: g.doubtful ? (g.existed ? 'updated' : 'inserted') : 'unchanged' };
+    return false;
+  });
+}
+
+async function oneByOne(patients: Collection<PatientDocument>, groups: Group[]): Promise<BulkAnswer> {
+  const answer: BulkAnswer = { answers: [], notDurable: false, doubtful: false };
+  for (const g of groups) {
+    const one = await sendUnordered(patients, [guardedReplace(g)]);
+    answer.answers.push(one.answers[0]!);
+    if (one.notDurable) g.notDurable = true;
+  }
+  return answer;
+}
+
+/** Applied ops that failed only their write concern: one more write of the same version waits for it. */
+async function confirm(patients: Collection<PatientDocument>, groups: Group[]): Promise<void> {
+  if (groups.length === 0) return;
+  const ops = groups.map(({ candidate: { item } }): AnyBulkWriteOperation<PatientDocument> => ({
+    replaceOne: { filter: { _id: item.doc._id, '_ingest.version': item.doc._ingest.version }, replacement: item.doc },
+  }));
+  const answer = await sendUnordered(patients, ops);
+  groups.forEach((g, i) => {
+    if (answer.notDurable || answer.answers[i]!.kind !== 'applied') g.result = { ok: false, error: notDurable() };
+  });
+}
+
+function decide(g: Group, a: BulkAnswer['answers'][number], bulk: BulkAnswer): void {
+  if (a.kind === 'applied') {
+    g.result = { ok: true, outcome: a.outcome };
+    g.notDurable ||= bulk.notDurable;
+  } else g.result = { ok: false, error: a.kind === 'refused' ? byServerCode(a.code, `code ${a.code}`) : classifyError(a.error) };
+}
+
+function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<PatientDocument> {
+  const { doc, tenant } = item;
+  const owned = tenant ? { $or: [{ center_id: { $in: tenant.centers } }, { cluster_id: { $in: tenant.clusters } }] } : {};
+  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } }, ...owned }, replacement: doc, upsert: true } };
+}
+
+/** The candidate's result, and the other versions of its patient in the batch by it. */
+function settleGroup(g: Group, results: (WriteResult | undefined)[]): void {
+  const winner = g.result ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) };
+  results[g.candidate.index] = winner;
+  const applied = winner.ok && (winner.outcome === 'inserted' || winner.outcome === 'updated');
+  const owner = applied ? owners(g.candidate.item.doc) : g.stored?.owner;
+  const storedVersion = applied ? g.candidate.item.doc._ingest.version : g.stored?.version;
+  for (const { index, item } of g.entries) {
+    if (index === g.candidate.index) continue;
+    const v = item.doc._ingest.version;
+    if (owner && !tenantAllows(item.tenant, owner)) results[index] = forbidden();
+    else if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
+    else results[index] = { ok: false, error: new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false) };
+  }
+}
+
+function groupByPatient(items: WriteItem[]): Map<Key, Group> {
+  const groups = new Map<Key, Group>();
+  items.forEach((item, index) => {
+    const entry = { index, item };
+    const g = groups.get(item.doc._id);
+    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, existed: true, doubtful: false, notDurable: false });
     else {
-      if (current) older.push(current);
-      newest.set(p.doc._id, p);
+      g.entries.push(entry);
+      if (item.doc._ingest.version > g.candidate.item.doc._ingest.version) g.candidate = entry;
     }
-  }
-  const writes = [...newest.values()].sort((a, b) => Number(stored.has(a.doc._id)) - Number(stored.has(b.doc._id)));
-  const applied = await writeAll(patients, guard, writes, stored);
-  for (const p of older) {
-    const winner = newest.get(p.doc._id)!;
-    if (!applied.has(winner)) p.reject(new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false));
-    else p.resolve(winner.doc._ingest.version === p.doc._ingest.version ? 'unchanged' : 'stale');
-  }
+  });
+  return groups;
 }
 
-/** Answers the writes that were applied (or found applied). */
-async function writeAll(patients: Collection<PatientDocument>, guard: boolean, writes: Pending[], stored: Map<number, string>): Promise<Set<Pending>> {
-  const applied = new Set<Pending>();
-  if (writes.length === 0) return applied;
-  try {
-    const result = await patients.bulkWrite(writes.map((p) => operation(p, guard, stored.has(p.doc._id))), { ordered: true });
-    if (result.insertedCount + result.matchedCount + result.upsertedCount === writes.length) {
-      const upserted = new Set(Object.values(result.upsertedIds)); // by _id: FerretDB misnumbers the indexes
-      for (const p of writes) p.resolve((guard ? upserted.has(p.doc._id) : !stored.has(p.doc._id)) ? 'inserted' : 'updated');
-      return new Set(writes);
-    }
-  } catch (err) {
-    // Only an answer with write errors is worth splitting; a lost connection (the driver wraps it
-    // in a MongoBulkWriteError without write errors) or a write concern error fails them all.
-    if (!(err instanceof MongoBulkWriteError) || err.writeConcernError || [err.writeErrors].flat().length === 0) {
-      for (const p of writes) p.reject(err); // retried later; an applied version then reads as unchanged
-      return applied;
-    }
-  }
-  for (const p of writes) if (await writeOne(patients, guard, p, stored.has(p.doc._id))) applied.add(p);
-  return applied;
+function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {
+  for (const k of keys) for (const { index } of groups.get(k)!.entries) results[index] = { ok: false, error };
 }
 
-/** One op alone, so that the answer is its own. Answers whether the version is (now) stored. */
-async function writeOne(patients: Collection<PatientDocument>, guard: boolean, p: Pending, exists: boolean): Promise<boolean> {
-  try {
-    const result = await patients.bulkWrite([operation(p, guard, exists)], { ordered: true });
-    if (result.insertedCount + result.upsertedCount === 1) return settle(p, 'inserted');
-    if (result.matchedCount === 1) return settle(p, 'updated');
-    // Matched nothing: the document vanished since it was read; look again below.
-  } catch (err) {
-    const code = err instanceof MongoBulkWriteError && !err.writeConcernError ? [err.writeErrors].flat()[0]?.code : undefined;
-    if (code === undefined) return fail(p, err);
-    if (code !== DUPLICATE_KEY) return fail(p, byServerCode(Number(code), `code ${code}`));
-  }
-  // Duplicate key: a version as new or newer is stored (maybe ours, from the failed bulkWrite), or
-  // someone inserted meanwhile (possible only when a lock expired mid-write): look, then once more.
-  let version: string | undefined;
-  try {
-    version = (await storedVersions(patients, [p])).get(p.doc._id);
-  } catch (err) {
-    return fail(p, err);
-  }
-  if (settledByStored(p, version)) return true;
-  if (p.retried) return fail(p, new JobError('WRITE_CONFLICT', 'concurrent write to the same patient; will retry', false));
-  p.retried = true;
-  return writeOne(patients, guard, p, version !== undefined);
-}
-
-function operation({ doc }: Pending, guard: boolean, exists: boolean): AnyBulkWriteOperation<PatientDocument> {
-  if (guard) return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $lt: doc._ingest.version } }, replacement: doc, upsert: true } };
-  return exists ? { replaceOne: { filter: { _id: doc._id }, replacement: doc } } : { insertOne: { document: doc } };
-}
-
-type Owner = { center_id: number | null; cluster_id: number | null };
-
-async function storedVersionsAndOwners(patients: Collection<PatientDocument>, batch: Pending[]): Promise<[Map<number, string>, Map<number, Owner>]> {
-  const ids = [...new Set(batch.map((p) => p.doc._id))];
-  const docs = await patients.find({ _id: ids.length === 1 ? ids[0]! : { $in: ids } }, { projection: { '_ingest.version': 1, center_id: 1, cluster_id: 1 } }).toArray();
-  return [new Map(docs.map((d) => [d._id, d._ingest?.version ?? ''])), new Map(docs.map((d) => [d._id, { center_id: d.center_id ?? null, cluster_id: d.cluster_id ?? null }]))];
-}
-
-async function storedVersions(patients: Collection<PatientDocument>, batch: Pending[]): Promise<Map<number, string>> {
-  return (await storedVersionsAndOwners(patients, batch))[0];
-}
-
-/** Settles a write the stored version already decides: the same version (a re-delivery) or a newer one. */
-function settledByStored(p: Pending, stored: string | undefined): boolean {
-  if (stored === undefined || stored < p.doc._ingest.version) return false;
-  p.resolve(stored === p.doc._ingest.version ? 'unchanged' : 'stale');
-  return true;
-}
-
-const settle = (p: Pending, outcome: WriteOutcome) => (p.resolve(outcome), true);
-const fail = (p: Pending, err: unknown) => (p.reject(err), false);
+const owners = (doc: PatientDocument) => ({ center_id: doc.center_id ?? null, cluster_id: doc.cluster_id ?? null });
+const forbidden = (): WriteResult => ({ ok: false, error: new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true) });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,19 +1,21 @@
-import { DelayedError, Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
 import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
-import { serverGuardsAtomically } from './batch-write.ts';
+import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
-import { failureFromReason, recordDeadLetter } from './dead-letters.ts';
+import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
-import { classifyError, JobError } from './job-errors.ts';
-import { createPatientWriter } from './patient-writer.ts';
-import { processPatientJob } from './process-patient-job.ts';
+import { classifyError } from './job-errors.ts';
+import { createJobHandler } from './job-handler.ts';
+import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
+import { ensureIndexes } from './indexes.ts';
 import { createWriteLock } from './write-lock.ts';
+import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
 export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
 
@@ -23,62 +25,24 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-type PatientJob = Job<PatientJobData, PatientJobResult>;
-
 export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
-  const writer = createPatientWriter({
-    patients: store.patients,
-    lock: createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS),
-    batchMax: config.WORKER_BATCH_MAX,
-    batchWaitMs: config.WORKER_BATCH_WAIT_MS,
-    lockWaitMs: config.WORKER_WRITE_LOCK_MS + 2000,
-    guardInFilter: once(() => serverGuardsAtomically(store.db)),
-    onBatch: (size, ms) => {
-      observer?.batch(size);
-      logger.debug({ size, ms }, 'batch written');
-    },
-  });
+  // The write path is built once the server has answered and said what it is (buildInfo).
+  let ready: (s: PatientStore) => void = () => {};
+  const patientStore = new Promise<PatientStore>((resolve) => (ready = resolve));
   const inFlight = createInFlight();
-
-  /** Dead-letters a job before it fails for good; if MongoDB cannot take the letter, the job may not fail. */
-  const keepForGood = async (job: PatientJob, token: string | undefined, failure: JobError, log: Logger) => {
-    try {
-      await recordDeadLetter(store, config.QUEUE_NAME, job, failure, 'processor');
-    } catch (err) {
-      // Put it back, delayed, without spending an attempt: it is tried again (and dead-lettered then).
-      const delayMs = Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2));
-      const cause = classifyError(err);
-      log.error({ code: cause.code, reason: cause.message, delayMs }, 'dead letter not recorded: job delayed instead of failed');
-      // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
-      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
-      throw new DelayedError();
-    }
-  };
-
-  const handle = async (job: PatientJob, token: string | undefined, signal: AbortSignal): Promise<PatientJobResult> => {
-    const log = logger.child({ jobId: job.id });
-    const started = performance.now();
-    const attempt = job.attemptsMade + 1;
-    try {
-      const result = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade }, { schema, write: writer.write });
-      await observer?.done(job, result);
-      log.info({ patientId: result.patientId, outcome: result.outcome, attempt, ms: elapsed(started) }, 'job done');
-      return result;
-    } catch (err) {
-      if (signal.aborted) throw new JobError('HANDED_BACK', 'handed back at shutdown', false); // ignored by BullMQ
-      const failure = classifyError(err);
-      const final = failure.permanent || attempt >= (job.opts.attempts ?? 1);
-      log[final ? 'error' : 'warn']({ code: failure.code, attempt, final, ms: elapsed(started) }, `job failed: ${failure.message}`);
-      observer?.failed(failure, final);
-      if (final) {
-        await keepForGood(job, token, failure, log);
-        await observer?.rejected(job, failure).catch(() => log.error({ code: failure.code }, 'audit entry for the rejection not written'));
-      }
-      const reason = `${failure.code}: ${failure.message}`;
-      throw failure.permanent ? new UnrecoverableError(reason) : new Error(reason);
-    }
-  };
+  // One group commit per batch job: the write layer answers one result per record.
+  const write: ProcessorDeps['write'] = async (items) => (await patientStore).write(items);
+  const handle = createJobHandler({
+    queueName: config.QUEUE_NAME,
+    store,
+    schema,
+    write,
+    logger,
+    observer,
+    // Exponential in the times it was put back (started but not counted as attempts), with jitter.
+    retryDelayMs: (job) => Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2)),
+  });
 
   const keep = (count: number, ageS: number) => ({ count, age: ageS });
   const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, (job, token) => inFlight.run(job, token, (signal) => handle(job, token, signal)), {
@@ -100,9 +64,10 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
   worker.on('failed', (job) => {
     if (!job || job.finishedOn === undefined) return; // a retry, not the end
-    recordDeadLetter(store, config.QUEUE_NAME, job, failureFromReason(job.failedReason), 'failed-event').catch((err: unknown) => {
-      const failure = classifyError(err);
-      logger.error({ jobId: job.id, code: failure.code, reason: failure.message }, 'dead letter not recorded; the sweep will add it');
+    const failure = failureFromReason(job.failedReason);
+    Promise.all(undecidedRecords(job).map((source) => recordDeadLetter(store, config.QUEUE_NAME, source, failure, 'failed-event'))).catch((err: unknown) => {
+      const cause = classifyError(err);
+      logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
     });
   });
 
@@ -114,9 +79,13 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // The driver connects on first use, but if that first connect fails the client stays closed for
   // good (MongoTopologyClosedError on every later operation). So connect explicitly, retrying, and
   // take jobs only then; after that the driver rides out outages by itself.
-  void connectMongo(store, logger, () => closing !== undefined).then((connected) => {
+  void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
-    logger.info('MongoDB answered; taking jobs');
+    const lock = createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS);
+    const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
+    if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
+    ready(createPatientStore({ patients: store.patients, strategy: prepared }));
+    logger.info({ server: prepared.name }, 'MongoDB answered, indexes in place; taking jobs');
     stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
     worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
   });
@@ -132,7 +101,6 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
       const graceful = worker.close().then(() => 'closed' as const);
       if ((await Promise.race([graceful, until(reserve)])) !== 'closed') {
         const handedBack = await inFlight.handBack();
-        writer.abort(new JobError('SHUTTING_DOWN', 'worker shutting down', false));
         logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
         await Promise.race([graceful, until(reserve * 0.7)]);
       }
@@ -157,13 +125,17 @@ async function connectMongo(store: Store, logger: Logger, stopped: () => boolean
   return false;
 }
 
-/** Remembers the first answer that did not throw. */
-function once<T>(ask: () => Promise<T>): () => Promise<T> {
-  let answer: Promise<T> | undefined;
-  return () => (answer ??= ask().catch((err: unknown) => {
-    answer = undefined;
-    throw err;
-  }));
+/** Runs a start-up step until it succeeds (the server may drop out right after connecting) or the worker closes. */
+async function prepare<T>(step: () => Promise<T>, logger: Logger, stopped: () => boolean): Promise<T | undefined> {
+  for (let attempt = 1; !stopped(); attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      logger.warn({ code: classifyError(err).code, attempt }, 'start-up step failed; retrying');
+      await sleep(Math.min(250 * attempt, 5000));
+    }
+  }
+  return undefined;
 }
 
 const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;

@@ -7,7 +7,7 @@ import { Queue } from 'bullmq';
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
 import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
-import { JOB_NAME, queueSettings, type PatientJobData } from '../shared/queue.ts';
+import { JOB_NAME, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
 import { createRedis } from '../shared/redis.ts';
 import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { withTimeout } from '../shared/errors.ts';
@@ -79,7 +79,7 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], out: 
     if (!queue) queues.set(name, (queue = new Queue<PatientJobData>(name, { connection: producer, prefix })));
     // Redis down must not hang the command: the letter then stays as it is and can be replayed later.
     const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
-    return String(job.id);
+    return recordRef(String(job.id), 0);
   };
   let failures = 0;
   try {

@@ -1,8 +1,8 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
-import type { PatientJobData } from '../shared/queue.ts';
-import { deadLetterId, failureFromReason, recordDeadLetter } from './dead-letters.ts';
+import { recordRef, type PatientJobData } from '../shared/queue.ts';
+import { deadLetterId, failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { classifyError } from './job-errors.ts';
 
 /**
@@ -14,13 +14,14 @@ import { classifyError } from './job-errors.ts';
 export async function sweepFailedJobs(queue: Queue<PatientJobData>, store: Store, queueName: string, limit = 1000): Promise<number> {
   const jobs = (await queue.getFailed(0, limit - 1)).filter((job) => job?.id !== undefined);
   if (jobs.length === 0) return 0;
-  const ids = jobs.map((job) => deadLetterId(queueName, String(job.id)));
+  const letters = jobs.flatMap((job) => undecidedRecords(job).map((source) => ({ job, source })));
+  const ids = letters.map(({ source }) => deadLetterId(queueName, recordRef(source.jobId, source.index)));
   const found = await store.deadLetters.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray();
   const known = new Set(found.map((d) => d._id));
   let added = 0;
-  for (const job of jobs) {
-    if (known.has(deadLetterId(queueName, String(job.id)))) continue;
-    await recordDeadLetter(store, queueName, job, failureFromReason(job.failedReason), 'sweep');
+  for (const [i, { job, source }] of letters.entries()) {
+    if (known.has(ids[i]!)) continue;
+    await recordDeadLetter(store, queueName, source, failureFromReason(job.failedReason), 'sweep');
     added++;
   }
   return added;

@@ -1,37 +1,50 @@
 import type { Job } from 'bullmq';
 import type { DeadLetter, Store } from '../shared/mongo.ts';
-import { idOf, type PatientJobData } from '../shared/queue.ts';
+import { idOf, recordRef, recordsOf, type PatientJobData } from '../shared/queue.ts';
 import { classifyError } from './job-errors.ts';
 
 /**
- * A job that failed for good is kept in MongoDB, where Redis retention cannot evict it and an
- * operator can list and replay it (dead-letter-cli.ts). Keyed by queue and job id, so recording
- * twice is harmless, and a replay marker once set is never cleared by a later record.
+ * A record refused for good is kept in MongoDB, where Redis retention cannot evict it and an
+ * operator can list and replay it (dead-letter-cli.ts). One letter per RECORD (a job carries many:
+ * a poison record never takes its neighbours with it), keyed by queue and record reference
+ * (`<jobId>-<index>`), so recording twice is harmless, and a replay marker once set is never
+ * cleared by a later record.
  */
 
 export type Failure = { code: string; message: string };
 export type RecordedBy = NonNullable<DeadLetter['recordedBy']>;
+/** The record as the job carried it, where it was, and how many attempts it had. */
+export type LetterSource = { jobId: string; index: number; record: unknown; attempts: number };
 
-export const deadLetterId = (queue: string, jobId: string) => `${queue}:${jobId}`;
+export const deadLetterId = (queue: string, ref: string) => `${queue}:${ref}`;
+
+/** The records of a job that failed for good and were not decided (kept in its progress) before. */
+export function undecidedRecords(job: Job<PatientJobData>, attempts = job.attemptsMade): LetterSource[] {
+  const progress = job.progress as { decided?: unknown } | number | undefined;
+  const decided = typeof progress === 'object' && progress !== null && Array.isArray(progress.decided) ? progress.decided : [];
+  return recordsOf(job.data)
+    .map((record, index) => ({ jobId: String(job.id), index, record, attempts }))
+    .filter(({ index }) => !decided[index]);
+}
 
 /**
  * `processor` records what it knows best and overwrites the failure fields; the other sources
  * (failed event, sweep) only add a letter that is missing.
  */
-export async function recordDeadLetter(store: Store, queue: string, job: Job<PatientJobData>, failure: Failure, recordedBy: RecordedBy): Promise<void> {
-  const jobId = String(job.id);
-  const rawId = isRecord(job.data) && isRecord(job.data.patient) ? job.data.patient.id : undefined;
-  const patientId = idOf(rawId);
-  const receivedAt = isRecord(job.data) && Number.isFinite(job.data.receivedAt) ? new Date(job.data.receivedAt) : null;
+export async function recordDeadLetter(store: Store, queue: string, source: LetterSource, failure: Failure, recordedBy: RecordedBy): Promise<void> {
+  const ref = recordRef(source.jobId, source.index);
+  const data = source.record;
+  const rawId = isRecord(data) && isRecord(data.patient) ? data.patient.id : undefined;
+  const receivedAt = isRecord(data) && typeof data.receivedAt === 'number' && Number.isFinite(data.receivedAt) ? new Date(data.receivedAt) : null;
   const now = new Date();
   const failureFields = {
     queue,
-    jobId,
-    patientId,
-    data: job.data as unknown,
+    jobId: ref,
+    patientId: idOf(rawId),
+    data: data as unknown,
     errorCode: failure.code,
     errorMessage: failure.message,
-    attempts: recordedBy === 'processor' ? job.attemptsMade + 1 : job.attemptsMade,
+    attempts: source.attempts,
     receivedAt,
     failedAt: now,
     recordedBy,
@@ -39,7 +52,7 @@ export async function recordDeadLetter(store: Store, queue: string, job: Job<Pat
   const once = { firstFailedAt: now }; // replayedAt / replayJobId only once replayed
   const write = (fields: typeof failureFields & { dataJson?: string }) =>
     store.deadLetters.updateOne(
-      { _id: deadLetterId(queue, jobId) },
+      { _id: deadLetterId(queue, ref) },
       recordedBy === 'processor' ? { $set: fields, $setOnInsert: once } : { $setOnInsert: { ...fields, ...once } },
       { upsert: true },
     );
@@ -48,7 +61,7 @@ export async function recordDeadLetter(store: Store, queue: string, job: Job<Pat
   } catch (err) {
     // Another producer's record can hold keys no document may ($where, a.b): keep it as JSON text.
     if (!classifyError(err).permanent) throw err;
-    await write({ ...failureFields, data: null, dataJson: JSON.stringify(job.data ?? null) });
+    await write({ ...failureFields, data: null, dataJson: JSON.stringify(data ?? null) });
   }
 }
 
@@ -72,13 +85,15 @@ export async function listDeadLetters(store: Store, options: ListOptions): Promi
   return store.deadLetters.find(filter).sort({ failedAt: 1 }).limit(options.limit).toArray();
 }
 
-/** Replay = a new job with the same data on the same queue; the letter remembers the new job id. */
+/** Replay = a new job holding the letter's record on the same queue; the letter remembers its new reference. */
 export async function replayDeadLetter(
   store: Store,
   letter: DeadLetter,
   enqueue: (queue: string, data: unknown) => Promise<string>,
 ): Promise<string> {
-  const jobId = await enqueue(letter.queue, letter.dataJson === undefined ? letter.data : JSON.parse(letter.dataJson));
+  const record: unknown = letter.dataJson === undefined ? letter.data : JSON.parse(letter.dataJson);
+  // A letter of the one-record-per-job era holds that job's data: recordsOf reads both shapes.
+  const jobId = await enqueue(letter.queue, { records: recordsOf(record) });
   await store.deadLetters.updateOne({ _id: letter._id }, { $set: { replayedAt: new Date(), replayJobId: jobId } });
   return jobId;
 }

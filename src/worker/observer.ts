@@ -1,43 +1,49 @@
 import type { Job } from 'bullmq';
-import { idOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
+import { idOf, recordsOf, type PatientJobData, type RecordResult } from '../shared/queue.ts';
 import type { AuditLog } from './audit.ts';
 import type { JobError } from './job-errors.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
-// What the worker reports about each job: metrics (counts, latencies) and the audit trail.
+// What the worker reports about each record of a job: metrics (counts, latencies) and the audit trail.
+
+export type Decided = { index: number; result: RecordResult };
 
 export type JobObserver = {
-  /** Awaited before the job completes: the audit entry is part of the job's work. */
-  done: (job: Job<PatientJobData>, result: PatientJobResult) => Promise<void>;
+  /** The records this attempt decided. Awaited before the job completes: the audit entries are part of its work. */
+  decided: (job: Job<PatientJobData>, decided: Decided[]) => Promise<void>;
   failed: (failure: JobError, final: boolean) => void;
-  /** After the dead letter is stored. */
-  rejected: (job: Job<PatientJobData>, failure: JobError) => Promise<void>;
   batch: (size: number) => void;
 };
 
-
 export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObserver {
-  const entry = (job: Job<PatientJobData>) => ({
-    at: new Date(),
-    keyId: job.data?.submittedBy ?? null,
-    centerId: idOf(job.data?.patient?.center_id),
-    patientId: idOf(job.data?.patient?.id),
-    jobId: String(job.id),
-    attempt: job.attemptsMade + 1,
-  });
   return {
-    async done(job, result) {
-      metrics.completed.inc({ outcome: result.outcome });
-      if (result.outcome === 'inserted' || result.outcome === 'updated') metrics.ingestLatency.observe((Date.now() - job.data.receivedAt) / 1000);
-      await audit.record({ ...entry(job), action: result.outcome });
+    async decided(job, decided) {
+      const records = recordsOf(job.data) as { patient?: { center_id?: unknown; id?: unknown }; receivedAt?: number; submittedBy?: string }[];
+      const at = new Date();
+      await Promise.all(
+        decided.map(({ index, result }) => {
+          const record = records[index];
+          if (result.outcome === 'rejected') metrics.deadLetters.inc();
+          else metrics.completed.inc({ outcome: result.outcome });
+          if ((result.outcome === 'inserted' || result.outcome === 'updated') && typeof record?.receivedAt === 'number') {
+            metrics.ingestLatency.observe((Date.now() - record.receivedAt) / 1000);
+          }
+          return audit.record({
+            at,
+            keyId: record?.submittedBy ?? null,
+            centerId: idOf(record?.patient?.center_id),
+            patientId: idOf(record?.patient?.id),
+            jobId: `${job.id}-${index}`,
+            attempt: job.attemptsMade + 1,
+            action: result.outcome,
+            ...(result.code ? { code: result.code } : {}),
+          });
+        }),
+      );
     },
     failed(failure, final) {
       metrics.failed.inc({ code: failure.code, final: String(final) });
       if (!final) metrics.retries.inc();
-    },
-    async rejected(job, failure) {
-      metrics.deadLetters.inc();
-      await audit.record({ ...entry(job), action: 'rejected', code: failure.code });
     },
     batch: (size) => metrics.batchSize.observe(size),
   };

@@ -1,50 +1,105 @@
 import type { PatientDocument } from '../shared/mongo.ts';
-import type { PatientJobData, PatientJobResult, Tenant, WriteOutcome } from '../shared/queue.ts';
 import { parsePatient, type PatientSchema } from '../shared/patient-schema.ts';
+import { idOf, recordRef, recordsOf, type RecordResult, type Tenant } from '../shared/queue.ts';
+import type { WriteItem, WriteResult } from './batch-write.ts';
 import { JobError } from './job-errors.ts';
 
 /** What the processor needs of a BullMQ job: enough to test it without Redis. */
-export type JobInput = { id: string; data: PatientJobData; attemptsMade: number };
+export type JobInput = {
+  id: string;
+  data: unknown;
+  attemptsMade: number;
+  /** Results decided by an earlier attempt (kept in the job's progress): not written again. */
+  decided?: readonly (RecordResult | null | undefined)[];
+};
+
+export type { WriteItem, WriteResult } from './batch-write.ts';
 
 export type ProcessorDeps = {
   schema: PatientSchema;
-  write: (doc: PatientDocument, tenant?: Tenant) => Promise<WriteOutcome>;
+  /** The write layer: one group commit for the job's valid records, one result per item, in order. */
+  write: (items: WriteItem[]) => Promise<WriteResult[]>;
   now?: () => Date;
+};
+
+/** A record the worker refuses for good: dead-lettered on its own, its neighbours go on. */
+export type Rejection = { index: number; record: unknown; error: JobError };
+
+export type JobOutcome = {
+  /** One per record; null where a transient error left it undecided (the job is then retried). */
+  results: (RecordResult | null)[];
+  /** Refused in THIS attempt (earlier ones were dead-lettered then). */
+  rejected: Rejection[];
+  /** The first transient error, when some records are undecided. */
+  retry?: JobError;
 };
 
 const EPOCH = '0000-00-00T00:00:00.000Z';
 
 /**
  * Version string compared as plain text by the upsert filter: modify_time, then the time the API
- * received it, then the job's sequence number (BullMQ ids increase per queue).
+ * received it, then the job's sequence number (BullMQ ids increase per queue) and the record's
+ * place in the job.
  */
-export function versionOf(modifyTime: Date | null, receivedAt: number, jobId: string): string {
+export function versionOf(modifyTime: Date | null, receivedAt: number, jobId: string, index = 0): string {
   const seq = /^\d+$/.test(jobId) ? jobId.padStart(16, '0') : jobId;
-  return `${modifyTime ? modifyTime.toISOString() : EPOCH}|${new Date(receivedAt).toISOString()}|${seq}`;
+  return `${modifyTime ? modifyTime.toISOString() : EPOCH}|${new Date(receivedAt).toISOString()}|${seq}.${String(index).padStart(5, '0')}`;
 }
 
-export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Promise<PatientJobResult> {
-  const { data } = job;
-  if (typeof data !== 'object' || data === null || !Number.isFinite(data.receivedAt)) {
-    throw new JobError('JOB_MALFORMED', 'job data is not a patient job (receivedAt missing)', true);
+export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Promise<JobOutcome> {
+  const records = recordsOf(job.data);
+  const results: (RecordResult | null)[] = records.map((_, i) => job.decided?.[i] ?? null);
+  const rejected: Rejection[] = [];
+  const reject = (index: number, error: JobError) => {
+    results[index] = { outcome: 'rejected', patientId: patientIdOf(records[index]), code: error.code, message: error.message };
+    rejected.push({ index, record: records[index], error });
+  };
+  const items: WriteItem[] = [];
+  const at: number[] = [];
+  const appliedAt = (deps.now ?? (() => new Date()))();
+  records.forEach((record, index) => {
+    if (results[index]) return;
+    const doc = toDocument(record, index, job, deps.schema, appliedAt);
+    if (doc instanceof JobError) return reject(index, doc);
+    items.push({ doc, tenant: (record as { tenant?: Tenant }).tenant });
+    at.push(index);
+  });
+  const written = items.length > 0 ? await deps.write(items) : [];
+  let retry: JobError | undefined;
+  written.forEach((w, k) => {
+    const index = at[k]!;
+    if (w.ok) results[index] = { outcome: w.outcome, patientId: items[k]!.doc._id };
+    else if (w.error.permanent) reject(index, w.error);
+    else retry ??= w.error;
+  });
+  return retry ? { results, rejected, retry } : { results, rejected };
+}
+
+function toDocument(record: unknown, index: number, job: JobInput, schema: PatientSchema, appliedAt: Date): PatientDocument | JobError {
+  const r = record as { patient?: unknown; receivedAt?: unknown } | null;
+  if (typeof r !== 'object' || r === null || typeof r.receivedAt !== 'number' || !Number.isFinite(r.receivedAt)) {
+    return new JobError('JOB_MALFORMED', 'record is not a patient record (receivedAt missing)', true);
   }
-  const parsed = parsePatient(deps.schema, data.patient);
+  const parsed = parsePatient(schema, r.patient);
   if (!parsed.ok) {
     const summary = parsed.issues.map((i) => `${i.path} ${i.message}`).join('; ');
-    throw new JobError('PATIENT_INVALID', `patient record is invalid: ${summary}`, true);
+    return new JobError('PATIENT_INVALID', `patient record is invalid: ${summary}`, true);
   }
   const { patient } = parsed;
-  const doc: PatientDocument = {
+  return {
     _id: patient.id,
     ...patient,
     _ingest: {
-      version: versionOf(patient.modify_time, data.receivedAt, job.id),
-      jobId: job.id,
-      receivedAt: new Date(data.receivedAt),
-      appliedAt: (deps.now ?? (() => new Date()))(),
+      version: versionOf(patient.modify_time, r.receivedAt, job.id, index),
+      jobId: recordRef(job.id, index),
+      receivedAt: new Date(r.receivedAt),
+      appliedAt,
       attempt: job.attemptsMade + 1,
     },
   };
-  const outcome = await deps.write(doc, data.tenant);
-  return { outcome, patientId: patient.id };
+}
+
+function patientIdOf(record: unknown): number | null {
+  const patient = typeof record === 'object' && record !== null ? (record as { patient?: unknown }).patient : undefined;
+  return typeof patient === 'object' && patient !== null ? idOf((patient as { id?: unknown }).id) : null;
 }

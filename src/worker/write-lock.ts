@@ -1,21 +1,24 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 
-// Per-patient write lock in Redis, held only while one batch writes a patient.
+// Per-patient write lock in Redis, held only while one batch writes a patient, and only on a
+// server that cannot run the guarded replace atomically (write-strategy.ts).
 //
-// On MongoDB the guarded replace (filter `_ingest.version < v`) is one atomic operation and needs
-// no lock. FerretDB v1 executes the same update as read, compare, then write-by-_id: two workers
-// writing one patient at once can both pass the compare and the older one can land last (seen in
-// 18 of 30 rounds of 40 concurrent writes). The lock makes writers of one patient take turns, on
-// every server, so "newest wins" holds there too, and lets batch-write.ts trust a read of the
-// stored versions made under it. A lock of a worker that died expires after ttlMs.
+// FerretDB v1 executes the guarded update as read, compare, then write-by-_id: two workers writing
+// one patient at once can both pass the compare and the older one can land last (seen in 18 of 30
+// rounds of 40 concurrent writes). The lock makes writers of one patient take turns, so "newest
+// wins" holds there too. A lock of a worker that died expires after ttlMs.
 
-export type WriteLock = {
-  /** Takes the free ones among `ids` without waiting; answers the ids now held. */
-  acquire: (ids: number[]) => Promise<Set<number>>;
-  /** Frees ids held by this process; a lock that expired and was taken by another stays theirs. */
-  release: (ids: number[]) => Promise<void>;
+export type LockKey = string | number;
+
+export type Lease = {
+  /** The keys this lease holds (a subset of those asked for: the others are held elsewhere). */
+  held: Set<LockKey>;
+  /** Frees them; a lock that expired and was taken by another stays theirs. */
+  release: () => Promise<void>;
 };
+
+export type WriteLock = { acquire: (keys: LockKey[]) => Promise<Lease> };
 
 const RELEASE = `
 local n = 0
@@ -25,26 +28,26 @@ end
 return n`;
 
 export function createWriteLock(redis: Redis, keyPrefix: string, ttlMs: number): WriteLock {
-  // One token per writer: a writer runs one batch at a time, so it never holds a patient twice.
-  const token = randomBytes(12).toString('hex');
-  const key = (id: number) => `${keyPrefix}:${id}`;
-  const release = async (ids: number[]) => {
-    if (ids.length > 0) await redis.eval(RELEASE, ids.length, ...ids.map(key), token);
+  const key = (id: LockKey) => `${keyPrefix}:${String(id)}`;
+  const releaser = (keys: LockKey[], token: string) => async () => {
+    if (keys.length > 0) await redis.eval(RELEASE, keys.length, ...keys.map(key), token);
   };
   return {
-    release,
-    async acquire(ids) {
-      if (ids.length === 0) return new Set();
+    async acquire(keys) {
+      // One token per lease: concurrent batches of one process never free each other's locks.
+      const token = randomBytes(12).toString('hex');
+      if (keys.length === 0) return { held: new Set(), release: async () => {} };
       const pipeline = redis.pipeline();
-      for (const id of ids) pipeline.set(key(id), token, 'PX', ttlMs, 'NX');
+      for (const id of keys) pipeline.set(key(id), token, 'PX', ttlMs, 'NX');
       const replies = (await pipeline.exec()) ?? [];
-      const held = new Set(ids.filter((_, i) => replies[i]?.[1] === 'OK'));
+      const held = keys.filter((_, i) => replies[i]?.[1] === 'OK');
+      const release = releaser(held, token);
       const failed = replies.find(([err]) => err)?.[0];
-      if (failed || replies.length !== ids.length) {
-        await release([...held]).catch(() => {}); // else they expire
+      if (failed || replies.length !== keys.length) {
+        await release().catch(() => {}); // else they expire
         throw failed ?? new Error('lock replies missing');
       }
-      return held;
+      return { held: new Set(held), release };
     },
   };
 }

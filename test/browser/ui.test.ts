@@ -1,9 +1,12 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
+import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { sha256 } from '../../src/api/auth.ts';
+import { createRedis } from '../../src/shared/redis.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { until } from '../support/records.ts';
 
 // A real browser (Debian's chromium, installed by scripts/test.sh) on the help page and the dashboard.
 const CHROMIUM = '/usr/bin/chromium';
@@ -19,15 +22,23 @@ let base: string;
 beforeAll(async () => {
   if (!hasBrowser) return;
   h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([{ id: 'ops', sha256: sha256(ADMIN_KEY).toString('hex'), scopes: ['admin'] }]) });
+  // A job failed for good, as one out of attempts would be, so the failed list is not empty: a
+  // stand-in BullMQ worker fails it before the real worker starts.
+  await h.enqueueJob([{ patient: { ...SEED_SAMPLE, id: 5, fullname: CANARY, hn: CANARY }, receivedAt: Date.now() }]);
+  const connection = createRedis(h.config.REDIS_URL, 'worker');
+  const failing = new Worker(h.config.QUEUE_NAME, async () => { throw new UnrecoverableError('WRITE_FAILED: the write failed (test)'); }, { connection, prefix: h.config.QUEUE_PREFIX });
+  await until('the stand-in failed its job', 10_000, async () => (await h.queue.getJobCountByTypes('failed')) === 1, 50);
+  await failing.close();
+  connection.disconnect();
   h.startWorker();
   base = await h.app.listen({ host: '127.0.0.1', port: 0 });
   const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
   for (const [id, extra] of [[1, {}], [2, {}], [3, { isactive: 500 }]] as const) {
     await fetch(`${base}/api/patients`, { method: 'POST', headers, body: JSON.stringify({ ...SEED_SAMPLE, ...extra, id, fullname: CANARY, hn: CANARY }) });
   }
-  // A poison job straight into the queue (as another producer could), so the failed list is not empty.
-  await h.queue.add('patient.upsert', { patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() });
-  for (let i = 0; i < 200 && (await h.queue.getJobCountByTypes('completed', 'failed')) < 3; i++) await new Promise((r) => setTimeout(r, 50));
+  // A poison record straight into the queue (as another producer could), beside a valid one.
+  await h.enqueueJob([{ patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() }, { patient: { ...SEED_SAMPLE, id: 6, fullname: CANARY }, receivedAt: Date.now() }]);
+  await until('3 jobs completed', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3, 50, async () => h.queue.getJobCounts());
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultEnv, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
+import { createFaultEnv, jobIdsOf, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 
 let env: FaultEnv;
 beforeAll(async () => {
@@ -12,8 +12,8 @@ describe('fault: dead letters are replayed once the cause is fixed', () => {
     // The cause: a worker deployed with PATIENT_STRING_MAX=10 refuses every full name longer than that.
     const misconfigured = env.startWorker({ PATIENT_STRING_MAX: '10' });
     const records = [patientVersion(701, 1), patientVersion(702, 1), patientVersion(703, 1)];
-    const jobIds = await env.enqueue(records);
-    await until('3 dead letters', 30_000, async () => (await env.store.deadLetters.countDocuments()) === 3);
+    const refs = await env.enqueue(records, { perJob: 3 }); // one job: one letter per record
+    await until('3 dead letters', 30_000, async () => (await env.store.deadLetters.countDocuments()) === 3, 100, () => env.counts());
     misconfigured.child.kill('SIGTERM');
     expect((await misconfigured.exited).code).toBe(0);
 
@@ -25,7 +25,7 @@ describe('fault: dead letters are replayed once the cause is fixed', () => {
 
     // The fix: the setting back to its default. Then one replay by id, the rest with --all.
     env.startWorker();
-    const first = `${env.config.QUEUE_NAME}:${jobIds[0]}`;
+    const first = `${env.config.QUEUE_NAME}:${refs[0]}`;
     const one = await env.deadLetters('replay', first);
     const rest = await env.deadLetters('replay', '--all');
     const again = await env.deadLetters('replay', first);
@@ -34,18 +34,20 @@ describe('fault: dead letters are replayed once the cause is fixed', () => {
 
     await until('3 patients stored', 30_000, async () => (await env.store.patients.countDocuments()) === 3);
     const letters = await env.store.deadLetters.find({}).sort({ jobId: 1 }).toArray();
-    const replayStates = await Promise.all(letters.map(async (l) => (l.replayJobId ? env.queue.getJobState(l.replayJobId) : 'none')));
+    const replayResults = await Promise.all(letters.map(async (l) => (l.replayJobId ? (await env.recordResult(l.replayJobId)).result : undefined)));
     const stored = await env.store.patients.find({}).sort({ _id: 1 }).toArray();
     const unreplayed = await env.deadLetters('list');
-    console.log('[dead-letter-replay]', JSON.stringify({ acknowledged: jobIds.length, deadLetters: letters.length, replayed: letters.filter((l) => l.replayedAt).length, replayJobStates: replayStates, storedDocs: stored.length, listedAfter: unreplayed.stdout.trim() }));
+    console.log('[dead-letter-replay]', JSON.stringify({ acknowledged: refs.length, originalJobs: jobIdsOf(refs), deadLetters: letters.length, replayed: letters.filter((l) => l.replayedAt).length, replayResults, storedDocs: stored.length, listedAfter: unreplayed.stdout.trim() }));
 
-    expect(letters.map((l) => l.jobId)).toEqual(jobIds);
+    expect(jobIdsOf(refs)).toHaveLength(1);
+    expect(letters.map((l) => l.jobId)).toEqual(refs);
     for (const letter of letters) {
       expect(letter.replayedAt).toBeInstanceOf(Date);
-      expect(letter.replayJobId).toMatch(/^\d+$/);
-      expect(jobIds).not.toContain(letter.replayJobId);
-      expect(await env.queue.getJobState(letter.replayJobId!)).toBe('completed');
+      expect(letter.replayJobId).toMatch(/^\d+-\d+$/); // the new record's reference
+      expect(jobIdsOf(refs)).not.toContain(jobIdsOf([letter.replayJobId!])[0]);
     }
+    expect(jobIdsOf(letters.map((l) => l.replayJobId!))).toHaveLength(3); // each letter its own new job
+    expect(replayResults.map((r) => r?.outcome)).toEqual(['inserted', 'inserted', 'inserted']);
     expect(stored.map((d) => [d._id, d.fullname, d._ingest.jobId])).toEqual(letters.map((l, i) => [701 + i, `patient ${701 + i} version 1`, l.replayJobId]));
     expect(unreplayed.stdout).toContain('0 dead letter(s)');
   });

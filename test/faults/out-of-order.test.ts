@@ -1,17 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createStore, type PatientDocument } from '../../src/shared/mongo.ts';
+import { createStore } from '../../src/shared/mongo.ts';
 import type { WriteOutcome } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { serverGuardsAtomically } from '../../src/worker/batch-write.ts';
-import { createPatientWriter } from '../../src/worker/patient-writer.ts';
-import { versionOf } from '../../src/worker/process-patient-job.ts';
+import { createPatientStore } from '../../src/worker/batch-write.ts';
 import { createWriteLock } from '../../src/worker/write-lock.ts';
-import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
+import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
+import { patientDoc } from '../support/patient-docs.ts';
+import { createFaultEnv, jobIdsOf, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
-// Batches of one write each, so that 4 processes x 4 jobs really write the same patient at once.
+// Jobs of 4 records (versions of the one patient share a job too) and 4 processes x 4 jobs at once:
+// the same patient is written from within one job and from many jobs and processes at the same time.
 let env: FaultEnv;
 beforeAll(async () => {
-  env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '4', WORKER_BATCH_MAX: '1' } });
+  env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '4' } });
 });
 afterAll(() => env.close());
 
@@ -19,16 +20,17 @@ describe('fault: versions of one patient arrive out of order', () => {
   it('when 100 versions of a patient are enqueued shuffled and 4 worker processes take them at once, then the newest version is stored', { timeout: 90_000 }, async () => {
     const workers = [1, 2, 3, 4].map(() => env.startWorker());
     const records = shuffle(Array.from({ length: 100 }, (_, v) => patientVersion(42, v + 1)));
-    const jobIds = await env.enqueue(records);
+    const refs = await env.enqueue(records, { perJob: 4 });
+    const jobs = jobIdsOf(refs).length;
 
-    await until('all 100 jobs completed', 60_000, async () => (await env.counts()).completed === records.length);
+    await until(`all ${jobs} jobs completed`, 60_000, async () => (await env.counts()).completed === jobs, 100, () => env.counts());
 
-    const outcomes: Record<WriteOutcome, number> = { inserted: 0, updated: 0, unchanged: 0, stale: 0 };
-    for (const id of jobIds) outcomes[(await env.queue.getJob(id))!.returnvalue.outcome]++;
-    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, jobIds));
+    const outcomes: Record<WriteOutcome | 'rejected' | 'undecided', number> = { inserted: 0, updated: 0, unchanged: 0, stale: 0, rejected: 0, undecided: 0, ...(await env.outcomes(refs)) };
+    const check = await storedVersusAcknowledged(env.store, newestPerPatient(records, refs));
     const counts = await env.counts();
-    console.log('[out-of-order]', JSON.stringify({ acknowledged: jobIds.length, workerProcesses: workers.length, ...check, outcomes, failed: counts.failed }));
+    console.log('[out-of-order]', JSON.stringify({ acknowledged: refs.length, jobs, workerProcesses: workers.length, ...check, outcomes, failed: counts.failed }));
 
+    expect(jobs).toBe(25);
     expect(check).toMatchObject({ patients: 1, storedDocs: 1, newestStored: 1, duplicates: 0, missing: 0 });
     expect(outcomes.inserted).toBe(1);
     expect(outcomes.inserted + outcomes.updated + outcomes.stale + outcomes.unchanged).toBe(records.length);
@@ -41,20 +43,22 @@ describe('fault: versions of one patient arrive out of order', () => {
   // FerretDB runs the guarded replace as read-then-write; without the per-patient lock an older
   // version landed last in 18 of 30 such rounds.
   it('when 8 writers with their own connections write 40 versions of one patient at once, then every round stores the newest', { timeout: 60_000 }, async () => {
-    const writers = Array.from({ length: 8 }, () => {
+    const writers = await Promise.all(Array.from({ length: 8 }, async () => {
       const store = createStore(env.config);
       const redis = createRedis(env.config.REDIS_URL, 'worker');
       const lock = createWriteLock(redis, `${env.config.QUEUE_PREFIX}:write-lock:${env.config.MONGO_DB}`, 5000);
-      const writer = createPatientWriter({ patients: store.patients, lock, batchMax: 1, batchWaitMs: 0, lockWaitMs: 10_000, guardInFilter: () => serverGuardsAtomically(store.db) });
+      const strategy = await chooseStrategy(store.db, () => ferretStrategy(lock, 10_000));
+      const writer = createPatientStore({ patients: store.patients, strategy });
       return { writer, close: async () => { await store.close(); redis.disconnect(); } };
-    });
+    }));
     const rounds = 10;
     let newestStored = 0;
     try {
       for (let round = 0; round < rounds; round++) {
         const id = 1000 + round;
         const versions = shuffle(Array.from({ length: 40 }, (_, v) => v + 1));
-        await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write(documentOf(id, v))));
+        const results = await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write([{ doc: patientDoc(id, v) }])));
+        expect(results.flat().filter((r) => !r.ok)).toEqual([]);
         const stored = await env.store.patients.findOne({ _id: id });
         if (stored?.fullname === `patient ${id} version 40`) newestStored++;
       }
@@ -65,14 +69,3 @@ describe('fault: versions of one patient arrive out of order', () => {
     expect(newestStored).toBe(rounds);
   });
 });
-
-function documentOf(id: number, version: number): PatientDocument {
-  const { patient } = patientVersion(id, version, Date.UTC(2025, 5, 1));
-  const modify = new Date(String(patient.modify_time));
-  return {
-    ...(patient as unknown as PatientDocument),
-    _id: id,
-    modify_time: modify,
-    _ingest: { version: versionOf(modify, Date.UTC(2025, 5, 1), String(version)), jobId: String(version), receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
-  };
-}

@@ -17,26 +17,34 @@ afterAll(async () => {
 });
 
 const settled = (jobId: string) => async () => ['completed', 'failed'].includes(await env.queue.getJobState(jobId));
+const jobOf = (ref: string) => ref.slice(0, ref.lastIndexOf('-'));
 
 describe('fault: poison input and transient write failures', () => {
-  it('when another producer enqueues invalid or hostile records directly, then each is dead-lettered after exactly 1 attempt and nothing is stored', { timeout: 60_000 }, async () => {
+  it('when another producer enqueues invalid or hostile records directly, then each is dead-lettered after exactly 1 attempt, nothing of theirs is stored, and their valid neighbour in the job is', { timeout: 60_000 }, async () => {
     const secret = 'POISON-VALUE-' + Math.random().toString(36).slice(2);
-    const [invalid, malformed, hostile] = await env.enqueue([
-      { patient: { id: 501, isactive: secret, fullname: 'x'.repeat(300) }, receivedAt: Date.now() },
-      { not: 'a patient job' } as never,
-      { patient: { id: 'x', $where: 'sleep(1)', 'a.b': 1 } } as never, // keys no document may hold
-    ]);
-    await until('the poison jobs failed', 30_000, async () => (await settled(invalid!)()) && (await settled(malformed!)()) && (await settled(hostile!)()));
+    const refs = await env.enqueue(
+      [
+        { patient: { id: 501, isactive: secret, fullname: 'x'.repeat(300) }, receivedAt: Date.now() },
+        { not: 'a patient job' } as never,
+        { patient: { id: 'x', $where: 'sleep(1)', 'a.b': 1 } } as never, // keys no document may hold
+        patientVersion(504, 1),
+      ],
+      { perJob: 4 },
+    );
+    const [invalid, malformed, hostile, neighbour] = refs as [string, string, string, string];
+    const jobId = jobOf(invalid);
+    await until('the job settled', 30_000, settled(jobId), 100, () => env.counts());
 
-    const jobs = await Promise.all([invalid!, malformed!, hostile!].map((id) => env.queue.getJob(id)));
+    const job = (await env.queue.getJob(jobId))!;
     const letters = await env.store.deadLetters.find({}).sort({ jobId: 1 }).toArray();
     const summary = letters.map((l) => ({ jobId: l.jobId, errorCode: l.errorCode, attempts: l.attempts, patientId: l.patientId }));
-    console.log('[poison]', JSON.stringify({ enqueued: 3, states: await Promise.all(jobs.map((j) => j!.getState())), attemptsMade: jobs.map((j) => j!.attemptsMade), deadLetters: summary, storedDocs: await env.store.patients.countDocuments() }));
+    const results = job.returnvalue?.results ?? [];
+    console.log('[poison]', JSON.stringify({ enqueued: refs.length, jobs: new Set(refs.map(jobOf)).size, state: await job.getState(), attemptsMade: job.attemptsMade, outcomes: results.map((r) => r.outcome), deadLetters: summary, storedDocs: await env.store.patients.countDocuments() }));
 
-    for (const job of jobs) {
-      expect(await job!.getState()).toBe('failed');
-      expect(job!.attemptsMade).toBe(1);
-    }
+    expect(new Set(refs.map(jobOf)).size).toBe(1); // all four in one job
+    expect(await job.getState()).toBe('completed'); // a poison record does not fail its job
+    expect(job.attemptsMade).toBe(1);
+    expect(results.map((r) => [r.outcome, r.code])).toEqual([['rejected', 'PATIENT_INVALID'], ['rejected', 'JOB_MALFORMED'], ['rejected', 'JOB_MALFORMED'], ['inserted', undefined]]);
     expect(summary).toEqual([
       { jobId: invalid, errorCode: 'PATIENT_INVALID', attempts: 1, patientId: 501 },
       { jobId: malformed, errorCode: 'JOB_MALFORMED', attempts: 1, patientId: null },
@@ -45,40 +53,47 @@ describe('fault: poison input and transient write failures', () => {
     expect(JSON.parse(letters[2]!.dataJson!)).toEqual({ patient: { id: 'x', $where: 'sleep(1)', 'a.b': 1 } }); // kept as text
     expect(letters[0]!.errorMessage).toMatch(/isactive/);
     expect(letters[0]!.data).toMatchObject({ patient: { isactive: secret } }); // kept for replay
-    expect(JSON.stringify([jobs.map((j) => j!.failedReason), letters.map((l) => l.errorMessage)])).not.toContain(secret);
+    expect(JSON.stringify([job.returnvalue, job.failedReason, letters.map((l) => l.errorMessage)])).not.toContain(secret);
     expect(await env.store.patients.countDocuments({ _id: 501 })).toBe(0);
+    expect(await env.store.patients.findOne({ _id: 504 })).toMatchObject({ fullname: 'patient 504 version 1', _ingest: { jobId: neighbour, attempt: 1 } });
   });
 
   it('when the write of a job is cut off on the wire twice and then goes through, then the record is stored after 3 attempts', { timeout: 60_000 }, async () => {
     proxy.cutNext(2, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
-    const [jobId] = await env.enqueue([patientVersion(502, 1)]);
-    await until('the job settled', 45_000, settled(jobId!));
+    const [ref] = (await env.enqueue([patientVersion(502, 1)])) as [string];
+    await until('the job settled', 45_000, settled(jobOf(ref)), 100, () => env.counts());
 
-    const job = (await env.queue.getJob(jobId!))!;
+    const job = (await env.queue.getJob(jobOf(ref)))!;
     const stored = await env.store.patients.findOne({ _id: 502 });
-    console.log('[transient]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), outcome: job.returnvalue?.outcome, storedAttempt: stored?._ingest.attempt, storedDocs: await env.store.patients.countDocuments({ _id: 502 }) }));
+    console.log('[transient]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, storedAttempt: stored?._ingest.attempt, storedDocs: await env.store.patients.countDocuments({ _id: 502 }) }));
 
     expect(proxy.cuts()).toBe(2);
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(3);
-    expect(job.returnvalue).toEqual({ outcome: 'inserted', patientId: 502 });
-    expect(stored?._ingest).toMatchObject({ jobId, attempt: 3 });
-    expect(await env.store.deadLetters.countDocuments({ jobId })).toBe(0);
+    expect(job.returnvalue.results).toEqual([{ outcome: 'inserted', patientId: 502 }]);
+    expect(stored?._ingest).toMatchObject({ jobId: ref, attempt: 3 });
+    expect(await env.store.deadLetters.countDocuments({ jobId: ref })).toBe(0);
   });
 
-  it('when a job fails for good while its dead letter cannot be written, then it is not failed until the letter is kept', { timeout: 60_000 }, async () => {
+  it('when a record is refused for good while its dead letter cannot be written, then it is not refused until the letter is kept, and its neighbour keeps its first outcome', { timeout: 60_000 }, async () => {
     proxy.cutNext(2, (cmd) => cmd.name === 'update' && cmd.collection === 'dead_letters');
-    const [jobId] = await env.enqueue([{ patient: { id: 503, isactive: 'x' }, receivedAt: Date.now() }]);
-    await until('the job settled', 45_000, settled(jobId!));
+    const [poison, neighbour] = (await env.enqueue([{ patient: { id: 503, isactive: 'x' }, receivedAt: Date.now() }, patientVersion(505, 1)], { perJob: 2 })) as [string, string];
+    await until('the job settled', 45_000, settled(jobOf(poison)), 100, () => env.counts());
 
-    const job = (await env.queue.getJob(jobId!))!;
-    const letter = await env.store.deadLetters.findOne({ jobId });
-    console.log('[dead-letter-outage]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, cutsOnTheWire: proxy.cuts(), deadLetter: letter && { errorCode: letter.errorCode, attempts: letter.attempts } }));
+    const job = (await env.queue.getJob(jobOf(poison)))!;
+    const letter = await env.store.deadLetters.findOne({ jobId: poison });
+    const stored = await env.store.patients.findOne({ _id: 505 });
+    const audit = await env.store.audit.find({ patientId: { $in: [503, 505] } }, { projection: { _id: 0, jobId: 1, action: 1 } }).sort({ jobId: 1 }).toArray();
+    console.log('[dead-letter-outage]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, deadLetter: letter && { errorCode: letter.errorCode, attempts: letter.attempts }, audit }));
 
     expect(proxy.cuts()).toBe(2 + 2);
-    expect(await job.getState()).toBe('failed');
+    expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(1); // the runs that could not keep the letter spent no attempt
     expect(job.attemptsStarted).toBe(3);
     expect(letter).toMatchObject({ errorCode: 'PATIENT_INVALID', attempts: 1, patientId: 503 });
+    // Written in the first run and kept in the job's progress: not rewritten (not 'unchanged'), audited once.
+    expect(job.returnvalue.results).toEqual([{ outcome: 'rejected', patientId: 503, code: 'PATIENT_INVALID', message: expect.stringMatching(/isactive/) }, { outcome: 'inserted', patientId: 505 }]);
+    expect(stored?._ingest).toMatchObject({ jobId: neighbour, attempt: 1 });
+    expect(audit).toEqual([{ jobId: poison, action: 'rejected' }, { jobId: neighbour, action: 'inserted' }]);
   });
 });

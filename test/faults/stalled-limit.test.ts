@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createFaultEnv, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
+import { createFaultEnv, jobIdsOf, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
 import { waitForOutput, type Proc } from '../support/processes.ts';
 
@@ -22,8 +22,9 @@ afterAll(async () => {
 });
 
 describe('fault: a job fails for good outside the processor', () => {
-  it('when a job stalls more often than allowed and the write of its dead letter is lost, then the sweep records it', { timeout: 60_000 }, async () => {
-    const [jobId] = await env.enqueue([patientVersion(801, 1)]);
+  it('when a job stalls more often than allowed and the write of its dead letters is lost, then the sweep records one per record', { timeout: 60_000 }, async () => {
+    const refs = await env.enqueue([patientVersion(801, 1), patientVersion(802, 1)], { perJob: 2 });
+    const [jobId] = jobIdsOf(refs);
     const startsOf = async () => (await env.queue.getJob(jobId!))!.attemptsStarted;
     proxy.hold(true, (cmd) => cmd.collection === 'patients'); // MongoDB hangs on patients
     const killWhileHolding = async (starts: number) => {
@@ -35,18 +36,22 @@ describe('fault: a job fails for good outside the processor', () => {
     await killWhileHolding(1);
     await killWhileHolding(2);
     proxy.hold(false);
-    proxy.cutNext(1, (cmd) => cmd.name === 'update' && cmd.collection === 'dead_letters');
+    // Two letters (one per record): both writes of the failed event are cut (a cut left over hits a sweep, which tries again).
+    proxy.cutNext(2, (cmd) => cmd.name === 'update' && cmd.collection === 'dead_letters');
     const last = env.startWorker({ MONGO_URL: proxy.url });
     await until('the job failed', 20_000, async () => (await env.queue.getJobState(jobId!)) === 'failed');
     await waitForOutput(last, /dead letter not recorded; the sweep will add it/);
-    await until('a dead letter', 20_000, async () => (await env.store.deadLetters.countDocuments({ jobId })) === 1);
+    await until('a dead letter per record', 20_000, async () => (await env.store.deadLetters.countDocuments({ jobId: { $in: refs } })) === 2, 100, () => env.store.deadLetters.find({}, { projection: { data: 0 } }).toArray());
 
     const job = (await env.queue.getJob(jobId!))!;
-    const letter = await env.store.deadLetters.findOne({ jobId });
-    console.log('[stalled-limit]', JSON.stringify({ workersKilled: 2, cutsOnTheWire: proxy.cuts(), attemptsStarted: job.attemptsStarted, failedReason: job.failedReason, deadLetter: letter && { errorCode: letter.errorCode, recordedBy: letter.recordedBy, attempts: letter.attempts } }));
+    const letters = await env.store.deadLetters.find({ jobId: { $in: refs } }).sort({ jobId: 1 }).toArray();
+    console.log('[stalled-limit]', JSON.stringify({ workersKilled: 2, cutsOnTheWire: proxy.cuts(), attemptsStarted: job.attemptsStarted, failedReason: job.failedReason, deadLetters: letters.map((l) => ({ jobId: l.jobId, errorCode: l.errorCode, recordedBy: l.recordedBy, attempts: l.attempts })) }));
 
     expect(job.failedReason).toMatch(/stalled more than allowable limit/);
-    expect(letter).toMatchObject({ errorCode: 'JOB_STALLED_LIMIT', recordedBy: 'sweep', patientId: 801 });
-    expect(letter!.replayedAt ?? null).toBeNull();
+    expect(letters).toMatchObject([
+      { jobId: refs[0], errorCode: 'JOB_STALLED_LIMIT', recordedBy: 'sweep', patientId: 801 },
+      { jobId: refs[1], errorCode: 'JOB_STALLED_LIMIT', recordedBy: 'sweep', patientId: 802 },
+    ]);
+    for (const letter of letters) expect(letter.replayedAt ?? null).toBeNull();
   });
 });

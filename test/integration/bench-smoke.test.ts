@@ -60,8 +60,8 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
     }
 
     const s3 = r.scenarios.drain;
-    expect(s3).toMatchObject({ jobs: 300, workerConcurrency: num, rawBatchSize: num });
-    for (const k of ['worker', 'rawBulkWrite', 'naiveWorker']) expect(s3.rounds[k][0]).toMatchObject({ jobs: 300, stored: num, seconds: num, jobsPerS: num });
+    expect(s3).toMatchObject({ records: 300, recordsPerJob: num, workerConcurrency: num, rawBatchSize: num });
+    for (const k of ['workerNew', 'rawNew', 'twoWorkersNew', 'workerUpdate', 'rawUpdate']) expect(s3.rounds[k][0]).toMatchObject({ records: 300, stored: num, seconds: num, perS: num });
 
     const s4 = r.scenarios.endToEnd;
     expect(s4.rounds[0]).toMatchObject({ offeredRate: num, acceptedPerS: num, storedPerS: num, maxQueueDepth: num });
@@ -72,8 +72,8 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
     expect(r.memory).toMatchObject({ byProcess: expect.any(Object) });
     expect(numOrNull(r.memory.apiPeakMB) && numOrNull(r.memory.workerPeakMB)).toBe(true);
 
-    // One row per target of issue 6, computed by the harness.
-    expect(r.targets).toHaveLength(10);
+    // One row per target (issues 6 and 9), computed by the harness.
+    expect(r.targets).toHaveLength(9);
     for (const t of r.targets) {
       expect(t).toMatchObject({ name: expect.any(String), target: num, unit: expect.any(String), comparator: expect.stringMatching(/^(>=|<=)$/) });
       expect(numOrNull(t.measured)).toBe(true);

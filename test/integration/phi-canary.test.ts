@@ -42,28 +42,34 @@ describe('patient values never leave the data', () => {
     look('422 idempotency body', (await post('/api/patients', { ...withCanary, id: 101, fullname: 'other' }, { 'idempotency-key': 'canary-1' })).body);
     look('invalid JSON body', (await h.app.inject({ method: 'POST', url: '/api/patients', payload: `{"fullname":"${CANARY}",`, headers: { 'content-type': 'application/json' } })).body);
 
-    // 3. refused by the worker: a record another producer put straight into the queue
-    const poison = await h.queue.add('patient.upsert', { patient: { id: 105, fullname: `${CANARY}\u0007`, hn: CANARY, isactive: CANARY }, receivedAt: Date.now() });
-    const { state, job } = await h.settled(String(poison.id));
+    // 3. refused by the worker: a record another producer put straight into the queue, in a job
+    //    with a valid neighbour (which is stored: a poison record does not fail its job)
+    const [poison, neighbour] = await h.enqueueJob([
+      { patient: { id: 105, fullname: `${CANARY}\u0007`, hn: CANARY, isactive: CANARY }, receivedAt: Date.now() },
+      { patient: { ...withCanary, id: 106 }, receivedAt: Date.now() },
+    ]);
+    const { state, job, result } = await h.settled(poison!);
     expect(state).toBe('failed');
-    look('failedReason', `${job.failedReason}\n${(job.stacktrace ?? []).join('\n')}`);
-    look('job status body', (await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${poison.id}` })).body);
+    expect(result).toMatchObject({ outcome: 'rejected', code: 'PATIENT_INVALID', patientId: 105 });
+    expect((await h.settled(neighbour!)).result).toEqual({ outcome: 'inserted', patientId: 106 });
+    look('job result', `${JSON.stringify(job.returnvalue)}\n${job.failedReason ?? ''}\n${(job.stacktrace ?? []).join('\n')}`);
+    look('job status body', (await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${poison}` })).body);
 
-    // 4. dead letters as ops see them
-    for (let i = 0; i < 100 && (await h.store.deadLetters.countDocuments({ jobId: String(poison.id) })) === 0; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(await h.store.deadLetters.countDocuments({ jobId: String(poison.id) })).toBe(1);
+    // 4. dead letters as ops see them (written before the job completed)
+    expect(await h.store.deadLetters.countDocuments({ jobId: poison })).toBe(1);
+    expect(await h.store.deadLetters.countDocuments()).toBe(1);
     const env = { REDIS_URL: h.config.REDIS_URL, MONGO_URL: h.config.MONGO_URL, MONGO_DB: h.config.MONGO_DB, QUEUE_NAME: h.config.QUEUE_NAME };
     for (const args of [['list'], ['list', '--json', '--all']]) {
       let out = '';
       expect(await runDeadLetterCommand(args, env, (t) => (out += t), (t) => (out += t))).toBe(0);
-      expect(out).toContain(String(poison.id));
+      expect(out).toContain(poison);
       look(`dead-letters ${args.join(' ')}`, out);
     }
 
     // 5. metrics, then everything logged along the way
     look('api metrics', (await h.app.inject({ method: 'GET', url: '/metrics' })).body);
     const completed = await h.queue.getJobs(['completed', 'failed'], 0, 1000);
-    look('all failure reasons in Redis', completed.map((j) => `${j.failedReason ?? ''} ${j.stacktrace?.join(' ') ?? ''}`).join('\n'));
+    look('all results and failure reasons in Redis', completed.map((j) => `${JSON.stringify(j.returnvalue)} ${j.failedReason ?? ''} ${j.stacktrace?.join(' ') ?? ''}`).join('\n'));
     look('api logs', h.apiLogs.text());
     look('worker logs', h.workerLogs.text());
 

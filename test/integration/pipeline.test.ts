@@ -24,9 +24,9 @@ describe('POST /api/patients through to MongoDB', () => {
     expect(body).toMatchObject({ status: 'queued', jobId: expect.any(String) });
     expect(res.headers.location).toBe(`/api/patients/jobs/${body.jobId}`);
 
-    const { state, job } = await h.settled(body.jobId);
+    const { state, result } = await h.settled(body.jobId);
     expect(state).toBe('completed');
-    expect(job.returnvalue).toEqual({ outcome: 'inserted', patientId: 1 });
+    expect(result).toEqual({ outcome: 'inserted', patientId: 1 });
 
     const doc = await h.store.patients.findOne({ _id: 1 });
     expect(doc).not.toBeNull();
@@ -63,7 +63,7 @@ describe('POST /api/patients through to MongoDB', () => {
     const before = await h.store.patients.findOne({ _id: 3 });
     await job.retry('completed'); // BullMQ re-delivers the very same job
     const again = await h.settled(res.json().jobId);
-    expect(again.job.returnvalue.outcome).toBe('unchanged');
+    expect(again.result?.outcome).toBe('unchanged');
     expect(await h.store.patients.countDocuments({ _id: 3 })).toBe(1);
     expect((await h.store.patients.findOne({ _id: 3 }))!._ingest.version).toBe(before!._ingest.version);
   });
@@ -93,7 +93,9 @@ describe('POST /api/patients through to MongoDB', () => {
     await post({ ...SEED_SAMPLE, id: 5, fullname: marker, isactive: 999 });
     const apiLines = h.apiLogs.lines();
     expect(apiLines.some((l) => l.msg === 'request' && l.jobId === ok.json().jobId && typeof l.ms === 'number')).toBe(true);
-    expect(h.workerLogs.lines().some((l) => l.msg === 'job done' && l.jobId === ok.json().jobId && l.outcome === 'inserted')).toBe(true);
+    // One line per job, with counts per outcome: the job that carried the record.
+    const { job } = await h.settled(ok.json().jobId);
+    expect(h.workerLogs.lines().some((l) => l.msg === 'job done' && l.jobId === job.id && l.records === 1 && l.inserted === 1)).toBe(true);
     expect(h.apiLogs.text()).not.toContain(marker);
     expect(h.workerLogs.text()).not.toContain(marker);
   });

@@ -4,6 +4,7 @@ import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { startProcess, waitForOutput } from '../support/processes.ts';
 import { testConfig } from '../support/harness.ts';
+import { until } from '../support/records.ts';
 
 const config = testConfig();
 const store = createStore(config);
@@ -22,6 +23,15 @@ describe('the API and worker as processes', () => {
     expect(worker.output()).toMatch(/REDIS_URL is required/);
   });
 
+  it('when MONGO_WRITE_CONCERN=0 (writes never acknowledged), then the API and the worker exit 2 naming it', async () => {
+    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_WRITE_CONCERN: '0', AUTH_DEV_MODE: 'true' };
+    const [api, worker] = [startProcess('api', env), startProcess('worker', env)];
+    expect((await api.exited).code).toBe(2);
+    expect((await worker.exited).code).toBe(2);
+    expect(api.output()).toMatch(/api: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
+    expect(worker.output()).toMatch(/worker: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
+  });
+
   it('when both run, then a posted record is stored; on SIGTERM both exit 0', async () => {
     const port = await freePort();
     const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true' };
@@ -32,9 +42,15 @@ describe('the API and worker as processes', () => {
       await waitForOutput(worker, /worker started/);
       const res = await fetch(`http://127.0.0.1:${port}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...SEED_SAMPLE, id: 77 }) });
       expect(res.status).toBe(202);
-      const { jobId } = (await res.json()) as { jobId: string };
-      await waitForOutput(worker, new RegExp(`"jobId":"${jobId}".*"msg":"job done"`));
+      const { statusUrl } = (await res.json()) as { statusUrl: string };
+      let status: unknown;
+      await until('the record stored', 15_000, async () => {
+        status = await (await fetch(`http://127.0.0.1:${port}${statusUrl}`)).json();
+        return (status as { state?: string }).state === 'stored';
+      }, 50, async () => ({ status, worker: worker.output().slice(-2000) }));
+      expect(status).toMatchObject({ state: 'stored', outcome: 'inserted', patientId: 77 });
       expect(await store.patients.countDocuments({ _id: 77 })).toBe(1);
+      expect(worker.output()).toMatch(/"records":1,"inserted":1.*"msg":"job done"/);
     } finally {
       api.child.kill('SIGTERM');
       worker.child.kill('SIGTERM');

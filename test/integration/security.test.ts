@@ -69,10 +69,13 @@ describe('authorization', () => {
     h.startWorker();
     const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2030-01-01T00:00:00Z' });
     expect(res.statusCode).toBe(202); // the body alone looks fine: its center is the key's
-    const { state, job } = await h.settled(res.json().jobId);
+    const { state, job, result } = await h.settled(res.json().jobId);
     expect(state).toBe('failed');
-    expect(job.failedReason).toMatch(/^FORBIDDEN_TENANT/);
+    expect(result).toMatchObject({ outcome: 'rejected', code: 'FORBIDDEN_TENANT', patientId: 401 });
     expect(job.attemptsMade).toBe(1);
+    const status = await h.app.inject({ method: 'GET', url: res.json().statusUrl, headers: bearer(writer) });
+    expect(status.json()).toMatchObject({ state: 'failed', error: expect.stringMatching(/^FORBIDDEN_TENANT/) });
+    expect(await h.store.deadLetters.countDocuments({ jobId: res.json().jobId, errorCode: 'FORBIDDEN_TENANT' })).toBe(1);
     const stored = await h.store.patients.findOne({ _id: 401 });
     expect(stored).toMatchObject({ center_id: 4, fullname: SEED_SAMPLE.fullname });
     await h.stopWorker();

@@ -1,23 +1,28 @@
 // Per fault-test file: a unique queue and database, a producer that enqueues like the API does
-// (BullMQ addBulk with queueSettings' options), worker PROCESSES (`node src/worker/main.ts`), and
+// (records grouped into batch jobs, BullMQ addBulk with queueSettings' options), worker PROCESSES (`node src/worker/main.ts`), and
 // checks made against Redis and MongoDB themselves. Everything is removed in close().
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { Queue } from 'bullmq';
+import { Queue, type JobsOptions } from 'bullmq';
 import { inject } from 'vitest';
 import { loadConfig, type Config } from '../../src/shared/config.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { JOB_NAME, queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
+import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { ROOT } from '../../scripts/local-servers.ts';
 import { startProcess, type Proc } from './processes.ts';
+import { jobIdsOf, recordResult, until } from './records.ts';
+
+export { jobIdsOf, until };
 
 export type FaultEnvOptions = { redisUrl?: string; mongoUrl?: string; workerEnv?: Record<string, string> };
+/** `perJob`: records per batch job (the API's coalescing makes jobs of many); `jobOptions`: BullMQ's, default the API's. */
+export type EnqueueOptions = { perJob?: number; jobOptions?: JobsOptions };
 
 /** One version of one patient: modify_time grows with `version`, fullname names both. */
-export function patientVersion(id: number, version: number, receivedAt = Date.now()): PatientJobData {
+export function patientVersion(id: number, version: number, receivedAt = Date.now()): PatientRecord {
   const modify = new Date(Date.UTC(2025, 0, 1) + version * 60_000).toISOString();
   return { patient: { ...SEED_SAMPLE, id, modify_time: modify, fullname: `patient ${id} version ${version}` }, receivedAt };
 }
@@ -30,14 +35,6 @@ export const shuffle = <T>(items: T[]): T[] => {
   }
   return a;
 };
-
-export async function until(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-}
 
 const STATES = ['completed', 'failed', 'active', 'wait', 'delayed', 'prioritized', 'paused'] as const;
 
@@ -64,24 +61,49 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
   const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix });
   queue.on('error', () => {});
   const store: Store = createStore(config);
-  const workers: Proc[] = [];
+  const procs: Proc[] = []; // worker and API processes, killed in close()
 
   return {
     config,
     queue,
     store,
-    /** Enqueues like the API; answers the job ids Redis acknowledged, in order. */
-    async enqueue(records: PatientJobData[], opts = settings.jobOptions): Promise<string[]> {
-      const ids: string[] = [];
-      for (let i = 0; i < records.length; i += 500) {
-        const jobs = await queue.addBulk(records.slice(i, i + 500).map((data) => ({ name: JOB_NAME, data, opts })));
-        ids.push(...jobs.map((j) => String(j.id)));
+    /**
+     * Enqueues like the API: records in batch jobs of `perJob` (default 50), one addBulk per 500
+     * jobs; answers one reference (`<jobId>-<index>`) per record, in order, once Redis has them.
+     * Anything may stand in for a record (poison from another producer): cast it.
+     */
+    async enqueue(records: PatientRecord[], { perJob = 50, jobOptions = settings.jobOptions }: EnqueueOptions = {}): Promise<string[]> {
+      const groups: PatientRecord[][] = [];
+      for (let i = 0; i < records.length; i += perJob) groups.push(records.slice(i, i + perJob));
+      const refs: string[] = [];
+      for (let i = 0; i < groups.length; i += 500) {
+        const jobs = await queue.addBulk(groups.slice(i, i + 500).map((group) => ({ name: JOB_NAME, data: { records: group }, opts: jobOptions })));
+        jobs.forEach((job, k) => refs.push(...groups[i + k]!.map((_, index) => recordRef(String(job.id), index))));
       }
-      return ids;
+      return refs;
+    },
+    /** Where one record stands: its job's state and, once decided, its own result. */
+    recordResult: (ref: string) => recordResult(queue, ref),
+    /** The records' outcomes counted (`undecided` for a record without a result yet), one read per job. */
+    async outcomes(refs: string[]): Promise<Record<string, number>> {
+      const jobs = new Map(await Promise.all(jobIdsOf(refs).map(async (id) => [id, await queue.getJob(id)] as const)));
+      const counts: Record<string, number> = {};
+      for (const ref of refs) {
+        const [jobId, index] = ref.split('-') as [string, string];
+        const outcome = jobs.get(jobId)?.returnvalue?.results?.[Number(index)]?.outcome ?? 'undecided';
+        counts[outcome] = (counts[outcome] ?? 0) + 1;
+      }
+      return counts;
     },
     startWorker(env: Record<string, string> = {}): Proc {
       const proc = startProcess('worker', { ...base, ...env });
-      workers.push(proc);
+      procs.push(proc);
+      return proc;
+    },
+    /** The API as a process (`node src/api/server.ts`) on the same queue, development auth unless `env` says otherwise. */
+    startApi(env: Record<string, string>): Proc {
+      const proc = startProcess('api', { ...base, AUTH_DEV_MODE: 'true', ...env });
+      procs.push(proc);
       return proc;
     },
     /** Runs the dead-letter command as ops would: `node src/worker/dead-letter-cli.ts ...args`. */
@@ -98,8 +120,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
     },
     async close() {
-      for (const w of workers) if (w.child.exitCode === null && w.child.signalCode === null) w.child.kill('SIGKILL');
-      await Promise.all(workers.map((w) => w.exited));
+      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+      await Promise.all(procs.map((p) => p.exited));
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await store.db.dropDatabase().catch(() => {});
@@ -124,14 +146,14 @@ export async function storedVersusAcknowledged(store: Store, newest: Map<number,
   return { patients: newest.size, storedDocs: docs.length, newestStored, duplicates: duplicates.length, missing: missing.length, wrong: wrong.slice(0, 10) };
 }
 
-/** The newest version per patient among enqueued records, with the job that carried it. */
-export function newestPerPatient(records: PatientJobData[], jobIds: string[]): Map<number, { jobId: string; fullname: string }> {
+/** The newest version per patient among enqueued records, with the record reference that carried it. */
+export function newestPerPatient(records: PatientRecord[], refs: string[]): Map<number, { jobId: string; fullname: string }> {
   const best = new Map<number, { jobId: string; fullname: string; modify: string }>();
   records.forEach((r, i) => {
     const id = Number(r.patient.id);
     const modify = String(r.patient.modify_time);
     const current = best.get(id);
-    if (!current || modify > current.modify) best.set(id, { jobId: jobIds[i]!, fullname: String(r.patient.fullname), modify });
+    if (!current || modify > current.modify) best.set(id, { jobId: refs[i]!, fullname: String(r.patient.fullname), modify });
   });
   return new Map([...best].map(([id, { jobId, fullname }]) => [id, { jobId, fullname }]));
 }

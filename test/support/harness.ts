@@ -8,9 +8,10 @@ import { buildApp } from '../../src/api/app.ts';
 import { loadConfig, type Config } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
-import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
+import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
 import { createRedis, readyOrTimeout } from '../../src/shared/redis.ts';
 import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
+import { recordResult, settledRecord } from './records.ts';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
   const tag = randomBytes(4).toString('hex');
@@ -72,17 +73,15 @@ export async function createHarness(overrides: Record<string, string> = {}) {
       await worker?.close();
       worker = undefined;
     },
-    /** Resolves when the job has completed or failed for good. */
-    async settled(jobId: string, timeoutMs = 20_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (Date.now() < deadline) {
-        const state = await queue.getJobState(jobId);
-        // Read the job after its state, so a finished job comes with its return value.
-        if (state === 'completed' || state === 'failed') return { state, job: (await queue.getJob(jobId))! };
-        await new Promise((r) => setTimeout(r, 25));
-      }
-      throw new Error(`job ${jobId} not settled within ${timeoutMs} ms`);
+    /** Resolves when the record's job has completed or failed for good: `{ state, job, result }` of that record (support/records.ts). */
+    settled: (ref: string, timeoutMs = 20_000) => settledRecord(queue, ref, timeoutMs),
+    /** One batch job straight into the queue, as another producer could put it (records unchecked); one reference per record. */
+    async enqueueJob(records: unknown[]): Promise<string[]> {
+      const job = await queue.add(JOB_NAME, { records: records as PatientRecord[] });
+      return records.map((_, index) => recordRef(String(job.id), index));
     },
+    /** Where one record stands now, without waiting. */
+    recordResult: (ref: string) => recordResult(queue, ref),
     async close() {
       await worker?.close();
       await app.close();

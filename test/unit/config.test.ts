@@ -37,4 +37,13 @@ describe('loadConfig', () => {
     expect(config.MONGO_WRITE_CONCERN).toBe(1);
     expect(config.MONGO_JOURNAL).toBe(false);
   });
+
+  it('when MONGO_WRITE_CONCERN is 0, then it is refused by name (w:0 would fake success)', () => {
+    expect(() => loadConfig({ ...base, MONGO_WRITE_CONCERN: '0' })).toThrow(/MONGO_WRITE_CONCERN must be majority or 1-50/);
+  });
+
+  it('when MONGO_WTIMEOUT_MS is not below half of WORKER_WRITE_LOCK_MS, then it is refused by name', () => {
+    expect(() => loadConfig({ ...base, WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1500' })).toThrow(/MONGO_WTIMEOUT_MS must be below half of WORKER_WRITE_LOCK_MS/);
+    expect(loadConfig({ ...base, WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000' }).MONGO_WTIMEOUT_MS).toBe(1000);
+  });
 });

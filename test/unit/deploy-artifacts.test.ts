@@ -13,14 +13,14 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const K8S_DIR = 'deploy/k8s';
 const SHAPE: Record<string, { safeParse: (v: unknown) => { success: boolean; data?: unknown } }> = ConfigSchema.shape;
 const CONFIG_KEYS = new Set(Object.keys(SHAPE));
-const ENTRY = { api: ['node', 'src/api/server.ts'], worker: ['node', 'src/worker/main.ts'] } as const;
+const ENTRY = { api: ['node', 'dist/api/server.js'], worker: ['node', 'dist/worker/main.js'] } as const;
 type Role = keyof typeof ENTRY;
 const ROLES: Role[] = ['api', 'worker'];
 /** src/shared/entry.ts: past SHUTDOWN_TIMEOUT_MS the process still has this long before its hard exit. */
 const HARD_EXIT_MARGIN_MS = 5000;
 const MEMORY_LIMIT = { api: 256 * 2 ** 20, worker: 384 * 2 ** 20 };
 /** Variables read by Node itself, not by the service: the only others an artefact may set. */
-const RUNTIME_VARS = new Set(['NODE_ENV', 'NODE_EXTRA_CA_CERTS']);
+const RUNTIME_VARS = new Set(['NODE_ENV', 'NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS']);
 /** API and worker must read these alike: the same queue, database and record rules. */
 const SHARED_KEYS = ['QUEUE_PREFIX', 'QUEUE_NAME', 'MONGO_DB', 'PATIENT_TIME_ZONE', 'PATIENT_STRING_MAX'] as const;
 const isKnownVar = (key: string) => CONFIG_KEYS.has(key) || RUNTIME_VARS.has(key);
@@ -498,17 +498,17 @@ describe('each check fails on a broken copy', () => {
   const cases: [string, () => Artifacts, (a: Artifacts) => string[], RegExp][] = [
     ['the Dockerfile uses node:22', () => broken('dockerfile', /FROM node:24-slim AS runtime/, 'FROM node:22-slim AS runtime'), dockerfileProblems, /base image node:22-slim/],
     ['the Dockerfile drops its USER', () => broken('dockerfile', /^USER node$/m, '# no user'), dockerfileProblems, /runs as root/],
-    ['the worker target runs the API', () => broken('dockerfile', /CMD \["node", "src\/worker\/main.ts"\]/, 'CMD ["node", "src/api/server.ts"]'), dockerfileProblems, /target worker: CMD/],
+    ['the worker target runs the API', () => broken('dockerfile', /CMD \["node", "dist\/worker\/main.js"\]/, 'CMD ["node", "dist/api/server.js"]'), dockerfileProblems, /target worker: CMD/],
     ['the worker HEALTHCHECK reads API_PORT', () => broken('dockerfile', /process\.env\.WORKER_HTTP_PORT/, 'process.env.API_PORT'), dockerfileProblems, /HEALTHCHECK port from API_PORT/],
     ['the Dockerfile sets an unknown variable', () => broken('dockerfile', /ENV API_HOST=0\.0\.0\.0/, 'ENV API_HOSTNAME=0.0.0.0'), dockerfileProblems, /ENV API_HOSTNAME is not in ConfigSchema/],
     ['compose sets an unknown variable', () => broken('compose', /WORKER_CONCURRENCY: "50"/, 'WORKER_THREADS: "50"'), composeProblems, /worker: WORKER_THREADS is not in ConfigSchema/],
     ['compose sets a malformed value', () => broken('compose', /API_PORT: "3000"/, 'API_PORT: "three thousand"'), composeProblems, /compose api: invalid configuration: API_PORT/],
     ['compose moves API_PORT but not the published port', () => broken('compose', /API_PORT: "3000"/, 'API_PORT: "3100"'), composeProblems, /do not publish container port 3100/],
     ['the worker health check probes the API port', () => broken('compose', /127\.0\.0\.1:3001\/health\/live/, '127.0.0.1:3000/health/live'), composeProblems, /worker: healthcheck on :3000/],
-    ['the compose worker runs the API', () => broken('compose', /command: \["node", "src\/worker\/main.ts"\]/, 'command: ["node", "src/api/server.ts"]'), composeProblems, /worker: command/],
+    ['the compose worker runs the API', () => broken('compose', /command: \["node", "dist\/worker\/main.js"\]/, 'command: ["node", "dist/api/server.js"]'), composeProblems, /worker: command/],
     ['the worker stop grace period is shorter than the shutdown', () => broken('compose', /stop_grace_period: 20s\n    deploy:/, 'stop_grace_period: 12s\n    deploy:'), composeProblems, /worker: stop_grace_period 12s/],
     ['Redis loses appendfsync always', () => broken('compose', /- always\n/, '- everysec\n'), composeProblems, /--appendfsync always/],
-    ['a k8s ConfigMap sets an unknown variable', () => broken('k8s/config.yaml', /WORKER_BATCH_MAX: "200"/, 'WORKER_BATCH_SIZE: "200"'), k8sProblems, /WORKER_BATCH_SIZE is not in ConfigSchema/],
+    ['a k8s ConfigMap sets an unknown variable', () => broken('k8s/config.yaml', /WORKER_CONCURRENCY: "[0-9]+"/, 'WORKER_BATCH_SIZE: "200"'), k8sProblems, /WORKER_BATCH_SIZE is not in ConfigSchema/],
     ['the API moves to another port than its containerPort', () => broken('k8s/config.yaml', /API_PORT: "3000"/, 'API_PORT: "8080"'), k8sProblems, /no containerPort 8080/],
     ['the worker readiness probe has the wrong path', () => broken('k8s/worker.yaml', /path: \/health\/ready/, 'path: /healthz'), k8sProblems, /readinessProbe on :3001\/healthz/],
     ['the worker container port is not WORKER_HTTP_PORT', () => broken('k8s/worker.yaml', /containerPort: 3001/, 'containerPort: 3000'), k8sProblems, /no containerPort 3001/],

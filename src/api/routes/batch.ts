@@ -1,21 +1,22 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient-schema.ts';
-import type { PatientJobData } from '../../shared/queue.ts';
-import type { RouteDeps } from '../app.ts';
+import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
-import { enqueue, statusUrl } from '../enqueue.ts';
+import { statusUrl } from '../enqueue.ts';
 import { sendProblem } from '../problem.ts';
+import type { RouteDeps } from '../route-deps.ts';
 
 // Many patients in one request: a JSON array or NDJSON (one object per line). Each item is judged on
-// its own; the valid ones are enqueued together in one Redis round trip (addBulk).
+// its own; the valid ones are enqueued together as one job (or a few, bounded in records and bytes:
+// intake.ts), in one Redis round trip. Each keeps its own status reference.
 
 export type BatchItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };
 
 /** An NDJSON line that is not JSON: kept in place so the item keeps its index and gets its error. */
 const NOT_JSON = Symbol('not-json');
 
-export async function batchRoutes(app: FastifyInstance, { config, queue, metrics, checkDepth }: RouteDeps): Promise<void> {
+export async function batchRoutes(app: FastifyInstance, { config, metrics, intake }: RouteDeps): Promise<void> {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const bodyLimit = Math.max(config.API_BODY_LIMIT_BYTES, config.API_BATCH_MAX * 4096);
 
@@ -38,7 +39,7 @@ export async function batchRoutes(app: FastifyInstance, { config, queue, metrics
     if (items.length > config.API_BATCH_MAX) throw new AppError('BATCH_TOO_LARGE', 413, `a batch holds at most ${config.API_BATCH_MAX} patients; split it`);
 
     const results: BatchItemResult[] = [];
-    const valid: { index: number; data: PatientJobData }[] = [];
+    const valid: { index: number; data: PatientRecord }[] = [];
     const receivedAt = Date.now();
     items.forEach((item: unknown, index) => {
       if (item === NOT_JSON) return results.push({ index, errors: [{ path: '(line)', message: 'is not valid JSON' }] });
@@ -49,9 +50,8 @@ export async function batchRoutes(app: FastifyInstance, { config, queue, metrics
     });
     metrics.rejected.inc({ reason: 'invalid' }, items.length - valid.length);
     if (valid.length > 0) {
-      await checkDepth(valid.length);
-      const jobIds = await enqueue(queue, valid.map((v) => v.data), config.API_ENQUEUE_TIMEOUT_MS, request.log);
-      metrics.enqueued.inc({ endpoint: 'batch' }, valid.length);
+      const bytes = Number(request.headers['content-length']) || valid.length * 1024;
+      const jobIds = await intake.accept(valid.map((v) => v.data), Math.round((bytes * valid.length) / items.length), 'batch');
       valid.forEach((v, i) => results.push({ index: v.index, jobId: jobIds[i]!, statusUrl: statusUrl(jobIds[i]!) }));
     }
     results.sort((a, b) => a.index - b.index);

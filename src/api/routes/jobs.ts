@@ -1,10 +1,12 @@
-import type { FastifyInstance } from 'fastify';
 import type { JobState } from 'bullmq';
-import type { RouteDeps } from '../app.ts';
+import type { FastifyInstance } from 'fastify';
+import { idOf, parseRecordRef, recordsOf, type PatientJobResult, type RecordResult } from '../../shared/queue.ts';
 import { requireScope } from '../auth.ts';
 import { sendProblem } from '../problem.ts';
+import type { RouteDeps } from '../route-deps.ts';
 
-// Where a submission stands. Ids, states, counts and times only: never the patient's data.
+// Where one submitted record stands: `<jobId>-<index>` names the queue job that carries it and its
+// place in that job. Ids, states, counts and times only: never the patient's data.
 
 const STATE: Partial<Record<JobState | 'unknown', string>> = {
   waiting: 'queued',
@@ -15,28 +17,44 @@ const STATE: Partial<Record<JobState | 'unknown', string>> = {
   failed: 'failed',
 };
 
+/** A record's own state: its result decides once there is one (a job can finish some records early). */
+function recordState(jobState: string, result: RecordResult | undefined): string {
+  if (result?.outcome === 'rejected') return 'failed';
+  if (result) return result.outcome === 'stale' ? 'skipped-as-stale' : 'stored';
+  return jobState === 'completed' ? 'stored' : (STATE[jobState as JobState] ?? jobState);
+}
+
 export async function jobRoutes(app: FastifyInstance, { queue }: RouteDeps): Promise<void> {
   app.get<{ Params: { jobId: string } }>('/api/patients/jobs/:jobId', async (request, reply) => {
     requireScope(request, 'patients:write', 'patients:read');
-    const { jobId } = request.params;
-    const job = /^[A-Za-z0-9:_-]{1,100}$/.test(jobId) ? await queue.getJob(jobId) : undefined;
+    const ref = parseRecordRef(request.params.jobId);
+    const job = ref ? await queue.getJob(ref.jobId) : undefined;
+    const record = job && ref ? recordsOf(job.data)[ref.index] : undefined;
+    const submittedBy = typeof record === 'object' && record !== null ? (record as { submittedBy?: unknown }).submittedBy : undefined;
     // A key sees its own submissions; admins see all.
-    const visible = job && (request.client.scopes.has('admin') || job.data?.submittedBy === request.client.id);
-    if (!job || !visible) {
+    if (!job || !ref || record === undefined || !(request.client.scopes.has('admin') || submittedBy === request.client.id)) {
       return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no such job (unknown, or removed after its retention period)' });
     }
     const state = await job.getState();
-    const outcome = job.returnvalue?.outcome;
+    // Finished jobs carry every record's result; a job retried after a partial failure keeps the
+    // results already decided in its progress.
+    const result = (job.returnvalue as PatientJobResult | null)?.results?.[ref.index] ?? decidedSoFar(job.progress, ref.index);
+    const patient = (record as { patient?: { id?: unknown } }).patient;
     return {
-      jobId: String(job.id),
-      state: state === 'completed' ? (outcome === 'stale' ? 'skipped-as-stale' : 'stored') : (STATE[state] ?? state),
-      outcome: outcome ?? null,
-      patientId: job.returnvalue?.patientId ?? null,
+      jobId: request.params.jobId,
+      state: recordState(state, result),
+      outcome: result && result.outcome !== 'rejected' ? result.outcome : null,
+      patientId: idOf(patient?.id),
       attempts: job.attemptsMade,
       receivedAt: new Date(job.timestamp).toISOString(),
       processedAt: job.processedOn ? new Date(job.processedOn).toISOString() : null,
       finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
-      error: job.failedReason ? job.failedReason : null,
+      error: result?.outcome === 'rejected' ? `${result.code ?? 'REJECTED'}: ${result.message ?? 'the worker rejected the record'}` : state === 'failed' && job.failedReason ? job.failedReason : null,
     };
   });
+}
+
+function decidedSoFar(progress: unknown, index: number): RecordResult | undefined {
+  const decided = typeof progress === 'object' && progress !== null ? (progress as { decided?: unknown }).decided : undefined;
+  return Array.isArray(decided) ? ((decided[index] ?? undefined) as RecordResult | undefined) : undefined;
 }

@@ -1,20 +1,21 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, ValidationError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
-import type { PatientJobData } from '../../shared/queue.ts';
-import type { RouteDeps } from '../app.ts';
+import { parseRecordRef, type PatientRecord } from '../../shared/queue.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
-import { enqueue, statusUrl } from '../enqueue.ts';
+import { statusUrl } from '../enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
 import { toPatientResponse } from '../patient-response.ts';
-import { preferredWait, waitForJob } from '../prefer-wait.ts';
+import { preferredWait, waitForRecord } from '../prefer-wait.ts';
 import { sendProblem } from '../problem.ts';
+import type { RouteDeps } from '../route-deps.ts';
 
 // The intake: validate against the shared contract, enqueue, answer 202. A 202 is only sent once
-// Redis has the job; anything else (Redis down, too slow) is a 503 and the client retries.
+// Redis has the record (in a job it shares with the records of concurrent requests: intake.ts);
+// anything else (Redis down, too slow) is a 503 and the client retries.
 
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, queue, store, queueEvents, metrics } = deps;
+  const { config, queue, store, queueEvents, metrics, intake } = deps;
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
@@ -40,17 +41,15 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
     }
-    const data: PatientJobData = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id, tenant: tenantOf(request.client) };
+    const record: PatientRecord = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id, tenant: tenantOf(request.client) };
     let jobId: string;
     try {
-      await deps.checkDepth();
-      [jobId] = (await enqueue(queue, [data], config.API_ENQUEUE_TIMEOUT_MS, request.log)) as [string];
+      [jobId] = (await intake.accept([record], Number(request.headers['content-length']) || 1024, 'single')) as [string];
     } catch (err) {
       await claim?.abort().catch(() => {});
       throw err;
     }
     const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
-    metrics.enqueued.inc({ endpoint: 'single' });
     request.logFields = { jobId, patientId: parsed.patient.id };
     // From here the job is in Redis: whatever fails now, the answer is still the 202 it earned.
     await claim?.finish(answer).catch(() => request.log.warn('idempotency answer not stored; the key frees itself shortly'));
@@ -58,8 +57,9 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     if (wait === undefined || !queueEvents) return send(reply, answer);
     try {
       reply.header('preference-applied', `wait=${wait}`);
-      const job = await queue.getJob(jobId);
-      const waited = job ? await waitForJob(job, queueEvents, wait) : { kind: 'pending' as const };
+      const ref = parseRecordRef(jobId)!;
+      const job = await queue.getJob(ref.jobId);
+      const waited = job ? await waitForRecord(job, ref.index, queueEvents, wait) : { kind: 'pending' as const };
       if (waited.kind === 'pending') return send(reply, answer);
       if (waited.kind === 'failed') {
         return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });

@@ -1,0 +1,43 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { PatientRecord } from '../shared/queue.ts';
+import { createDepthGuard } from './backpressure.ts';
+import { createEnqueuer, type PatientQueue } from './enqueue.ts';
+import type { ApiMetrics } from './metrics.ts';
+
+// The one path from validated records to an acknowledged enqueue, for the single and the batch
+// route: backpressure (cached depth), then the coalescing enqueuer, then the count.
+
+export type Intake = {
+  /** Answers one status reference per record once Redis has them all; 503 errors otherwise. */
+  accept: (records: PatientRecord[], bytes: number, endpoint: 'single' | 'batch') => Promise<string[]>;
+  flush: () => void;
+};
+
+export type IntakeOptions = {
+  queue: PatientQueue;
+  metrics: ApiMetrics;
+  log: FastifyBaseLogger;
+  maxWaitingRecords: number;
+  jobMaxRecords: number;
+  jobMaxBytes: number;
+  enqueueTimeoutMs: number;
+};
+
+export function createIntake(o: IntakeOptions): Intake {
+  const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log });
+  const guard = createDepthGuard(o.queue, o.maxWaitingRecords, enqueuer.recordsPerJob);
+  return {
+    async accept(records, bytes, endpoint) {
+      try {
+        await guard(records.length);
+      } catch (err) {
+        o.metrics.rejected.inc({ reason: 'queue_full' }, records.length);
+        throw err;
+      }
+      const refs = await enqueuer.submit(records, bytes);
+      o.metrics.enqueued.inc({ endpoint }, records.length);
+      return refs;
+    },
+    flush: enqueuer.flush,
+  };
+}

@@ -1,0 +1,26 @@
+import type { QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { Store } from '../shared/mongo.ts';
+import type { PatientQueue } from './enqueue.ts';
+import type { Intake } from './intake.ts';
+import type { ApiMetrics } from './metrics.ts';
+
+// The types the app and its route plugins share, in a file of their own so that neither imports
+// the other.
+
+export type AppDeps = {
+  config: Config;
+  logger: Logger;
+  queue: PatientQueue;
+  /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
+  redis: Redis;
+  /** Reads only: GET /api/patients/{id} and the `Prefer: wait` answer. */
+  store: Pick<Store, 'patients'>;
+  /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
+  queueEvents?: QueueEvents;
+};
+
+/** What the route plugins get: the deps plus what buildApp derives from them. */
+export type RouteDeps = AppDeps & { metrics: ApiMetrics; intake: Intake };

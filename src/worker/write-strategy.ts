@@ -1,0 +1,74 @@
+import type { Collection, Db } from 'mongodb';
+import type { PatientDocument } from '../shared/mongo.ts';
+import type { Lease, LockKey, WriteLock } from './write-lock.ts';
+
+// The one server-specific part of the write path, chosen once at start from buildInfo.
+//
+// MongoDB runs the guarded replace (filter: this _id, an older or no stored version, a center the
+// key may write) as one atomic operation, and reports per-op errors of an unordered bulk exactly:
+// no lock, no read before writing. FerretDB v1 runs it as read, compare, write: writers of one
+// patient take turns through the Redis lock, read the stored versions first (so that a normal
+// bulk has no errors: FerretDB stops a bulk at its first error and reports it at index 0), and
+// read by `_id` equality, which it looks up by key, where `$in` scans the whole collection.
+
+export type Stored = { version: string; owner: { center_id: number | null; cluster_id: number | null } };
+type Key = PatientDocument['_id'];
+
+export type WriteStrategy = {
+  readonly name: 'mongodb' | 'ferretdb';
+  /** Read the stored versions before writing (and write only what they do not settle). */
+  readonly readFirst: boolean;
+  /** Per-op errors of an unordered bulk can be trusted; if not, a bulk with errors is re-sent op by op. */
+  readonly exactBulkErrors: boolean;
+  /** How long a write waits for patients locked elsewhere before it is answered PATIENT_BUSY. */
+  readonly lockWaitMs: number;
+  acquire: (keys: Key[]) => Promise<Lease>;
+  read: (patients: Collection<PatientDocument>, keys: Key[]) => Promise<Map<Key, Stored>>;
+};
+
+const PROJECTION = { '_ingest.version': 1, center_id: 1, cluster_id: 1 } as const;
+const READ_PARALLEL = 16;
+
+export function mongoStrategy(): WriteStrategy {
+  return {
+    name: 'mongodb',
+    readFirst: false,
+    exactBulkErrors: true,
+    lockWaitMs: 0,
+    acquire: async (keys) => ({ held: new Set<LockKey>(keys), release: async () => {} }),
+    read: async (patients, keys) => toStored(await patients.find({ _id: { $in: keys } }, { projection: PROJECTION }).toArray()),
+  };
+}
+
+export function ferretStrategy(lock: WriteLock, lockWaitMs: number): WriteStrategy {
+  return {
+    name: 'ferretdb',
+    readFirst: true,
+    exactBulkErrors: false,
+    lockWaitMs,
+    acquire: (keys) => lock.acquire(keys),
+    async read(patients, keys) {
+      const docs: PatientDocument[] = [];
+      for (let i = 0; i < keys.length; i += READ_PARALLEL) {
+        const found = await Promise.all(keys.slice(i, i + READ_PARALLEL).map((_id) => patients.findOne({ _id }, { projection: PROJECTION })));
+        for (const d of found) if (d) docs.push(d);
+      }
+      return toStored(docs);
+    },
+  };
+}
+
+/** MongoDB, unless the server says it is FerretDB. */
+export async function chooseStrategy(db: Db, ferret: () => WriteStrategy): Promise<WriteStrategy> {
+  return 'ferretdbVersion' in (await db.admin().command({ buildInfo: 1 })) ? ferret() : mongoStrategy();
+}
+
+function toStored(docs: PatientDocument[]): Map<Key, Stored> {
+  // A document written before this service (no _ingest, or a version that is not a string) is older than any.
+  return new Map(
+    docs.map((d) => [
+      d._id,
+      { version: typeof d._ingest?.version === 'string' ? d._ingest.version : '', owner: { center_id: d.center_id ?? null, cluster_id: d.cluster_id ?? null } },
+    ]),
+  );
+}

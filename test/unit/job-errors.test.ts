@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { classifyError, JobError } from '../../src/worker/job-errors.ts';
+import { bulkOutcome, commandError, duplicateKey, networkError, selectionError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
+
+// The errors are built by the driver's own code paths (test/support/driver-errors.ts).
+
+const errorOf = (o: ReturnType<typeof bulkOutcome>) => {
+  if (!('error' in o)) throw new Error('expected the bulk write to throw');
+  return o.error;
+};
+
+describe('classifyError on driver 7.9 bulk errors', () => {
+  it('when a lost connection arrives wrapped in a MongoBulkWriteError without a code, then it is DB_UNAVAILABLE (not DB_ERROR code NaN)', () => {
+    const failure = classifyError(networkError());
+    expect(failure).toMatchObject({ code: 'DB_UNAVAILABLE', permanent: false });
+    expect(failure.message).not.toMatch(/NaN/);
+  });
+
+  it('when a server-selection timeout arrives wrapped, then it is DB_UNAVAILABLE and retryable', () => {
+    expect(classifyError(selectionError())).toMatchObject({ code: 'DB_UNAVAILABLE', permanent: false });
+  });
+
+  it('when the server refuses the command with code 13 (Unauthorized), then it is DB_REJECTED and permanent', () => {
+    expect(classifyError(commandError(13, 'Unauthorized'))).toMatchObject({ code: 'DB_REJECTED', permanent: true });
+  });
+
+  it('when a primary steps down (code 10107 NotWritablePrimary), then it is DB_UNAVAILABLE, not a rejection', () => {
+    expect(classifyError(commandError(10107, 'NotWritablePrimary'))).toMatchObject({ code: 'DB_UNAVAILABLE', permanent: false });
+  });
+
+  it('when the reply carries a write-concern error (empty writeErrors, no writeConcernError property), then it is DB_NOT_DURABLE and retryable', () => {
+    const err = errorOf(bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 2, writeConcernError: WRITE_CONCERN_TIMEOUT }));
+    expect(err.writeErrors).toEqual([]); // the driver's shape the old check missed
+    expect(classifyError(err)).toMatchObject({ code: 'DB_NOT_DURABLE', permanent: false });
+  });
+
+  it('when a duplicate key is the first write error, then it maps by that code, retryable, and quotes no value', () => {
+    const failure = classifyError(errorOf(bulkOutcome('update', 1, { ok: 1, n: 0, writeErrors: [duplicateKey(0)] })));
+    expect(failure).toMatchObject({ code: 'DB_ERROR', permanent: false });
+    expect(failure.message).not.toMatch(/_id|dup key/);
+  });
+
+  it('when the error is ours already, then it is kept as it is', () => {
+    const own = new JobError('FORBIDDEN_TENANT', 'x', true);
+    expect(classifyError(own)).toBe(own);
+  });
+});

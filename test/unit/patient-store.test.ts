@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { createPatientStore } from '../../src/worker/batch-write.ts';
+import { mongoStrategy } from '../../src/worker/write-strategy.ts';
+import { bulkOutcome, commandError, duplicateKey, networkError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
+import { patientDoc } from '../support/patient-docs.ts';
+import { scriptedCollection } from '../support/scripted-collection.ts';
+
+// The MongoDB path's decisions on answers a MongoDB replica set gives and FerretDB never does
+// (write-concern errors, exact per-index errors), each answer built by the driver's own code.
+
+const items = (...ids: number[]) => ids.map((id) => ({ doc: patientDoc(id, 5) }));
+const allDuplicates = (n: number) => () => bulkOutcome('insert', n, { ok: 1, n: 0, writeErrors: Array.from({ length: n }, (_, i) => duplicateKey(i)) });
+
+describe('the write path on MongoDB answers', () => {
+  it('when the insert is applied but its write concern times out, then a confirming write keeps the true outcome "inserted"', async () => {
+    const { patients, sent } = scriptedCollection([
+      () => bulkOutcome('insert', 2, { ok: 1, n: 2, writeConcernError: WRITE_CONCERN_TIMEOUT }),
+      () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 0 }),
+    ]);
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2));
+    expect(results).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]![0]).toMatchObject({ replaceOne: { filter: { _id: 1, '_ingest.version': items(1)[0]!.doc._ingest.version } } });
+  });
+
+  it('when the confirming write times out too, then the items fail retryable DB_NOT_DURABLE (never "unchanged")', async () => {
+    const { patients } = scriptedCollection([
+      () => bulkOutcome('insert', 1, { ok: 1, n: 1, writeConcernError: WRITE_CONCERN_TIMEOUT }),
+      () => bulkOutcome('update', 1, { ok: 1, n: 1, nModified: 0, writeConcernError: WRITE_CONCERN_TIMEOUT }),
+    ]);
+    const [result] = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1));
+    expect(result).toMatchObject({ ok: false, error: { code: 'DB_NOT_DURABLE', permanent: false } });
+  });
+
+  it('when a guarded replace of known patients is applied with a write-concern error, then upserted reads "inserted", matched "updated"', async () => {
+    const { patients } = scriptedCollection([
+      allDuplicates(2),
+      () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 1, upserted: [{ index: 1, _id: 2 }], writeConcernError: WRITE_CONCERN_TIMEOUT }),
+      () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 0 }),
+    ]);
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2));
+    expect(results).toEqual([{ ok: true, outcome: 'updated' }, { ok: true, outcome: 'inserted' }]);
+  });
+
+  it('when one guarded replace of three is refused (E11000, the stored version is newer), then one answer decides all three: nothing is re-sent', async () => {
+    const newer = patientDoc(2, 9)._ingest;
+    const { patients, sent, reads } = scriptedCollection(
+      [allDuplicates(3), () => bulkOutcome('update', 3, { ok: 1, n: 2, nModified: 2, writeErrors: [duplicateKey(1)] })],
+      new Map([[2, { _ingest: newer, center_id: 3, cluster_id: 2 }]]),
+    );
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2, 3));
+    expect(results).toEqual([{ ok: true, outcome: 'updated' }, { ok: true, outcome: 'stale' }, { ok: true, outcome: 'updated' }]);
+    expect(sent).toHaveLength(2); // one insert, one unordered bulk: no op-by-op round trips
+    expect(reads).toEqual([[2]]); // only the refused patient is read
+  });
+
+  it('when the guarded replace carries the tenant, then the condition is in the filter and a refusal by owner ends FORBIDDEN_TENANT', async () => {
+    const { patients, sent } = scriptedCollection(
+      [allDuplicates(1), () => bulkOutcome('update', 1, { ok: 1, n: 0, writeErrors: [duplicateKey(0)] })],
+      new Map([[1, { _ingest: patientDoc(1, 1)._ingest, center_id: 8, cluster_id: 9 }]]),
+    );
+    const [result] = await createPatientStore({ patients, strategy: mongoStrategy() }).write([{ doc: patientDoc(1, 5), tenant: { centers: [3], clusters: [] } }]);
+    expect(sent[1]![0]).toMatchObject({ replaceOne: { filter: { $or: [{ center_id: { $in: [3] } }, { cluster_id: { $in: [] } }] }, upsert: true } });
+    expect(result).toMatchObject({ ok: false, error: { code: 'FORBIDDEN_TENANT', permanent: true } });
+  });
+
+  it('when the stored document has no _ingest version (a migration), then the guarded filter still matches it: $not $gte, not $lt', async () => {
+    const { patients, sent } = scriptedCollection([allDuplicates(1), () => bulkOutcome('update', 1, { ok: 1, n: 1, nModified: 1 })]);
+    await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1));
+    const filter = (sent[1]![0] as { replaceOne: { filter: Record<string, unknown> } }).replaceOne.filter;
+    expect(filter['_ingest.version']).toEqual({ $not: { $gte: items(1)[0]!.doc._ingest.version } });
+  });
+
+  it('when the connection is lost mid-write, then every item fails retryable DB_UNAVAILABLE', async () => {
+    const { patients } = scriptedCollection([() => ({ error: networkError() })]);
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2));
+    for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: 'DB_UNAVAILABLE', permanent: false } });
+  });
+
+  it('when the server answers code 13 (Unauthorized), then the items fail permanently (DB_REJECTED), not ten retries', async () => {
+    const { patients } = scriptedCollection([() => ({ error: commandError(13, 'Unauthorized') })]);
+    const [result] = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1));
+    expect(result).toMatchObject({ ok: false, error: { code: 'DB_REJECTED', permanent: true } });
+  });
+
+  it('when one batch holds three versions of a patient, then only the newest is written and the others are stale or unchanged', async () => {
+    const { patients, sent } = scriptedCollection([() => bulkOutcome('insert', 1, { ok: 1, n: 1 })]);
+    const batch = [{ doc: patientDoc(1, 3) }, { doc: patientDoc(1, 7) }, { doc: patientDoc(1, 7) }];
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(batch);
+    expect(results).toEqual([{ ok: true, outcome: 'stale' }, { ok: true, outcome: 'inserted' }, { ok: true, outcome: 'unchanged' }]);
+    expect(sent).toHaveLength(1);
+  });
+});
