@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
-import { pollUntil, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
+import { drained, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
 import type { Proc } from '../support/processes.ts';
 
 // Issue 13: a rate limit far below what the importer would send; it waits for Retry-After and completes.
@@ -11,14 +11,15 @@ let worker: Proc;
 const dir = tempDir();
 
 beforeAll(async () => {
-  h = await createHarness({ RATE_LIMIT_MAX: '4', RATE_LIMIT_WINDOW_MS: '1000', LOG_LEVEL: 'warn' });
+  h = await createHarness({ RATE_LIMIT_MAX: '4', RATE_LIMIT_WINDOW_MS: '1000', LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: '60000' });
   worker = workerFor(h);
   api = await serve(h);
 });
+// Dropping a large database on a busy FerretDB can take a while.
 afterAll(async () => {
   await stop(worker);
   await h.close();
-});
+}, 180_000);
 
 describe('import under a rate limit', () => {
   it('when the API answers 429 with Retry-After, then the importer waits and still sends every batch once', async () => {
@@ -30,7 +31,7 @@ describe('import under a rate limit', () => {
     const ok = api.batches.filter((b) => b.status === 202).map((b) => Number(b.requestId.split('-').at(-1)));
     expect(ok.sort((a, b) => a - b)).toEqual(Array.from({ length: 30 }, (_, i) => i));
     const range = { _id: { $gte: 8_000_000, $lt: 8_003_000 } };
-    await pollUntil('every valid record stored', 60_000, () => h.store.patients.countDocuments(range), (n) => n >= file.validIds.length);
+    await drained(h, 60_000, worker);
     expect(await h.store.patients.countDocuments(range)).toBe(file.validIds.length);
   }, 120_000);
 });

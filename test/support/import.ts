@@ -82,13 +82,22 @@ export async function serve(h: Harness): Promise<Served> {
 /** A worker process on the harness's queue and database: its own core, apart from the API's event loop. */
 export function workerFor(h: Harness, env: Record<string, string> = {}): Proc {
   const { REDIS_URL, MONGO_URL, MONGO_DB, QUEUE_NAME } = h.config;
-  return startProcess('worker', { REDIS_URL, MONGO_URL, MONGO_DB, QUEUE_NAME, LOG_LEVEL: 'warn', ...env });
+  return startProcess('worker', { REDIS_URL, MONGO_URL, MONGO_DB, QUEUE_NAME, LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: String(h.config.MONGO_TIMEOUT_MS), ...env });
 }
 
 /** Ends a process this test started and waits for it. */
 export async function stop(proc: Proc): Promise<void> {
   if (proc.child.exitCode === null && proc.child.signalCode === null) proc.child.kill('SIGKILL');
   await proc.exited;
+}
+
+/**
+ * Waits until the worker has taken every job off the queue (read in Redis: polling MongoDB with a
+ * count while FerretDB is busy writing slows it down further), so MongoDB can be checked once.
+ */
+export async function drained(h: Harness, timeoutMs: number, worker?: Proc): Promise<void> {
+  const read = async () => ({ jobs: await h.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'), worker: worker?.output().slice(-1500) });
+  await pollUntil('the queue to drain', timeoutMs, read, (c) => Object.values(c.jobs).every((n) => n === 0));
 }
 
 /** Runs `node src/import/main.ts ...args` in `cwd`. */
