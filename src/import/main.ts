@@ -1,5 +1,7 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-old-space-size=64 --max-semi-space-size=1
 // `npm run import -- <file> [options]`, or the `hemo-import` bin (compiled to dist/import/main.js).
+// Both run Node with a small heap (the flags above and in package.json's `import` script): the data
+// in flight is a few batches, and without them V8 lets garbage grow the heap past 300 MB.
 // Ctrl-C once: no new batches, the ones in flight are acknowledged, and the checkpoint is kept for
 // --resume; twice: exit at once (the checkpoint on disk is consistent at any moment).
 import { readFileSync } from 'node:fs';

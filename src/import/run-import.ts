@@ -51,7 +51,9 @@ async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
   output.out(`importing ${o.file} (${o.format}) into ${client.base}: batches of ${ledger.batchSize}, ${o.concurrency} at a time${ledger.resumed ? `, resuming after ${number(ledger.counts().records)} acknowledged records` : ''}`);
 
   const progress = createProgress(output, source.size);
-  const shown = () => ({ sent: ledger.counts().records, accepted: ledger.counts().accepted, rejected: ledger.counts().rejected });
+  const atStart = ledger.counts().records;
+  let dispatched = 0; // records put in flight by this run
+  const shown = () => ({ sent: atStart + dispatched, accepted: ledger.counts().accepted, rejected: ledger.counts().rejected });
   progress.start({ ...shown(), note: '' });
   const pool = createPool(o.concurrency);
   let interrupted = false;
@@ -69,6 +71,7 @@ async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
           progress.update(source.bytesRead(), { ...shown(), note: retryNote });
         });
         if (!started) break;
+        dispatched += batch.items.length;
         progress.update(source.bytesRead(), { ...shown(), note: retryNote });
       }
     } finally {
@@ -80,7 +83,7 @@ async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
   }
   const counts = ledger.counts();
   const seconds = (Date.now() - started) / 1000;
-  output.out(`${interrupted ? 'interrupted after' : 'done:'} ${number(counts.records)} records, ${number(counts.accepted)} accepted, ${number(counts.rejected)} rejected in ${duration(Date.now() - started)} (${number(Math.round(counts.records / Math.max(seconds, 0.001)))} records/s this run)`);
+  output.out(`${interrupted ? 'interrupted after' : 'done:'} ${number(counts.records)} records, ${number(counts.accepted)} accepted, ${number(counts.rejected)} rejected in ${duration(Date.now() - started)} (${number(Math.round((counts.records - atStart) / Math.max(seconds, 0.001)))} records/s this run)`);
   if (counts.rejected > 0) output.out(`rejected records (line, errors, record): ${paths.rejects}`);
   if (interrupted) {
     output.out(`continue with: --resume (checkpoint ${paths.checkpoint})`);

@@ -40,7 +40,7 @@ export async function openSource(file: string, format: Format, stdin: Readable, 
     });
     if (!info.isFile()) throw usageError(`${file} is not a file`);
     identity = { name: file, size: info.size, mtimeMs: info.mtimeMs, head: await headDigest(file) };
-    input = createReadStream(file, { highWaterMark: 256 * 1024 });
+    input = createReadStream(file, { highWaterMark: 64 * 1024 });
   }
   let bytes = 0;
   async function* counted(): AsyncGenerator<Buffer> {
