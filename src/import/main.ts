@@ -8,6 +8,8 @@ import { readFileSync } from 'node:fs';
 import { processOutput } from './output.ts';
 import { runImport } from './run-import.ts';
 
+// `npm run` starts scripts in the package's directory; file names are meant from where the user typed them.
+if (process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 const stop = new AbortController();
 process.on('SIGINT', () => {
