@@ -9,7 +9,7 @@
 #   docker build --target api    -t hemo-patient-ingest-api:0.1.0 .
 #   docker build --target worker -t hemo-patient-ingest-worker:0.1.0 .
 #
-# deploy/k8s and docker-compose.yml use exactly these targets; test/unit/deploy-artifacts.test.ts
+# deploy/k8s and docker-compose.yml use exactly these targets; test/unit/deploy/*.test.ts
 # checks that they agree with each other and with src/shared/config.ts.
 
 FROM node:24-slim AS deps
@@ -34,8 +34,9 @@ COPY --from=deps /app/node_modules ./node_modules
 # package.json is needed at run time: its "type": "module" makes the compiled files ES modules.
 COPY package.json ./
 COPY --from=build /app/dist ./dist
-# The unprivileged user of the node image (uid 1000; Kubernetes manifests set runAsUser: 1000).
-USER node
+# The unprivileged user of the node image, by number (uid/gid 1000 = `node`): a runtime can then
+# verify runAsNonRoot without resolving a name; the Kubernetes manifests set runAsUser: 1000 too.
+USER 1000:1000
 # Exec-form CMD: node is PID 1 and gets SIGTERM itself, which starts the graceful shutdown
 # (SHUTDOWN_TIMEOUT_MS, then a hard exit 5 s later). Give the container more than that to stop.
 STOPSIGNAL SIGTERM

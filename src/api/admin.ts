@@ -7,7 +7,15 @@ import type { PatientQueue } from './enqueue.ts';
 
 const HIDDEN = '[hidden: patient data is not shown here]';
 
-/** The BullMQ dashboard at /admin/queues, admins only, read-only, with job data hidden. */
+// The dashboard's page loads its own scripts and styles only; inline style attributes are its
+// loading spinner. No third-party origin (its web-font link is blocked on purpose: an operator's
+// browser on a PHI service calls nobody else).
+export const DASHBOARD_CSP = [
+  "default-src 'self'", "script-src 'self'", "style-src 'self' 'unsafe-inline'", "img-src 'self' data:", "font-src 'self'",
+  "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
+].join('; ');
+
+/** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, read-only, with job data hidden. */
 export async function adminPlugin(
   app: FastifyInstance,
   opts: { queue: PatientQueue; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
@@ -20,7 +28,8 @@ export async function adminPlugin(
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
   createBullBoard({ queues: [adapter], serverAdapter, options: { uiConfig: { boardTitle: 'Patient ingestion' } } });
+  app.addHook('onRequest', async (_request, reply) => void reply.header('content-security-policy', DASHBOARD_CSP).header('cache-control', 'no-store'));
   app.addHook('onRequest', opts.authenticate);
-  app.addHook('onRequest', async (request) => requireScope(request, 'admin'));
+  app.addHook('onRequest', async (request) => requireScope(request, 'ops'));
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
 import formbody from '@fastify/formbody';
 import helmet from '@fastify/helmet';
@@ -6,8 +7,10 @@ import rateLimit from '@fastify/rate-limit';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { AppError } from '../shared/errors.ts';
+import { accessAuditCollection, createAccessAudit } from '../shared/access-audit.ts';
 import { adminPlugin } from './admin.ts';
-import { createAuthenticator, type Client } from './auth.ts';
+import { createAuthenticator, devMode, type Client } from './auth.ts';
+import { createBadKeyLimit } from './bad-key-limit.ts';
 import { createIntake } from './intake.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
@@ -31,27 +34,39 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     // One line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    requestIdHeader: 'x-request-id',
+    // false: Fastify would otherwise take the header as it is; genReqId checks it first.
+    requestIdHeader: false,
     // A client-chosen request id goes into every log line: accept only a plain token.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
     },
     return503OnClosing: true,
+    // Slow clients (one byte every few seconds) must not hold sockets: the whole request within
+    // requestTimeout, no socket idle longer than connectionTimeout. Node checks requestTimeout
+    // every connectionsCheckingInterval (30 s by default): once a second keeps the bound close.
+    requestTimeout: config.API_REQUEST_TIMEOUT_MS,
+    connectionTimeout: config.API_CONNECTION_TIMEOUT_MS,
+    keepAliveTimeout: config.API_KEEP_ALIVE_TIMEOUT_MS,
+    serverFactory: (handler) => createServer({ connectionsCheckingInterval: 1000, requestTimeout: config.API_REQUEST_TIMEOUT_MS, headersTimeout: config.API_REQUEST_TIMEOUT_MS }, handler),
+    trustProxy: config.API_TRUST_PROXY,
   });
-  const metrics = createApiMetrics(deps.queue);
+  app.server.maxConnections = config.API_MAX_CONNECTIONS;
+  const metrics = createApiMetrics(deps.queue, devMode(config));
   const intake = createIntake({
     queue: deps.queue,
     metrics,
     log: deps.logger as FastifyBaseLogger,
     maxWaitingRecords: config.QUEUE_MAX_WAITING,
+    maxMemoryPercent: config.QUEUE_MAX_MEMORY_PERCENT,
     jobMaxRecords: config.JOB_MAX_RECORDS,
     jobMaxBytes: config.JOB_MAX_BYTES,
     enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,
   });
   app.addHook('onClose', async () => intake.flush());
-  const routeDeps: RouteDeps = { ...deps, metrics, intake };
-  const authenticate = createAuthenticator(config);
+  const accessAudit = createAccessAudit(accessAuditCollection(deps.store.db));
+  const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit };
+  const authenticate = createAuthenticator(config, createBadKeyLimit(config.AUTH_FAIL_MAX, config.AUTH_FAIL_WINDOW_MS));
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
@@ -59,8 +74,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   await app.register(formbody, { bodyLimit: config.API_BODY_LIMIT_BYTES });
-  // CSP is left to the pages that need one (swagger-ui sets its own); the API answers JSON.
+  // CSP is set by the two HTML pages (/docs: swagger-ui's staticCSP, /admin/queues: admin.ts); the API answers JSON.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  if (devMode(config)) app.addHook('onSend', async (_request, reply) => void reply.header('x-auth-dev-mode', 'true'));
   await app.register(underPressure, {
     maxEventLoopDelay: 1000,
     // Near the heap limit (NODE_OPTIONS --max-old-space-size), shed load with 503 rather than crash.
@@ -71,28 +87,34 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       sendProblem(reply, { type: 'about:blank', title: 'Service Unavailable', status: 503, detail: 'the server is overloaded; nothing was accepted, retry later' });
     },
   });
+  // Busy is not dead: /health/live opts out of the overload answer (routes/health.ts), or
+  // Kubernetes would restart a pod that is only loaded.
 
   app.decorateRequest('logFields', null);
   app.decorateRequest('client', null as unknown as Client);
   app.addHook('onResponse', async (request, reply) => {
     observeRequest(routeDeps.metrics, request, reply);
     request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: request.client?.id, ...request.logFields },
+      { method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: request.client?.id, clientAddress: request.ip, ...request.logFields },
       'request',
     );
   });
 
-  await app.register(metricsRoute, { metrics: routeDeps.metrics });
+  await app.register(metricsRoute, { metrics: routeDeps.metrics, authenticate });
   await app.register(healthRoutes, { redis: deps.redis });
   await app.register(docsPlugin, deps);
   await app.register(async (api) => {
+    // Patient data and job states must not sit in a browser's or a proxy's cache.
+    api.addHook('onRequest', async (_request, reply) => void reply.header('cache-control', 'no-store'));
     api.addHook('onRequest', authenticate);
     await api.register(rateLimit, {
       // Counted locally, reconciled with Redis every 100 ms: no round trip of its own per request.
       store: createRateLimitStore({ redis: deps.redis, namespace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:` }),
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      hook: 'preHandler', // after authentication, so the limit is per key
+      // onRequest, after authentication (registered before it): the limit is per key and a refused
+      // request's body is never read or parsed.
+      hook: 'onRequest',
       keyGenerator: (request) => `key:${request.client.id}`,
       errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });

@@ -1,8 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { ApiKey, Config, Scope } from '../shared/config.ts';
+import { isLoopback, type ApiKey, type Config, type Scope } from '../shared/config.ts';
 import { AppError } from '../shared/errors.ts';
-import { tenantAllows, type Tenant } from '../shared/queue.ts';
+import type { Tenant } from '../shared/queue.ts';
+import type { BadKeyLimit } from './bad-key-limit.ts';
 
 // API keys: `Authorization: Bearer <key>` or `X-API-Key: <key>`. Only SHA-256 digests are
 // configured. The presented key is hashed and compared with EVERY configured digest using
@@ -12,31 +13,46 @@ import { tenantAllows, type Tenant } from '../shared/queue.ts';
 export type Client = {
   id: string;
   scopes: ReadonlySet<Scope>;
-  /** Centers and clusters this key may write and read; `all` in development mode. */
+  /**
+   * The centers this key may write and read: its own `centers` plus every center that
+   * CENTER_CLUSTERS maps to one of its `clusters`; `all` in development mode. A record's own
+   * cluster_id never grants anything.
+   */
   centers: ReadonlySet<number> | 'all';
-  clusters: ReadonlySet<number>;
 };
 
 export class AuthError extends AppError {}
 
-const DEV_CLIENT: Client = { id: 'dev', scopes: new Set(['patients:write', 'patients:read', 'admin']), centers: 'all', clusters: new Set() };
+const DEV_CLIENT: Client = { id: 'dev', scopes: new Set(['patients:write', 'patients:read', 'ops', 'admin']), centers: 'all' };
 
-/** The API refuses to start without keys unless development mode is explicit. */
+export const devMode = (config: Config) => config.AUTH_DEV_MODE && config.API_KEYS.length === 0;
+
+/** Why the API must not start with this configuration (exit code 2), or undefined. */
 export function authProblem(config: Config): string | undefined {
   if (config.API_KEYS.length === 0 && !config.AUTH_DEV_MODE) {
     return 'API_KEYS is required (a JSON array of key hashes; see scripts/api-key.ts) unless AUTH_DEV_MODE=true';
   }
+  // Development mode lets anyone in as admin: only on a developer's own machine.
+  if (devMode(config) && config.NODE_ENV === 'production') return 'AUTH_DEV_MODE=true is refused when NODE_ENV=production; configure API_KEYS';
+  if (devMode(config) && !isLoopback(config.API_HOST)) return 'AUTH_DEV_MODE=true is refused unless API_HOST is a loopback address (127.0.0.1, ::1, localhost); configure API_KEYS';
   return undefined;
 }
 
 export const sha256 = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 
-export function createAuthenticator(config: Config) {
+/** The key's centers plus the centers configured (CENTER_CLUSTERS) for its clusters. */
+export function centersOf(key: Pick<ApiKey, 'centers' | 'clusters'>, centerClusters: ReadonlyMap<number, number>): Set<number> {
+  const centers = new Set(key.centers);
+  for (const [center, cluster] of centerClusters) if (key.clusters.includes(cluster)) centers.add(center);
+  return centers;
+}
+
+export function createAuthenticator(config: Config, badKeys: BadKeyLimit) {
   const keys = config.API_KEYS.map((key: ApiKey) => ({
     digest: Buffer.from(key.sha256, 'hex'),
-    client: { id: key.id, scopes: new Set(key.scopes), centers: new Set(key.centers), clusters: new Set(key.clusters) } satisfies Client,
+    client: { id: key.id, scopes: new Set(key.scopes), centers: centersOf(key, config.CENTER_CLUSTERS) } satisfies Client,
   }));
-  const devMode = config.AUTH_DEV_MODE && keys.length === 0;
+  const dev = devMode(config);
 
   const identify = (presented: string): Client | undefined => {
     const digest = sha256(presented);
@@ -49,9 +65,14 @@ export function createAuthenticator(config: Config) {
   };
 
   return async function authenticate(request: FastifyRequest, reply: FastifyReply): Promise<void> {
-    if (devMode) {
+    if (dev) {
       request.client = DEV_CLIENT;
       return;
+    }
+    const wait = badKeys.blockedFor(request.ip);
+    if (wait > 0) {
+      reply.header('retry-after', String(wait));
+      throw new AuthError('AUTH_RATE_LIMITED', 429, `too many failed authentications from this address; retry in ${wait} s`);
     }
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
@@ -59,6 +80,9 @@ export function createAuthenticator(config: Config) {
     const presented = bearer ?? (typeof apiKey === 'string' ? apiKey.trim() : undefined);
     const client = presented ? identify(presented) : undefined;
     if (!client) {
+      badKeys.failed(request.ip);
+      // The address, never the presented key: a key pasted into the wrong header is still a secret.
+      request.log.warn({ clientAddress: request.ip, code: presented ? 'KEY_INVALID' : 'KEY_MISSING' }, 'authentication failed');
       reply.header('www-authenticate', 'Bearer');
       throw new AuthError('UNAUTHORIZED', 401, presented ? 'the API key is not valid' : 'an API key is required (Authorization: Bearer <key> or X-API-Key)');
     }
@@ -66,7 +90,7 @@ export function createAuthenticator(config: Config) {
   };
 }
 
-/** `admin` includes every other scope. */
+/** `admin` includes every other scope; `ops` (dashboard, metrics) includes no patient access. */
 export function requireScope(request: FastifyRequest, ...anyOf: Scope[]): void {
   const { scopes } = request.client;
   if (!scopes.has('admin') && !anyOf.some((scope) => scopes.has(scope))) {
@@ -74,15 +98,19 @@ export function requireScope(request: FastifyRequest, ...anyOf: Scope[]): void {
   }
 }
 
-/** Tenancy comes from the credential: a key sees and writes only its centers (or clusters). */
-export function mayAccess(client: Client, record: { center_id: number | null; cluster_id: number | null }): boolean {
-  return tenantAllows(tenantOf(client), record);
+/** Tenancy comes from the credential: a key sees and writes only its centers. */
+export function mayAccess(client: Client, record: { center_id: number | null }): boolean {
+  if (client.centers === 'all' || client.scopes.has('admin')) return true;
+  return record.center_id != null && client.centers.has(record.center_id);
 }
 
-/** What goes into the job for the worker's check of the stored record; none for dev mode and admins. */
+/**
+ * What goes into the job for the worker's check of the stored record; none for dev mode and admins.
+ * Clusters are already resolved to centers here, so the worker never grants by a record's cluster_id.
+ */
 export function tenantOf(client: Client): Tenant | undefined {
   if (client.centers === 'all' || client.scopes.has('admin')) return undefined;
-  return { centers: [...client.centers], clusters: [...client.clusters] };
+  return { centers: [...client.centers], clusters: [] };
 }
 
 export const forbiddenTenant = () => new AuthError('FORBIDDEN_TENANT', 403, 'this API key may not write patients of this center');

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { requireScope } from './auth.ts';
 import { registerQueueDepth } from '../shared/queue-metrics.ts';
 import type { PatientQueue } from './enqueue.ts';
 
@@ -8,7 +9,7 @@ import type { PatientQueue } from './enqueue.ts';
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
-export function createApiMetrics(queue: PatientQueue) {
+export function createApiMetrics(queue: PatientQueue, devMode = false) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [registry] });
@@ -21,6 +22,8 @@ export function createApiMetrics(queue: PatientQueue) {
   });
   const enqueued = new Counter({ name: 'patients_enqueued_total', help: 'Patient jobs acknowledged (202) by endpoint', labelNames: ['endpoint'] as const, registers: [registry] });
   const rejected = new Counter({ name: 'patients_rejected_total', help: 'Patients refused before enqueueing, by reason', labelNames: ['reason'] as const, registers: [registry] });
+  // An alert on this being 1 anywhere but a laptop catches a development-mode API.
+  new Gauge({ name: 'api_auth_dev_mode', help: '1 when the API runs in development mode (no API keys, every caller is admin)', registers: [registry] }).set(devMode ? 1 : 0);
   registerQueueDepth(registry, queue);
   return { registry, requests, latency, enqueued, rejected };
 }
@@ -32,7 +35,12 @@ export function observeRequest(metrics: ApiMetrics, request: FastifyRequest, rep
   metrics.latency.observe({ route, method: request.method }, reply.elapsedTime / 1000);
 }
 
-export async function metricsRoute(app: FastifyInstance, { metrics }: { metrics: ApiMetrics }): Promise<void> {
+type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/** Not public: queue depths and request rates are an attacker's map. Prometheus scrapes with an `ops` key. */
+export async function metricsRoute(app: FastifyInstance, { metrics, authenticate }: { metrics: ApiMetrics; authenticate: Authenticate }): Promise<void> {
+  app.addHook('onRequest', authenticate);
+  app.addHook('onRequest', async (request) => requireScope(request, 'ops'));
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
     return metrics.registry.metrics();

@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { PatientQueue } from './enqueue.ts';
+import type { AccessAudit } from '../shared/access-audit.ts';
 import type { Intake } from './intake.ts';
 import type { ApiMetrics } from './metrics.ts';
 
@@ -16,11 +17,11 @@ export type AppDeps = {
   queue: PatientQueue;
   /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
   redis: Redis;
-  /** Reads only: GET /api/patients/{id} and the `Prefer: wait` answer. */
-  store: Pick<Store, 'patients'>;
+  /** Reads (GET /api/patients/{id}, the `Prefer: wait` answer) and the access audit's inserts. */
+  store: Pick<Store, 'patients' | 'db'>;
   /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
   queueEvents?: QueueEvents;
 };
 
 /** What the route plugins get: the deps plus what buildApp derives from them. */
-export type RouteDeps = AppDeps & { metrics: ApiMetrics; intake: Intake };
+export type RouteDeps = AppDeps & { metrics: ApiMetrics; intake: Intake; accessAudit: AccessAudit };

@@ -1,3 +1,4 @@
+import { MongoClient } from 'mongodb';
 import { z } from 'zod';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
@@ -23,7 +24,8 @@ const timeZone = z.string().refine((tz) => {
   }
 }, 'must be an IANA time zone such as Asia/Bangkok');
 
-const SCOPES = ['patients:write', 'patients:read', 'admin'] as const;
+// `ops`: the dashboard and /metrics, no patient data. `admin` includes every other scope.
+const SCOPES = ['patients:write', 'patients:read', 'ops', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const ApiKeySchema = z.object({
@@ -46,13 +48,58 @@ const apiKeys = z
       return z.NEVER;
     }
   })
-  .pipe(z.array(ApiKeySchema, { error: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}' }));
+  .pipe(z.array(ApiKeySchema, { error: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}' }))
+  // Logs, rate limits and the audit go by id; two entries with one id (or one key twice) would blur them.
+  .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'has two entries with the same id')
+  .refine((keys) => new Set(keys.map((k) => k.sha256)).size === keys.length, 'has two entries with the same sha256');
+
+/** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
+function mongoTls(url: string): boolean | undefined {
+  try {
+    return new MongoClient(url).options.tls === true;
+  } catch {
+    return undefined;
+  }
+}
+
+// {"<center id>": <cluster id>}: which cluster each center belongs to. Cluster keys reach centers only through it.
+const centerClusters = z
+  .string()
+  .transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.issues.push({ code: 'custom', message: 'must be a JSON object {"<center id>": <cluster id>}', input: undefined });
+      return z.NEVER;
+    }
+  })
+  .pipe(z.record(z.string().regex(/^-?\d{1,10}$/, 'keys must be center ids'), z.int(), { error: 'must be a JSON object {"<center id>": <cluster id>}' }))
+  .transform((map) => new Map(Object.entries(map).map(([center, cluster]) => [Number(center), cluster])));
+
+const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])$/;
+export const isLoopback = (host: string) => LOOPBACK.test(host);
+
+// API_TRUST_PROXY: false (default: the socket's address is the client), true (any), or the proxies' addresses/CIDRs.
+const trustProxy = z.string().transform((text, ctx): boolean | string[] => {
+  if (text === 'false') return false;
+  if (text === 'true') return true;
+  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
+  if (list.length > 0 && list.every((s) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(s))) return list;
+  ctx.issues.push({ code: 'custom', message: 'must be false, true, or a comma-separated list of addresses/CIDRs', input: undefined });
+  return z.NEVER;
+});
 
 export const ConfigSchema = z.object({
+  // `production` (the image sets it): TLS to Redis and MongoDB, no development mode.
+  NODE_ENV: z.enum(['production', 'development', 'test']).default('development'),
+  // Only where the datastores sit on a network nobody else reaches (docker-compose.yml's own network).
+  ALLOW_PLAINTEXT_DATASTORES: bool.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   REDIS_URL: url(['redis:', 'rediss:']),
   // Not `new URL()`: a replica-set URL lists several hosts (mongodb://a:27017,b:27017/?replicaSet=rs0).
-  MONGO_URL: z.string().regex(/^mongodb(\+srv)?:\/\/[^\s/]+/, 'must be a URL with scheme mongodb: or mongodb+srv:'),
+  MONGO_URL: z.string()
+    .regex(/^mongodb(\+srv)?:\/\/[^\s/]+/, 'must be a URL with scheme mongodb: or mongodb+srv:')
+    .refine((url) => mongoTls(url) !== undefined, 'is not a connection string the MongoDB driver accepts'),
   MONGO_DB: z.string().regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be a MongoDB database name').default('hemo'),
   // Durable by default; FerretDB accepts and ignores it. w:0 is refused: the driver then reports
   // every write as done, so duplicates go unseen and newer versions of known patients are dropped.
@@ -80,10 +127,26 @@ export const ConfigSchema = z.object({
   // Who may call /api. Without keys the API refuses to start unless AUTH_DEV_MODE=true.
   API_KEYS: apiKeys.default([]),
   AUTH_DEV_MODE: bool.default(false),
+  // Which cluster each center belongs to: a key's `clusters` reach exactly the centers mapped to them.
+  CENTER_CLUSTERS: centerClusters.default(new Map()),
+  // Failed authentications per client address and window before that address gets 429 for the rest of it.
+  AUTH_FAIL_MAX: int(1, 1_000_000).default(20),
+  AUTH_FAIL_WINDOW_MS: int(1000, 86_400_000).default(300_000),
+  // Proxies whose X-Forwarded-For is believed for the client address (audit, logs, the bad-key limit).
+  API_TRUST_PROXY: trustProxy.default(false),
+  // Slow clients: a request must arrive whole within API_REQUEST_TIMEOUT_MS; an idle connection closes.
+  API_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
+  API_CONNECTION_TIMEOUT_MS: int(1000, 600_000).default(60_000),
+  API_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5000),
+  API_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  // A modify_time further ahead than this is refused: it would make every later update of the record stale.
+  PATIENT_MAX_FUTURE_S: int(0, 366 * 86_400).default(86_400),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   // Backpressure: above this many waiting records, POST answers 503 + Retry-After before enqueueing.
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
+  // ...and above this share of Redis' maxmemory: the workers need the rest to drain the queue.
+  QUEUE_MAX_MEMORY_PERCENT: int(1, 100).default(80),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
@@ -108,12 +171,18 @@ export const ConfigSchema = z.object({
   WORKER_WRITE_LOCK_MS: int(500, 600_000).default(30_000),
   // How often the worker dead-letters jobs that failed outside its processor (e.g. stalled too often).
   DEAD_LETTER_SWEEP_MS: int(1000, 86_400_000).default(60_000),
-  JOB_KEEP_COMPLETED_AGE_S: int(1, 365 * 86_400).default(7 * 86_400),
+  // Completed jobs hold the record in Redis: keep them only as long as a client polls its status.
+  JOB_KEEP_COMPLETED_AGE_S: int(1, 365 * 86_400).default(3600),
   JOB_KEEP_FAILED_AGE_S: int(1, 365 * 86_400).default(30 * 86_400),
   // Server selection / connect timeout: how long a write waits for an unreachable MongoDB.
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+}).superRefine((c, ctx) => {
+  // Patient records must not cross a network in clear text in production.
+  if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
+  if (!c.REDIS_URL.startsWith('rediss:')) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be rediss:// (TLS) when NODE_ENV=production' });
+  if (mongoTls(c.MONGO_URL) === false) ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'must use TLS (tls=true or mongodb+srv://) when NODE_ENV=production' });
 });
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -41,23 +41,29 @@ export type DeadLetter = {
 
 /** One append-only entry per write decision: ids and the outcome, never patient values. */
 export type AuditEntry = {
-  at: Date;
   keyId: string | null;
   centerId: number | null;
   patientId: number | null;
+  /** The record's reference, `<jobId>-<index>`. */
   jobId: string;
-  attempt: number;
   action: 'inserted' | 'updated' | 'unchanged' | 'stale' | 'rejected';
   /** For `rejected`: the error code, never its details. */
   code?: string;
 };
+
+/**
+ * One append-only document per job attempt holding every write decision it made (one insert per
+ * job, not per record: the audit must not double the database's work). Ids and outcomes only.
+ * A patient's trail: `find({ 'entries.patientId': id })`, indexed with `at`.
+ */
+export type AuditRecord = { at: Date; jobId: string; attempt: number; entries: AuditEntry[] };
 
 export type Store = {
   client: MongoClient;
   db: Db;
   patients: Collection<PatientDocument>;
   deadLetters: Collection<DeadLetter>;
-  audit: Collection<AuditEntry>;
+  audit: Collection<AuditRecord>;
   close: () => Promise<void>;
 };
 
@@ -85,7 +91,7 @@ export function createStore(config: Config, dbName = config.MONGO_DB): Store {
     db,
     patients: db.collection<PatientDocument>(COLLECTIONS.patients),
     deadLetters: db.collection<DeadLetter>(COLLECTIONS.deadLetters),
-    audit: db.collection<AuditEntry>(COLLECTIONS.audit),
+    audit: db.collection<AuditRecord>(COLLECTIONS.audit),
     close: () => (closed ??= client.close()),
   };
 }

@@ -9,7 +9,7 @@ import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, RANGES, type FieldKind, type Patie
 // form values, a bad value, a duplicate name…), which then goes through zod for its verdict and
 // its precise error messages.
 
-export type FastRules = { timeZone: string; maxStringLength: number };
+export type FastRules = { timeZone: string; maxStringLength: number; maxFutureMs?: number; centerClusters?: ReadonlyMap<number, number> };
 
 // Same rules as patient-schema.ts: C0/C1 control characters except tab and LF; CR only before LF.
 const CONTROL = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]|\r(?!\n)/;
@@ -17,10 +17,13 @@ const LOWER_TO_FIELD = new Map<string, string>(PATIENT_FIELD_NAMES.map((name) =>
 const KINDS: readonly FieldKind[] = PATIENT_FIELD_NAMES.map((name) => PATIENT_FIELDS[name]);
 const INDEX = new Map<string, number>(PATIENT_FIELD_NAMES.map((name, i) => [name, i]));
 const FIELD_COUNT = PATIENT_FIELD_NAMES.length;
+const MODIFY_TIME = INDEX.get('modify_time')!;
+const CENTER_ID = INDEX.get('center_id')!;
+const CLUSTER_ID = INDEX.get('cluster_id')!;
 /** Marks "this value needs the full schema". */
 const SLOW = Symbol('slow');
 
-export function createFastPath({ timeZone, maxStringLength }: FastRules) {
+export function createFastPath({ timeZone, maxStringLength, maxFutureMs, centerClusters }: FastRules) {
   const value = (kind: FieldKind, v: unknown): unknown => {
     if (v === null) return null;
     switch (kind) {
@@ -61,6 +64,9 @@ export function createFastPath({ timeZone, maxStringLength }: FastRules) {
     }
     const id = values[0];
     if (typeof id !== 'number' || id < 1) return undefined;
+    // The intake's own rules (patient-schema.ts): anything they might refuse goes to zod.
+    if (maxFutureMs !== undefined && values[MODIFY_TIME] instanceof Date && values[MODIFY_TIME].getTime() > Date.now() + maxFutureMs) return undefined;
+    if (centerClusters && centerClusters.size > 0 && values[CLUSTER_ID] != null && values[CENTER_ID] != null && centerClusters.get(values[CENTER_ID] as number) !== values[CLUSTER_ID]) return undefined;
     const patient: Record<string, unknown> = {};
     for (let i = 0; i < FIELD_COUNT; i++) patient[PATIENT_FIELD_NAMES[i]!] = values[i];
     return patient as Patient;

@@ -6,7 +6,14 @@ import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, RANGES, type FieldKind, type Patie
 // The one patient contract, used by the API (before enqueueing) and the worker (before writing).
 // Error messages name the rule, never the offending value: they reach logs and job failure reasons.
 
-export type PatientRules = { timeZone: string; maxStringLength: number };
+export type PatientRules = {
+  timeZone: string;
+  maxStringLength: number;
+  /** Intake only: a modify_time further ahead than this would make every later update stale. */
+  maxFutureMs?: number;
+  /** Intake only: CENTER_CLUSTERS; a record's cluster_id must be its center's configured cluster. */
+  centerClusters?: ReadonlyMap<number, number>;
+};
 
 export type FieldIssue = { path: string; message: string };
 
@@ -134,7 +141,22 @@ export function createPatientSchema(rules: PatientRules) {
       issue.input === undefined || issue.input === null ? `is required: the patient key, ${idRule}` : `${idRule} (a JSON number or a string of digits)`,
     ),
   );
-  const schema = z.preprocess(bindFields, z.object(shape, { error: 'the patient must be a JSON object' }).strip()) as unknown as z.ZodType<Patient>;
+  const maxFutureMs = rules.maxFutureMs;
+  if (maxFutureMs !== undefined) {
+    shape.modify_time = shape.modify_time!.refine(
+      (d) => !(d instanceof Date) || d.getTime() <= Date.now() + maxFutureMs,
+      `is more than ${Math.round(maxFutureMs / 1000)} s in the future (PATIENT_MAX_FUTURE_S); a future version would make every later update stale`,
+    );
+  }
+  const clusters = rules.centerClusters;
+  const object = z.object(shape, { error: 'the patient must be a JSON object' }).strip().superRefine((record, ctx) => {
+    if (!clusters || clusters.size === 0 || record.cluster_id == null || record.center_id == null) return;
+    const configured = clusters.get(record.center_id as number);
+    if (configured !== record.cluster_id) {
+      ctx.addIssue({ code: 'custom', path: ['cluster_id'], message: configured === undefined ? 'is set, but center_id belongs to no configured cluster (CENTER_CLUSTERS)' : 'does not match the cluster configured for center_id (CENTER_CLUSTERS)' });
+    }
+  });
+  const schema = z.preprocess(bindFields, object) as unknown as z.ZodType<Patient>;
   FAST_PATHS.set(schema, createFastPath(rules));
   return schema;
 }

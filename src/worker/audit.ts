@@ -1,32 +1,27 @@
 import type { Collection } from 'mongodb';
-import type { AuditEntry } from '../shared/mongo.ts';
+import type { AuditEntry, AuditRecord } from '../shared/mongo.ts';
 
-/**
- * The audit trail, appended in small groups (one insertMany per flush) like the patient writer.
- * `record` resolves once its entry is stored, so a job completes only with its entry written.
- */
-export function createAuditLog(collection: Collection<AuditEntry>, flushMs = 5, max = 500) {
-  let pending: { entry: AuditEntry; resolve: () => void; reject: (e: unknown) => void }[] = [];
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    clearTimeout(timer);
-    timer = undefined;
-    const batch = pending;
-    pending = [];
-    if (batch.length === 0) return;
-    collection.insertMany(batch.map((p) => ({ ...p.entry })), { ordered: false }).then(
-      () => batch.forEach((p) => p.resolve()),
-      (err: unknown) => batch.forEach((p) => p.reject(err)),
-    );
-  };
+/** The audit trail: one document per job attempt (AuditRecord), stored before the job completes. */
+export function createAuditLog(collection: Collection<AuditRecord>) {
   return {
-    record: (entry: AuditEntry) =>
-      new Promise<void>((resolve, reject) => {
-        pending.push({ entry, resolve, reject });
-        if (pending.length >= max) flush();
-        else timer ??= setTimeout(flush, flushMs);
-      }),
+    record: async (record: AuditRecord): Promise<void> => {
+      if (record.entries.length > 0) await collection.insertOne({ ...record });
+    },
   };
 }
 
 export type AuditLog = ReturnType<typeof createAuditLog>;
+
+/** Every entry of the trail matching `filter` (on the entries' fields), each with its record's time. */
+export async function auditEntries(collection: Collection<AuditRecord>, filter: Partial<Record<keyof AuditEntry, unknown>> = {}): Promise<(AuditEntry & { at: Date; attempt: number })[]> {
+  const query = Object.fromEntries(Object.entries(filter).map(([k, v]) => [`entries.${k}`, v]));
+  const records = await collection.find(query).sort({ at: 1 }).toArray();
+  return records.flatMap((r) =>
+    r.entries.filter((e) => Object.entries(filter).every(([k, v]) => matches(e[k as keyof AuditEntry], v))).map((e) => ({ ...e, at: r.at, attempt: r.attempt })),
+  );
+}
+
+function matches(value: unknown, condition: unknown): boolean {
+  if (typeof condition === 'object' && condition !== null && Array.isArray((condition as { $in?: unknown[] }).$in)) return (condition as { $in: unknown[] }).$in.includes(value);
+  return value === condition;
+}

@@ -25,10 +25,11 @@ export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[
 
 type Key = PatientDocument['_id'];
 type Entry = { index: number; item: WriteItem };
-type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; existed: boolean; doubtful: boolean; notDurable: boolean };
+type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; notDurable: boolean };
 
 const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
+const SINGLE_PARALLEL = 16;
 
 export function createPatientStore(deps: { patients: Collection<PatientDocument>; strategy: WriteStrategy }): PatientStore {
   const { patients, strategy } = deps;
@@ -81,27 +82,22 @@ async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteS
 
 async function writeKnown(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
   let toSend = groups;
-  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups, true);
+  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups);
   for (let round = 0; round < ROUNDS && toSend.length > 0; round++) {
-    let answer = await sendUnordered(patients, toSend.map(guardedReplace));
-    if (!strategy.exactBulkErrors && (answer.doubtful || answer.answers.some((a) => a.kind !== 'applied'))) {
-      // Ops before the failed one may be applied: re-sent alone, those are refused and read as ours.
-      for (const g of toSend) g.doubtful = true;
-      answer = await oneByOne(patients, toSend);
-    }
+    const answer = await send(patients, strategy, toSend);
     const refused: Group[] = [];
     toSend.forEach((g, i) => {
       const a = answer.answers[i]!;
       if (a.kind === 'refused' && a.code === DUPLICATE_KEY) refused.push(g);
       else decide(g, a, answer);
     });
-    toSend = await readAndSettle(patients, strategy, refused, false);
+    toSend = await readAndSettle(patients, strategy, refused);
   }
   for (const g of toSend) g.result ??= { ok: false, error: new JobError('WRITE_CONFLICT', 'concurrent write to the same patient; will retry', false) };
 }
 
 /** Reads the stored versions and settles what they decide; answers the groups still to write. */
-async function readAndSettle(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[], before: boolean): Promise<Group[]> {
+async function readAndSettle(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<Group[]> {
   if (groups.length === 0) return [];
   let stored: Map<Key, Stored>;
   try {
@@ -113,24 +109,30 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
   return groups.filter((g) => {
     const s = stored.get(g.key);
     g.stored = s;
-    if (before && !s) g.existed = false; // gone since the insert said it exists: the upsert inserts it
-    if (!s) return true;
+    if (!s) return true; // gone since the insert said it exists: the upsert inserts it
     const { doc, tenant } = g.candidate.item;
     if (!tenantAllows(tenant, s.owner)) return (g.result = forbidden()), false;
     if (s.version < doc._ingest.version) return true;
     if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
-    // Our own version: a re-delivery, unless this call applied it in a bulk FerretDB answered badly.
-    g.result = { ok: true, outcome: g.doubtful ? (g.existed ? 'updated' : 'inserted') : 'unchanged' };
+    g.result = { ok: true, outcome: 'unchanged' }; // our own version: a re-delivery
     return false;
   });
 }
 
-async function oneByOne(patients: Collection<PatientDocument>, groups: Group[]): Promise<BulkAnswer> {
-  const answer: BulkAnswer = { answers: [], notDurable: false, doubtful: false };
-  for (const g of groups) {
-    const one = await sendUnordered(patients, [guardedReplace(g)]);
-    answer.answers.push(one.answers[0]!);
-    if (one.notDurable) g.notDurable = true;
+/**
+ * The guarded replaces of a batch: one unordered bulk where the server reports per-op errors exactly
+ * (MongoDB); else each op alone, some at once, so every answer is its own (FerretDB stops a bulk at
+ * its first error, reports it at index 0, and a long update bulk there is slower than the ops alone).
+ */
+async function send(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<BulkAnswer> {
+  if (strategy.exactBulkErrors) return sendUnordered(patients, groups.map(guardedReplace));
+  const answer: BulkAnswer = { answers: [], notDurable: false };
+  for (let i = 0; i < groups.length; i += SINGLE_PARALLEL) {
+    const ones = await Promise.all(groups.slice(i, i + SINGLE_PARALLEL).map((g) => sendUnordered(patients, [guardedReplace(g)])));
+    for (const one of ones) {
+      answer.answers.push(one.answers[0]!);
+      answer.notDurable ||= one.notDurable;
+    }
   }
   return answer;
 }
@@ -181,7 +183,7 @@ function groupByPatient(items: WriteItem[]): Map<Key, Group> {
   items.forEach((item, index) => {
     const entry = { index, item };
     const g = groups.get(item.doc._id);
-    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, existed: true, doubtful: false, notDurable: false });
+    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, notDurable: false });
     else {
       g.entries.push(entry);
       if (item.doc._ingest.version > g.candidate.item.doc._ingest.version) g.candidate = entry;

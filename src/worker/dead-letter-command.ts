@@ -2,8 +2,12 @@
 //   list [--all] [--json] [--limit N]   letters not yet replayed (--all: replayed ones too); no patient values
 //   replay <letter-id>...                re-enqueue each letter's record as a new job, mark the letter replayed
 //   replay --all                         the same for every letter not yet replayed
+//   --operator <name>                    who replays (default: the OS user): the new job is submitted
+//                                        as `operator:<name>` and each replay is in the access audit
 // Exit code 0 when all went well, 1 when some letter could not be replayed, 2 for usage or config errors.
+import { userInfo } from 'node:os';
 import { Queue } from 'bullmq';
+import { accessAuditCollection, createAccessAudit, type AccessAudit } from '../shared/access-audit.ts';
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
 import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
@@ -13,9 +17,18 @@ import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { withTimeout } from '../shared/errors.ts';
 import { classifyError, JobError } from './job-errors.ts';
 
-const USAGE = 'usage: dead-letters list [--all] [--json] [--limit N] | replay <letter-id>... | replay --all\n';
+const USAGE = 'usage: dead-letters list [--all] [--json] [--limit N] | replay [--operator <name>] <letter-id>... | replay [--operator <name>] --all\n';
 
 type Out = (line: string) => void;
+
+/** The OS account running the command; none (a uid without a passwd entry): --operator is required. */
+function osUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    return undefined;
+  }
+}
 
 export async function runDeadLetterCommand(argv: string[], env: Record<string, string | undefined>, out: Out, err: Out): Promise<number> {
   const [command, ...args] = argv;
@@ -27,8 +40,15 @@ export async function runDeadLetterCommand(argv: string[], env: Record<string, s
   const store = createStore(config);
   try {
     if (command === 'list') return await list(store, args, out, err);
-    const replayAll = args.includes('--all');
-    const ids = args.filter((a) => !a.startsWith('--'));
+    const at = args.indexOf('--operator');
+    const operator = at >= 0 ? args[at + 1] : osUser();
+    if (!operator || !/^[A-Za-z0-9._@-]{1,64}$/.test(operator)) {
+      err(USAGE);
+      return 2;
+    }
+    const rest = at >= 0 ? args.filter((_, i) => i !== at && i !== at + 1) : args;
+    const replayAll = rest.includes('--all');
+    const ids = rest.filter((a) => !a.startsWith('--'));
     if (replayAll === ids.length > 0) {
       err(USAGE);
       return 2;
@@ -37,7 +57,8 @@ export async function runDeadLetterCommand(argv: string[], env: Record<string, s
       ? await listDeadLetters(store, { includeReplayed: false, limit: 1_000_000 })
       : await store.deadLetters.find({ _id: { $in: ids } }).toArray();
     for (const id of ids) if (!letters.some((l) => l._id === id)) err(`${id}: no such dead letter\n`);
-    const failures = await replay(store, config, letters, out, err);
+    const audit = createAccessAudit(accessAuditCollection(store.db));
+    const failures = await replay(store, config, letters, { keyId: `operator:${operator}`, audit }, out, err);
     return failures > 0 || letters.length < ids.length ? 1 : 0;
   } finally {
     await store.close();
@@ -69,7 +90,9 @@ const line = (l: DeadLetter) =>
   `${l._id}\tpatient ${l.patientId ?? '-'}\t${l.attempts} attempt(s)\t${l.failedAt.toISOString()}\t${l.errorCode}: ${l.errorMessage}` +
   (l.replayJobId ? `\treplayed as job ${l.replayJobId}` : '') + '\n';
 
-async function replay(store: Store, config: Config, letters: DeadLetter[], out: Out, err: Out): Promise<number> {
+type Operator = { keyId: string; audit: AccessAudit };
+
+async function replay(store: Store, config: Config, letters: DeadLetter[], operator: Operator, out: Out, err: Out): Promise<number> {
   const producer = createRedis(config.REDIS_URL, 'producer');
   producer.on('error', () => {});
   const queues = new Map<string, Queue<PatientJobData>>();
@@ -78,7 +101,10 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], out: 
     let queue = queues.get(name);
     if (!queue) queues.set(name, (queue = new Queue<PatientJobData>(name, { connection: producer, prefix })));
     // Redis down must not hang the command: the letter then stays as it is and can be replayed later.
-    const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
+    // The replay is the operator's act: the write audit and the status belong to them. The original
+    // tenant restriction stays, so a replay never writes more than the first submission could.
+    const records = (data as PatientJobData).records.map((r) => (typeof r === 'object' && r !== null ? { ...r, submittedBy: operator.keyId } : r));
+    const job = await withTimeout(queue.add(JOB_NAME, { records }, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
     return recordRef(String(job.id), 0);
   };
   let failures = 0;
@@ -89,9 +115,13 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], out: 
         failures++;
         continue;
       }
+      const entry = { action: 'dead-letter.replay' as const, keyId: operator.keyId, patientId: letter.patientId, clientAddress: null, letterId: letter._id };
       try {
-        out(`${letter._id}: replayed as job ${await replayDeadLetter(store, letter, enqueue)}\n`);
+        const jobId = await replayDeadLetter(store, letter, enqueue);
+        await operator.audit.record({ ...entry, outcome: 'replayed', jobId });
+        out(`${letter._id}: replayed as job ${jobId}\n`);
       } catch (e) {
+        await operator.audit.record({ ...entry, outcome: 'failed' }).catch(() => {});
         err(`${letter._id}: not replayed (${classifyError(e).message})\n`);
         failures++;
       }

@@ -13,7 +13,7 @@ const NO_SUCH_INDEX = [26, 27]; // no collection yet, no such index
 
 export async function ensureIndexes(store: Store, config: Config, logger: Logger): Promise<void> {
   await store.deadLetters.createIndex({ replayedAt: 1, failedAt: 1 }, { name: 'open_by_time' });
-  await store.audit.createIndex({ patientId: 1, at: 1 }, { name: 'patient_by_time' });
+  await store.audit.createIndex({ 'entries.patientId': 1, at: 1 }, { name: 'patient_by_time' });
   const seconds = config.AUDIT_RETENTION_DAYS * 86_400;
   try {
     if (seconds === 0) await store.audit.dropIndex(RETENTION).catch((err: unknown) => ignore(err, NO_SUCH_INDEX));

@@ -1,5 +1,5 @@
 import type { Job } from 'bullmq';
-import { idOf, recordsOf, type PatientJobData, type RecordResult } from '../shared/queue.ts';
+import { idOf, recordRef, recordsOf, type PatientJobData, type RecordResult } from '../shared/queue.ts';
 import type { AuditLog } from './audit.ts';
 import type { JobError } from './job-errors.ts';
 import type { WorkerMetrics } from './metrics.ts';
@@ -19,27 +19,23 @@ export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObse
   return {
     async decided(job, decided) {
       const records = recordsOf(job.data) as { patient?: { center_id?: unknown; id?: unknown }; receivedAt?: number; submittedBy?: string }[];
-      const at = new Date();
-      await Promise.all(
-        decided.map(({ index, result }) => {
-          const record = records[index];
-          if (result.outcome === 'rejected') metrics.deadLetters.inc();
-          else metrics.completed.inc({ outcome: result.outcome });
-          if ((result.outcome === 'inserted' || result.outcome === 'updated') && typeof record?.receivedAt === 'number') {
-            metrics.ingestLatency.observe((Date.now() - record.receivedAt) / 1000);
-          }
-          return audit.record({
-            at,
-            keyId: record?.submittedBy ?? null,
-            centerId: idOf(record?.patient?.center_id),
-            patientId: idOf(record?.patient?.id),
-            jobId: `${job.id}-${index}`,
-            attempt: job.attemptsMade + 1,
-            action: result.outcome,
-            ...(result.code ? { code: result.code } : {}),
-          });
-        }),
-      );
+      const entries = decided.map(({ index, result }) => {
+        const record = records[index];
+        if (result.outcome === 'rejected') metrics.deadLetters.inc();
+        else metrics.completed.inc({ outcome: result.outcome });
+        if ((result.outcome === 'inserted' || result.outcome === 'updated') && typeof record?.receivedAt === 'number') {
+          metrics.ingestLatency.observe((Date.now() - record.receivedAt) / 1000);
+        }
+        return {
+          keyId: record?.submittedBy ?? null,
+          centerId: idOf(record?.patient?.center_id),
+          patientId: idOf(record?.patient?.id),
+          jobId: recordRef(String(job.id), index),
+          action: result.outcome,
+          ...(result.code ? { code: result.code } : {}),
+        };
+      });
+      await audit.record({ at: new Date(), jobId: String(job.id), attempt: job.attemptsMade + 1, entries });
     },
     failed(failure, final) {
       metrics.failed.inc({ code: failure.code, final: String(final) });

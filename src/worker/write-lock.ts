@@ -51,3 +51,54 @@ export function createWriteLock(redis: Redis, keyPrefix: string, ttlMs: number):
     },
   };
 }
+
+/**
+ * Jobs of ONE process take turns per patient here, in order of arrival, before they ask Redis: a
+ * batch job waits for the patients another of this process's jobs is writing instead of polling
+ * Redis against its own process (which starved hot patients into PATIENT_BUSY). Local locks are
+ * taken in sorted key order and never held while waiting for others, so two jobs cannot deadlock;
+ * keys Redis refuses (held by another process) are freed locally at once.
+ */
+export function withLocalTurns(inner: WriteLock): WriteLock {
+  const tails = new Map<string, Promise<void>>();
+  const take = async (key: string): Promise<() => void> => {
+    const before = tails.get(key) ?? Promise.resolve();
+    let free!: () => void;
+    const mine = new Promise<void>((resolve) => (free = resolve));
+    const tail = before.then(() => mine);
+    tails.set(key, tail);
+    await before;
+    return () => {
+      free();
+      if (tails.get(key) === tail) tails.delete(key);
+    };
+  };
+  return {
+    async acquire(keys) {
+      const sorted = [...new Set(keys)].sort((a, b) => (String(a) < String(b) ? -1 : String(a) > String(b) ? 1 : 0));
+      const local = new Map<LockKey, () => void>();
+      for (const k of sorted) local.set(k, await take(String(k)));
+      let lease: Lease;
+      try {
+        lease = await inner.acquire(sorted);
+      } catch (err) {
+        for (const free of local.values()) free();
+        throw err;
+      }
+      for (const [k, free] of local) if (!lease.held.has(k)) free();
+      let released = false;
+      return {
+        held: lease.held,
+        release: async () => {
+          if (released) return;
+          released = true;
+          try {
+            await lease.release();
+          } finally {
+            for (const k of lease.held) local.get(k)?.();
+          }
+        },
+      };
+    },
+  };
+}

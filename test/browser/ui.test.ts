@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
@@ -38,7 +38,7 @@ beforeAll(async () => {
   }
   // A poison record straight into the queue (as another producer could), beside a valid one.
   await h.enqueueJob([{ patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() }, { patient: { ...SEED_SAMPLE, id: 6, fullname: CANARY }, receivedAt: Date.now() }]);
-  await until('3 jobs completed', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3, 50, async () => h.queue.getJobCounts());
+  await until('3 jobs completed, the poison record\'s neighbour stored', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3 && (await h.store.patients.countDocuments({ _id: 6 })) === 1, 50, async () => ({ counts: await h.queue.getJobCounts(), stored: await h.store.patients.countDocuments() }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -49,19 +49,31 @@ afterAll(async () => {
   await h?.close();
 });
 
+/** What the page's Content-Security-Policy refused, from the browser's console. */
+function cspRefusals(page: Page): string[] {
+  const refused: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) refused.push(m.text());
+  });
+  return refused;
+}
+
 describe.skipIf(!hasBrowser)('in a real browser', () => {
-  it('when /docs is opened, then the help page lists every endpoint', async () => {
+  it('when /docs is opened, then the help page lists every endpoint and its CSP blocks nothing it needs', async () => {
     const page = await browser.newPage();
+    const refused = cspRefusals(page);
     await page.goto(`${base}/docs`);
     await page.getByText('/api/patients/batch').first().waitFor({ timeout: 20_000 });
     const text = await page.locator('body').innerText();
     for (const path of ['/api/patients', '/api/patients/batch', '/api/patients/{id}', '/api/patients/jobs/{jobId}']) expect(text).toContain(path);
+    expect(refused).toEqual([]);
     await page.close();
   });
 
   it('when an admin opens /admin/queues after a small run, then the queue and its counts show and no patient value does', async () => {
     const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${ADMIN_KEY}` } });
     const page = await context.newPage();
+    const refused = cspRefusals(page);
     await page.goto(`${base}/admin/queues`);
     await page.getByText(h.config.QUEUE_NAME).first().waitFor({ timeout: 20_000 });
     for (const status of ['completed', 'failed']) {
@@ -73,6 +85,8 @@ describe.skipIf(!hasBrowser)('in a real browser', () => {
     }
     const overview = await page.locator('body').innerText();
     expect(overview).toMatch(/\d/);
+    // Only the third-party web font may be refused (on purpose: the page calls no other origin).
+    expect(refused.filter((m) => !/fonts\.googleapis\.com/.test(m))).toEqual([]);
     await context.close();
   });
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
-import { createFaultEnv, jobIdsOf, patientVersion, shuffle, until, type FaultEnv } from '../support/fault-env.ts';
+import { createFaultEnv, jobIdsOf, refParts, patientVersion, shuffle, until, type FaultEnv } from '../support/fault-env.ts';
 import { waitForOutput, type Proc } from '../support/processes.ts';
 
 // Issue 9: the API coalesces the records of concurrent requests into one job and answers each 202
@@ -31,7 +31,7 @@ const KILL_AFTER = 300; // 202s seen before the kill
 
 const versionOf = (fullname: string) => Number(/version (\d+)$/.exec(fullname)?.[1] ?? NaN);
 
-type Sent = { record: PatientRecord; status?: number; statusUrl?: string; error?: string };
+type Sent = { record: PatientRecord; status?: number; ref?: string; error?: string };
 
 describe('fault: the API process is killed', () => {
   it('when the API is SIGKILLed while concurrent single POSTs are in flight, then every 202 is stored (its version or newer) and no request without an answer was acknowledged', { timeout: 120_000 }, async () => {
@@ -50,10 +50,10 @@ describe('fault: the API process is killed', () => {
         inFlight++;
         try {
           const res = await fetch(`${base}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s.record.patient), signal: AbortSignal.timeout(15_000) });
-          const body = (await res.json()) as { statusUrl?: string };
+          const body = (await res.json()) as { jobId?: string };
           s.status = res.status;
           if (res.status === 202) {
-            s.statusUrl = body.statusUrl;
+            s.ref = body.jobId; // the record reference
             if (++accepted === KILL_AFTER && !killed) {
               inFlightAtKill = inFlight - 1;
               api.child.kill('SIGKILL');
@@ -95,11 +95,11 @@ describe('fault: the API process is killed', () => {
     }, 200, async () => ({ behind: lastBehind.slice(0, 10), behindCount: lastBehind.length, counts: await env.counts(), worker: worker.output().slice(-1500) }));
 
     // What Redis holds: each 202's reference names the very record its request sent.
-    const refs = acks.map((s) => s.statusUrl!.slice(s.statusUrl!.lastIndexOf('/') + 1));
+    const refs = acks.map((s) => s.ref!);
     const jobs = new Map(await Promise.all(jobIdsOf(refs).map(async (id) => [id, await env.queue.getJob(id)] as const)));
     const mismatched = acks.filter((s, i) => {
-      const [jobId, index] = refs[i]!.split('-') as [string, string];
-      return jobs.get(jobId)?.data.records[Number(index)]?.patient.fullname !== s.record.patient.fullname;
+      const { jobId, index } = refParts(refs[i]!);
+      return jobs.get(jobId)?.data.records[index]?.patient.fullname !== s.record.patient.fullname;
     });
     const allJobs = await env.queue.getJobs(['completed', 'failed', 'wait', 'active', 'delayed'], 0, -1);
     const queued = new Set(allJobs.flatMap((j) => j.data.records.map((r) => String(r.patient.fullname))));

@@ -36,14 +36,15 @@ describe('fault: Redis goes away', () => {
     await redis.stop();
     await new Promise((r) => setTimeout(r, OUTAGE_MS)); // the outage itself
     await redis.start();
-    await until('every job acknowledged before the stop completed', 90_000, async () => (await env.counts()).completed === beforeJobs, 200, () => env.counts());
+    const seen = async () => ({ counts: await env.counts(), workers: workers.map((w) => w.output().slice(-1500)) });
+    await until('every job acknowledged before the stop completed', 90_000, async () => (await env.counts()).completed === beforeJobs, 200, seen);
     const checkBefore = await storedVersusAcknowledged(env.store, newestPerPatient(before, beforeRefs));
 
     // Records acknowledged after the restart go to the same processes too.
     const after = Array.from({ length: PATIENTS }, (_, i) => patientVersion(1 + i, 6));
     const afterRefs = await env.enqueue(after, { perJob: PER_JOB });
     const total = beforeJobs + jobIdsOf(afterRefs).length;
-    await until('the jobs acknowledged after the restart completed', 60_000, async () => (await env.counts()).completed === total, 200, () => env.counts());
+    await until('the jobs acknowledged after the restart completed', 60_000, async () => (await env.counts()).completed === total, 200, seen);
 
     const counts = await env.counts();
     const checkAfter = await storedVersusAcknowledged(env.store, newestPerPatient(after, afterRefs));

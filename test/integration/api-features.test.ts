@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { until } from '../support/records.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -95,7 +96,7 @@ describe('POST /api/patients/batch', () => {
     expect(rejected.map((r: { index: number }) => r.index)).toEqual([...bad].sort((a, b) => a - b));
     expect(rejected[0].errors).toEqual([{ path: 'isactive', message: expect.stringMatching(/-128 to 127/) }]);
     const stored = () => h.store.patients.countDocuments({ _id: { $gte: 5000, $lt: 6000 } });
-    for (let i = 0; i < 600 && (await stored()) < 990; i++) await new Promise((r) => setTimeout(r, 100));
+    await until('990 stored', 60_000, async () => (await stored()) >= 990, 100, async () => ({ stored: await stored(), counts: await h.queue.getJobCounts() }));
     expect(await stored()).toBe(990);
     expect(await h.queue.getJobCountByTypes('failed')).toBe(0);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { until } from '../support/records.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -31,7 +32,7 @@ describe('backpressure and metrics', () => {
     expect(await h.queue.getWaitingCount()).toBe(5);
 
     h.startWorker();
-    for (let i = 0; i < 100 && (await h.queue.getWaitingCount()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    await until('the queue drained', 5000, async () => (await h.queue.getWaitingCount()) === 0, 50, () => h.queue.getJobCounts());
     await new Promise((r) => setTimeout(r, 300));
     expect((await post(6)).statusCode).toBe(202);
   });

@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/api/app.ts';
 import { createRateLimitStore } from '../../src/api/rate-limit-store.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { testConfig } from '../support/harness.ts';
+import { captureLogger, createHarness, testConfig } from '../support/harness.ts';
 import { until } from '../support/records.ts';
 
 // The rate-limit store of two API processes: each its own store and its own Redis connection,
@@ -62,5 +63,36 @@ describe('rate-limit store shared by two processes', () => {
     expect((await a.incr(key)).current).toBeGreaterThanOrEqual(52); // at least what A knew, plus its own
     await until('the last count sent', 5000, async () => (await connections[0]!.get(redisKey)) === '53', 20);
     expect(await connections[0]!.get(redisKey)).toBe('53');
+  });
+
+  it('when one key uses its limit across two API processes, then once they have synced both answer 429, far sooner than either would alone', async () => {
+    const h = await createHarness({ RATE_LIMIT_MAX: '20', RATE_LIMIT_WINDOW_MS: String(WINDOW_MS) });
+    const redis = createRedis(h.config.REDIS_URL, 'producer');
+    connections.push(redis);
+    // The second process: its own app, rate-limit store and Redis connection, the same queue name.
+    const other = await buildApp({ config: h.config, logger: captureLogger('api-2').logger, queue: h.queue, redis, store: h.store });
+    const get = (app: typeof other) => app.inject({ method: 'GET', url: '/api/patients/jobs/999999' }).then((r) => r.statusCode);
+    const counter = `${h.config.QUEUE_PREFIX}:${h.config.QUEUE_NAME}:ratelimit:key:dev:${Math.floor(Date.now() / WINDOW_MS)}`;
+    try {
+      const first: number[] = [];
+      for (let i = 0; i < 10; i++) first.push(await get(h.app), await get(other));
+      expect(first).toEqual(first.map(() => 404)); // 10 of 20 on each: admitted
+      await until('Redis holds both processes\' 20', 5000, async () => (await redis.get(counter)) === '20', 20, () => redis.get(counter));
+
+      // Alone, each would admit 10 more. Sharing the count, each admits at most what it takes
+      // until its next sync tells it the total.
+      let seen: number[] = [];
+      let admittedAfter = 0;
+      await until('both processes answer 429', 10_000, async () => {
+        seen = [await get(h.app), await get(other)];
+        admittedAfter += seen.filter((s) => s !== 429).length;
+        return seen[0] === 429 && seen[1] === 429;
+      }, 50, async () => ({ lastStatuses: seen, admittedAfter, redis: await redis.get(counter) }));
+      console.log('[rate-limit/two-processes]', JSON.stringify({ limit: 20, admittedBeforeSync: 20, admittedAfterSync: admittedAfter, redis: await redis.get(counter) }));
+      expect(admittedAfter).toBeLessThan(10);
+    } finally {
+      await other.close();
+      await h.close();
+    }
   });
 });

@@ -20,9 +20,8 @@ const post = (url: string, payload: unknown) => h.app.inject({ method: 'POST', u
 const status = async (url: string) => (await h.app.inject({ method: 'GET', url })).json() as { jobId: string; state: string; outcome: string | null; patientId: number | null; error: string | null };
 
 /**
- * Polls every status URL until none is queued or active (and a stored one names its outcome: see
- * /work/briefs/bugs-9.md, the route can answer 'stored' from a job read just before it completed);
- * fails with the ones still pending.
+ * Polls every status URL until none is queued or active; fails with the ones still pending. A
+ * settled answer is taken as final: 'stored' must already name the record's outcome.
  */
 async function finalStatuses(urls: string[], timeoutMs = 60_000) {
   const answers = new Map<string, Awaited<ReturnType<typeof status>>>();
@@ -30,7 +29,7 @@ async function finalStatuses(urls: string[], timeoutMs = 60_000) {
   await until(`${urls.length} records settled`, timeoutMs, async () => {
     for (const url of pending()) {
       const s = await status(url);
-      if (s.state === 'failed' || ((s.state === 'stored' || s.state === 'skipped-as-stale') && s.outcome !== null)) answers.set(url, s);
+      if (s.state !== 'queued' && s.state !== 'active') answers.set(url, s);
       else break; // still running: ask again on the next round
     }
     return pending().length === 0;

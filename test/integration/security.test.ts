@@ -1,21 +1,16 @@
-import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 
-// Keys made the documented way (scripts/api-key.ts); the API is configured with their hashes only.
-function makeKey(id: string, scopes: string, ...extra: string[]) {
-  const out = execFileSync(process.execPath, ['scripts/api-key.ts', id, scopes, ...extra], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  return JSON.parse(out) as { key: string; entry: Record<string, unknown> };
-}
 const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
 const reader = makeKey('center-3-reader', 'patients:read', 'centers=3');
-const admin = makeKey('ops', 'admin');
-const bearer = (k: { key: string }) => ({ authorization: `Bearer ${k.key}` });
+const admin = makeKey('admin', 'admin');
+const ops = makeKey('ops', 'ops');
 
 let h: Harness;
 beforeAll(async () => {
-  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry, admin.entry]), RATE_LIMIT_MAX: '1000' });
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: keysEnv(writer, reader, admin, ops), RATE_LIMIT_MAX: '1000' });
 });
 afterAll(() => h.close());
 
@@ -67,7 +62,7 @@ describe('authorization', () => {
 
   it('when a key reuses the id of another center\'s stored patient, then the worker refuses it and the record stays as it was', async () => {
     h.startWorker();
-    const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2030-01-01T00:00:00Z' });
+    const res = await post(bearer(writer), { ...SEED_SAMPLE, id: 401, center_id: 3, fullname: 'taken over', modify_time: '2026-01-01T00:00:00Z' });
     expect(res.statusCode).toBe(202); // the body alone looks fine: its center is the key's
     const { state, job, result } = await h.settled(res.json().jobId);
     expect(state).toBe('failed');
@@ -87,15 +82,31 @@ describe('authorization', () => {
     expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(reader) })).statusCode).toBe(404);
   });
 
-  it('when the dashboard is opened, then only an admin key gets it', async () => {
+  it('when the dashboard is opened, then only an ops or admin key gets it, with a CSP', async () => {
     expect((await h.app.inject({ method: 'GET', url: '/admin/queues' })).statusCode).toBe(401);
     expect((await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(writer) })).statusCode).toBe(403);
-    const ok = await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(admin) });
-    expect(ok.statusCode).toBe(200);
-    expect(ok.headers['content-type']).toMatch(/text\/html/);
-    const api = await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=' + h.config.QUEUE_NAME + '&status=waiting&page=1', headers: bearer(admin) });
+    for (const key of [admin, ops]) {
+      const ok = await h.app.inject({ method: 'GET', url: '/admin/queues', headers: bearer(key) });
+      expect(ok.statusCode).toBe(200);
+      expect(ok.headers['content-type']).toMatch(/text\/html/);
+      expect(ok.headers['content-security-policy']).toMatch(/default-src 'self'/);
+      expect(ok.headers['content-security-policy']).toMatch(/script-src 'self'(;|$)/);
+      expect(ok.headers['content-security-policy']).toMatch(/frame-ancestors 'none'/);
+    }
+    const api = await h.app.inject({ method: 'GET', url: '/admin/queues/api/queues?activeQueue=' + h.config.QUEUE_NAME + '&status=waiting&page=1', headers: bearer(ops) });
     expect(api.statusCode).toBe(200);
     expect(api.body).not.toContain('sample string');
+  });
+
+  it('when an ops key asks for patients or posts one, then 403: it reaches the dashboard and /metrics only', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(ops) })).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+    expect((await post(bearer(ops))).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+    expect((await h.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ops) })).statusCode).toBe(200);
+  });
+
+  it('when /metrics is asked for without a key or with a patient key, then 401 and 403', async () => {
+    expect((await h.app.inject({ method: 'GET', url: '/metrics' })).statusCode).toBe(401);
+    expect((await h.app.inject({ method: 'GET', url: '/metrics', headers: bearer(writer) })).statusCode).toBe(403);
   });
 });
 
@@ -128,6 +139,9 @@ describe('rate limiting', () => {
       expect(blocked.headers['x-ratelimit-limit']).toBe('3');
       expect(blocked.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
       expect((await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(reader) })).statusCode).toBe(404);
+      // Refused before its body is read: a body that is not even JSON gets the 429, not a 400.
+      const unread = await limited.app.inject({ method: 'POST', url: '/api/patients', headers: { ...bearer(writer), 'content-type': 'application/json' }, payload: '{not json' });
+      expect(unread.statusCode).toBe(429);
     } finally {
       await limited.close();
     }

@@ -118,7 +118,7 @@ describe('indexes', () => {
     let seen: string[] = [];
     await until('indexes created', 10_000, async () => {
       seen = await names().catch(() => []);
-      return seen.includes('{"replayedAt":1,"failedAt":1}') && seen.includes('{"patientId":1,"at":1}');
+      return seen.includes('{"replayedAt":1,"failedAt":1}') && seen.includes('{"entries.patientId":1,"at":1}');
     }).catch((err: Error) => {
       throw new Error(`${err.message}; last seen: ${seen.join(' ')}`);
     });

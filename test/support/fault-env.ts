@@ -13,9 +13,9 @@ import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJo
 import { createRedis } from '../../src/shared/redis.ts';
 import { ROOT } from '../../scripts/local-servers.ts';
 import { startProcess, type Proc } from './processes.ts';
-import { jobIdsOf, recordResult, until } from './records.ts';
+import { jobIdsOf, refParts, recordResult, until } from './records.ts';
 
-export { jobIdsOf, until };
+export { jobIdsOf, refParts, until };
 
 export type FaultEnvOptions = { redisUrl?: string; mongoUrl?: string; workerEnv?: Record<string, string> };
 /** `perJob`: records per batch job (the API's coalescing makes jobs of many); `jobOptions`: BullMQ's, default the API's. */
@@ -67,6 +67,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
     config,
     queue,
     store,
+    /** The environment its processes get (queue, database, servers). */
+    processEnv: base,
     /**
      * Enqueues like the API: records in batch jobs of `perJob` (default 50), one addBulk per 500
      * jobs; answers one reference (`<jobId>-<index>`) per record, in order, once Redis has them.
@@ -89,8 +91,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       const jobs = new Map(await Promise.all(jobIdsOf(refs).map(async (id) => [id, await queue.getJob(id)] as const)));
       const counts: Record<string, number> = {};
       for (const ref of refs) {
-        const [jobId, index] = ref.split('-') as [string, string];
-        const outcome = jobs.get(jobId)?.returnvalue?.results?.[Number(index)]?.outcome ?? 'undecided';
+        const { jobId, index } = refParts(ref);
+        const outcome = jobs.get(jobId)?.returnvalue?.results?.[index]?.outcome ?? 'undecided';
         counts[outcome] = (counts[outcome] ?? 0) + 1;
       }
       return counts;

@@ -28,20 +28,21 @@ export async function until(what: string, timeoutMs: number, check: () => Promis
   }
 }
 
-function parsed(ref: string): { jobId: string; index: number } {
+/** A record reference's job id and index; throws on anything else. */
+export function refParts(ref: string): { jobId: string; index: number } {
   const p = parseRecordRef(ref);
   if (!p) throw new Error(`not a record reference: ${JSON.stringify(ref)}`);
   return p;
 }
 
 /** The distinct job ids behind some record references, in first-seen order. */
-export const jobIdsOf = (refs: readonly string[]): string[] => [...new Set(refs.map((r) => parsed(r).jobId))];
+export const jobIdsOf = (refs: readonly string[]): string[] => [...new Set(refs.map((r) => refParts(r).jobId))];
 
 export type RecordView = { jobState: string; job: PatientJob | undefined; result: RecordResult | undefined };
 
 /** One record's result: from its job's return value, or from the progress of a job retried after deciding it. */
 export async function recordResult(queue: PatientQueue, ref: string): Promise<RecordView> {
-  const { jobId, index } = parsed(ref);
+  const { jobId, index } = refParts(ref);
   const jobState = await queue.getJobState(jobId);
   // Read after the state, so a finished job comes with its return value.
   const job = await queue.getJob(jobId);

@@ -47,3 +47,55 @@ describe('loadConfig', () => {
     expect(loadConfig({ ...base, WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000' }).MONGO_WTIMEOUT_MS).toBe(1000);
   });
 });
+
+describe('loadConfig: security settings', () => {
+  const messageOf = (env: Record<string, string>) => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+    return '(accepted)';
+  };
+  const entry = (id: string, sha: string) => ({ id, sha256: sha.repeat(64), scopes: ['patients:read'] });
+
+  it('when NODE_ENV=production and a datastore URL has no TLS, then each one is named; with TLS it is accepted', () => {
+    const message = messageOf({ ...base, NODE_ENV: 'production' });
+    expect(message).toMatch(/REDIS_URL must be rediss:\/\/ \(TLS\) when NODE_ENV=production/);
+    expect(message).toMatch(/MONGO_URL must use TLS/);
+    expect(message).not.toContain('127.0.0.1');
+    const tls = { REDIS_URL: 'rediss://u:p@redis:6380', NODE_ENV: 'production' };
+    for (const MONGO_URL of ['mongodb://a:27017,b:27017/?replicaSet=rs0&tls=true', 'mongodb+srv://cluster.example.net/']) {
+      expect(loadConfig({ ...tls, MONGO_URL }).NODE_ENV).toBe('production');
+    }
+    // One private host network (docker-compose.yml) may say so explicitly.
+    expect(loadConfig({ ...base, NODE_ENV: 'production', ALLOW_PLAINTEXT_DATASTORES: 'true' }).REDIS_URL).toBe(base.REDIS_URL);
+  });
+
+  it('when MONGO_URL is malformed in a way only the driver notices, then it is named and not echoed', () => {
+    const message = messageOf({ ...base, MONGO_URL: 'mongodb://secret-host:notaport/' });
+    expect(message).toMatch(/MONGO_URL is not a connection string the MongoDB driver accepts/);
+    expect(message).not.toContain('secret-host');
+  });
+
+  it('when API_KEYS repeats an id or a key, then API_KEYS is named', () => {
+    expect(messageOf({ ...base, API_KEYS: JSON.stringify([entry('a', '1'), entry('a', '2')]) })).toMatch(/API_KEYS has two entries with the same id/);
+    expect(messageOf({ ...base, API_KEYS: JSON.stringify([entry('a', '1'), entry('b', '1')]) })).toMatch(/API_KEYS has two entries with the same sha256/);
+    expect(loadConfig({ ...base, API_KEYS: JSON.stringify([entry('a', '1'), entry('b', '2')]) }).API_KEYS).toHaveLength(2);
+  });
+
+  it('when CENTER_CLUSTERS and API_TRUST_PROXY are given, then they parse; malformed, they are named', () => {
+    const config = loadConfig({ ...base, CENTER_CLUSTERS: '{"3":2,"4":2}', API_TRUST_PROXY: '10.0.0.0/8, 192.168.1.5' });
+    expect([...config.CENTER_CLUSTERS]).toEqual([[3, 2], [4, 2]]);
+    expect(config.API_TRUST_PROXY).toEqual(['10.0.0.0/8', '192.168.1.5']);
+    expect(loadConfig(base).API_TRUST_PROXY).toBe(false);
+    expect(messageOf({ ...base, CENTER_CLUSTERS: '{"three":2}' })).toMatch(/CENTER_CLUSTERS/);
+    expect(messageOf({ ...base, CENTER_CLUSTERS: '[3,2]' })).toMatch(/CENTER_CLUSTERS/);
+    expect(messageOf({ ...base, API_TRUST_PROXY: 'proxy.example' })).toMatch(/API_TRUST_PROXY/);
+  });
+
+  it('when nothing is said, then completed jobs (which hold the record) stay in Redis one hour', () => {
+    expect(loadConfig(base).JOB_KEEP_COMPLETED_AGE_S).toBe(3600);
+  });
+});

@@ -53,6 +53,27 @@ describe('the fast path of the patient contract', () => {
     );
   });
 
+  it('when the intake rules are on (future modify_time, center clusters), then it still agrees with zod', () => {
+    const intake = { ...rules, maxFutureMs: 86_400_000, centerClusters: new Map([[3, 2], [4, 2]]) };
+    const strict = createPatientSchema(intake);
+    const fastStrict = createFastPath(intake);
+    const zodStrict = (input: unknown) => {
+      const r = strict.safeParse(input);
+      return r.success ? r.data : { issues: toFieldIssues(r.error) };
+    };
+    const soon = new Date(Date.now() + 3_600_000).toISOString();
+    const late = new Date(Date.now() + 3 * 86_400_000).toISOString();
+    fc.assert(
+      fc.property(fc.constantFrom(1, 2, 3, 4, 5, null), fc.constantFrom(1, 2, 3, 4, null), fc.constantFrom(soon, late, SEED_SAMPLE.modify_time), (cluster, center, modify) => {
+        const input = { ...SEED_SAMPLE, cluster_id: cluster, center_id: center, modify_time: modify };
+        const answer = fastStrict(input);
+        if (answer !== undefined) expect(answer).toEqual(zodStrict(input));
+        else expect(zodStrict(input)).toHaveProperty('issues');
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('when the seed sample is given, then it answers (the common case takes the fast path)', () => {
     expect(fast(SEED_SAMPLE)).toEqual(zodParse(SEED_SAMPLE));
     expect(fast({ ...SEED_SAMPLE, extra: 'ignored', $set: { a: 1 } })).toEqual(zodParse(SEED_SAMPLE));

@@ -75,8 +75,16 @@ export function openApiDocument(config: Config): Json {
         get: {
           operationId: 'getPatient',
           summary: 'The stored patient, in the old endpoint\'s response shape',
-          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }],
-          responses: { '200': { description: 'The patient', ...json('Patient') }, '400': problem('The id is not a positive 32-bit integer'), '404': problem('No such patient') },
+          parameters: [
+            { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
+            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: { type: 'integer', minimum: 1 } },
+          ],
+          responses: {
+            '200': { description: 'The patient', ...json('Patient') },
+            '400': problem('The id or center_id is not a positive 32-bit integer'),
+            '404': problem('No such patient at this key\'s centers'),
+            '409': problem('Several centers of this key use the id: add center_id'),
+          },
         },
       },
       '/api/patients/jobs/{jobId}': {

@@ -4,6 +4,7 @@ import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from
 import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { statusUrl } from '../enqueue.ts';
+import { intakeRules } from '../intake-rules.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -16,11 +17,27 @@ export type BatchItemResult = { index: number; jobId: string; statusUrl: string 
 /** An NDJSON line that is not JSON: kept in place so the item keeps its index and gets its error. */
 const NOT_JSON = Symbol('not-json');
 
+const tooLarge = (max: number) => new AppError('BATCH_TOO_LARGE', 413, `a batch holds at most ${max} patients; split it`);
+
+/** At most `max` non-blank lines, found without splitting or parsing the whole text. */
+function withinLines(text: string, max: number): boolean {
+  let count = 0;
+  for (let start = 0; start < text.length; ) {
+    const end = text.indexOf('\n', start);
+    const stop = end === -1 ? text.length : end;
+    if (text.slice(start, stop).trim() !== '' && ++count > max) return false;
+    start = stop + 1;
+  }
+  return true;
+}
+
 export async function batchRoutes(app: FastifyInstance, { config, metrics, intake }: RouteDeps): Promise<void> {
-  const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  const schema = createPatientSchema(intakeRules(config));
   const bodyLimit = Math.max(config.API_BODY_LIMIT_BYTES, config.API_BATCH_MAX * 4096);
 
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit }, (_req, body, done) => {
+    // Count before parsing: an oversized batch costs a scan of the text, not a JSON.parse per line.
+    if (!withinLines(body as string, config.API_BATCH_MAX)) return done(tooLarge(config.API_BATCH_MAX), undefined);
     const lines = (body as string).split('\n').filter((line) => line.trim() !== '');
     done(null, lines.map((line) => {
       try {
@@ -36,7 +53,7 @@ export async function batchRoutes(app: FastifyInstance, { config, metrics, intak
     const items = request.body;
     if (!Array.isArray(items)) throw new AppError('BATCH_NOT_ARRAY', 400, 'the body must be a JSON array of patients (or NDJSON, one patient per line)');
     if (items.length === 0) throw new AppError('BATCH_EMPTY', 400, 'the batch is empty');
-    if (items.length > config.API_BATCH_MAX) throw new AppError('BATCH_TOO_LARGE', 413, `a batch holds at most ${config.API_BATCH_MAX} patients; split it`);
+    if (items.length > config.API_BATCH_MAX) throw tooLarge(config.API_BATCH_MAX);
 
     const results: BatchItemResult[] = [];
     const valid: { index: number; data: PatientRecord }[] = [];

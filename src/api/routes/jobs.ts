@@ -21,21 +21,23 @@ const STATE: Partial<Record<JobState | 'unknown', string>> = {
 function recordState(jobState: string, result: RecordResult | undefined): string {
   if (result?.outcome === 'rejected') return 'failed';
   if (result) return result.outcome === 'stale' ? 'skipped-as-stale' : 'stored';
-  return jobState === 'completed' ? 'stored' : (STATE[jobState as JobState] ?? jobState);
+  // Never "stored" without the record's own result (a job's state alone cannot say so).
+  return jobState === 'completed' ? 'active' : (STATE[jobState as JobState] ?? jobState);
 }
 
 export async function jobRoutes(app: FastifyInstance, { queue }: RouteDeps): Promise<void> {
   app.get<{ Params: { jobId: string } }>('/api/patients/jobs/:jobId', async (request, reply) => {
     requireScope(request, 'patients:write', 'patients:read');
     const ref = parseRecordRef(request.params.jobId);
-    const job = ref ? await queue.getJob(ref.jobId) : undefined;
+    // The state first, then the job: a job read before its state may miss a result the state claims.
+    const state = ref ? await queue.getJobState(ref.jobId) : 'unknown';
+    const job = ref && state !== 'unknown' ? await queue.getJob(ref.jobId) : undefined;
     const record = job && ref ? recordsOf(job.data)[ref.index] : undefined;
     const submittedBy = typeof record === 'object' && record !== null ? (record as { submittedBy?: unknown }).submittedBy : undefined;
     // A key sees its own submissions; admins see all.
     if (!job || !ref || record === undefined || !(request.client.scopes.has('admin') || submittedBy === request.client.id)) {
       return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no such job (unknown, or removed after its retention period)' });
     }
-    const state = await job.getState();
     // Finished jobs carry every record's result; a job retried after a partial failure keeps the
     // results already decided in its progress.
     const result = (job.returnvalue as PatientJobResult | null)?.results?.[ref.index] ?? decidedSoFar(job.progress, ref.index);

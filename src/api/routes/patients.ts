@@ -2,7 +2,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { AppError, ValidationError } from '../../shared/errors.ts';
 import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
 import { parseRecordRef, type PatientRecord } from '../../shared/queue.ts';
+import { readEntry } from '../access-log.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
+import { intakeRules } from '../intake-rules.ts';
+import { lookupPatient } from '../patient-lookup.ts';
 import { statusUrl } from '../enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
 import { toPatientResponse } from '../patient-response.ts';
@@ -14,9 +17,12 @@ import type { RouteDeps } from '../route-deps.ts';
 // Redis has the record (in a job it shares with the records of concurrent requests: intake.ts);
 // anything else (Redis down, too slow) is a 503 and the client retries.
 
+/** A positive int32 from a path or query string, else null. */
+const int32 = (text: string): number | null => (/^\d{1,10}$/.test(text) && Number(text) >= 1 && Number(text) <= 2147483647 ? Number(text) : null);
+
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, queue, store, queueEvents, metrics, intake } = deps;
-  const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
+  const { config, queue, store, queueEvents, metrics, intake, accessAudit } = deps;
+  const schema = createPatientSchema(intakeRules(config));
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
   const send = (reply: FastifyReply, answer: StoredAnswer) => {
@@ -64,9 +70,11 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       if (waited.kind === 'failed') {
         return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });
       }
-      const stored = await store.patients.findOne({ _id: parsed.patient.id });
       // The stored record goes back only to a key that may read it (a stale write finds a newer one).
-      if (!stored || !mayAccess(request.client, stored)) return send(reply, answer);
+      const found = await lookupPatient(store.patients, request.client, parsed.patient.id, parsed.patient.center_id);
+      if (found.outcome !== 'returned') return send(reply, answer);
+      const stored = found.doc;
+      await accessAudit.record(readEntry(request, 'patient.read-after-write', parsed.patient.id, 'returned'));
       reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${parsed.patient.id}`);
       return reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(stored, config.PATIENT_TIME_ZONE));
     } catch (err) {
@@ -75,13 +83,17 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     }
   });
 
-  app.get<{ Params: { id: string } }>('/api/patients/:id', async (request, reply) => {
+  app.get<{ Params: { id: string }; Querystring: { center_id?: string } }>('/api/patients/:id', async (request, reply) => {
     requireScope(request, 'patients:read');
-    const id = /^\d{1,10}$/.test(request.params.id) ? Number(request.params.id) : NaN;
-    if (!Number.isSafeInteger(id) || id < 1 || id > 2147483647) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id must be a positive 32-bit integer');
-    const doc = await store.patients.findOne({ _id: id });
-    // Another center's patient is "not found": its existence is not this key's business.
-    if (!doc || !mayAccess(request.client, doc)) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
-    return toPatientResponse(doc, config.PATIENT_TIME_ZONE);
+    const id = int32(request.params.id);
+    const center = request.query.center_id === undefined ? undefined : int32(request.query.center_id);
+    if (id === null || center === null) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id (and center_id, if given) must be positive 32-bit integers');
+    // Only the key's centers are looked at; another center's patient is "not found" (the audit tells).
+    const found = await lookupPatient(store.patients, request.client, id, center);
+    await accessAudit.record(readEntry(request, 'patient.read', id, found.outcome));
+    request.logFields = { patientId: id };
+    if (found.outcome === 'ambiguous') throw new AppError('PATIENT_ID_AMBIGUOUS', 409, 'several centers of this API key have a patient with this id; add ?center_id=');
+    if (found.outcome !== 'returned') return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
+    return toPatientResponse(found.doc, config.PATIENT_TIME_ZONE);
   });
 }

@@ -1,0 +1,38 @@
+import type { Collection, Filter } from 'mongodb';
+import type { PatientDocument } from '../shared/mongo.ts';
+import { patientKey } from '../shared/patient-key.ts';
+import { mayAccess, type Client } from './auth.ts';
+
+// Finds a patient for a key: under "<center>:<id>" for the key's centers only (the tenancy model),
+// and, until the worker stores under that key (docs/operations.md), under the plain numeric id,
+// filtered by the key's centers as before. Another center's record is never returned.
+
+export type Lookup =
+  | { outcome: 'returned'; doc: PatientDocument }
+  | { outcome: 'not-found' | 'denied' }
+  | { outcome: 'ambiguous' };
+
+/** Either key form: the documents the worker writes today have the numeric id as `_id`. */
+type StoredPatient = Omit<PatientDocument, '_id'> & { _id: number | string };
+
+/**
+ * `center`: the center asked for (`?center_id=`, or the center of the record just written); without
+ * it, every center of the key. A key that reaches several centers which all use this id gets
+ * `ambiguous`: it must say which center it means.
+ */
+export async function lookupPatient(patients: Collection<PatientDocument>, client: Client, id: number, center?: number | null): Promise<Lookup> {
+  if (center !== undefined && !mayAccess(client, { center_id: center })) return { outcome: 'not-found' };
+  const collection = patients as unknown as Collection<StoredPatient>;
+  const unrestricted = client.centers === 'all' || client.scopes.has('admin');
+  const filter: Filter<StoredPatient> =
+    center !== undefined
+      ? { _id: { $in: [patientKey(center, id), id] } }
+      : unrestricted
+        ? { $or: [{ _id: id }, { id, _id: { $type: 'string' } }] }
+        : { _id: { $in: [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id)).concat(id as never) } };
+  const found = (await collection.find(filter).limit(10).toArray()) as unknown as PatientDocument[];
+  const visible = found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center));
+  if (visible.length > 1) return { outcome: 'ambiguous' };
+  if (visible.length === 1) return { outcome: 'returned', doc: visible[0]! };
+  return { outcome: found.length > 0 ? 'denied' : 'not-found' };
+}

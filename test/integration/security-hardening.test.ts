@@ -1,0 +1,98 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { createHarness, type Harness } from '../support/harness.ts';
+import { bearer, keysEnv, makeKey } from '../support/keys.ts';
+
+const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
+
+let h: Harness;
+beforeAll(async () => {
+  h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: keysEnv(writer), AUTH_FAIL_MAX: '5', API_BATCH_MAX: '100' });
+});
+afterAll(() => h.close());
+
+const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
+const ndjson = (lines: number) => Array.from({ length: lines }, (_, i) => JSON.stringify({ ...SEED_SAMPLE, id: i + 1 })).join('\n');
+
+describe('request ids', () => {
+  it('when x-request-id is long or not a plain token, then the logs carry a generated id instead', async () => {
+    for (const given of ['a'.repeat(12 * 1024), 'fullname=Somchai Jaidee']) {
+      await h.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': given } });
+    }
+    const ok = await h.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'trace-1.2_3' } });
+    expect(ok.statusCode).toBe(200);
+    const ids = h.apiLogs.lines().map((l) => String(l.reqId));
+    expect(ids.every((id) => /^[A-Za-z0-9._-]{1,64}$/.test(id))).toBe(true);
+    expect(ids).toContain('trace-1.2_3');
+    expect(h.apiLogs.text()).not.toContain('Somchai');
+  });
+});
+
+describe('caching and CSP', () => {
+  it('when any /api answer is sent (data, 404, 401), then Cache-Control is no-store', async () => {
+    const answers = [
+      await h.app.inject({ method: 'GET', url: '/api/patients/999', headers: bearer(writer) }),
+      await h.app.inject({ method: 'POST', url: '/api/patients', payload: SEED_SAMPLE, headers: bearer(writer) }),
+      await h.app.inject({ method: 'GET', url: '/api/patients/1', headers: { 'x-request-id': 'no-key' } }),
+    ];
+    expect(answers.map((r) => r.statusCode)).toEqual([404, 202, 401]);
+    for (const res of answers) expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('when the help page or its assets are fetched, then a Content-Security-Policy limits them to this origin', async () => {
+    for (const url of ['/docs', '/docs/static/swagger-ui-bundle.js']) {
+      const page = await h.app.inject({ method: 'GET', url });
+      expect(page.statusCode).toBe(200);
+      expect(page.headers['content-security-policy']).toMatch(/default-src 'self'/);
+      expect(page.headers['content-security-policy']).toMatch(/script-src 'self'/);
+      expect(page.headers['content-security-policy']).not.toMatch(/validator\.swagger\.io|upgrade-insecure-requests|https:/);
+    }
+  });
+});
+
+describe('bad keys and oversized batches cost little', () => {
+  it('when one address sends more invalid keys than AUTH_FAIL_MAX, then it gets 429 with Retry-After, even with a valid key', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 7; i++) statuses.push((await h.app.inject({ method: 'GET', url: '/api/patients/1', headers: { authorization: `Bearer hk_guess_${i}` }, remoteAddress: '10.9.9.9' })).statusCode);
+    expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429]);
+    const valid = await h.app.inject({ method: 'GET', url: '/api/patients/1', headers: bearer(writer), remoteAddress: '10.9.9.9' });
+    expect(valid.statusCode).toBe(429);
+    expect(valid.json()).toMatchObject({ code: 'AUTH_RATE_LIMITED' });
+    expect(Number(valid.headers['retry-after'])).toBeGreaterThan(0);
+    // Another address is not affected.
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/1', headers: bearer(writer), remoteAddress: '10.9.9.10' })).statusCode).toBe(404);
+  });
+
+  it('when an NDJSON batch has more lines than API_BATCH_MAX, then 413 before its lines are parsed', async () => {
+    const before = await jobCount();
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const res = await h.app.inject({ method: 'POST', url: '/api/patients/batch', payload: ndjson(101), headers: { ...bearer(writer), 'content-type': 'application/x-ndjson' } });
+      expect(res.statusCode).toBe(413);
+      expect(res.json()).toMatchObject({ code: 'BATCH_TOO_LARGE' });
+      // Today's parser ran JSON.parse on all 101 lines first.
+      expect(parse.mock.calls.length).toBeLessThan(10);
+    } finally {
+      parse.mockRestore();
+    }
+    expect(await jobCount()).toBe(before);
+    const fits = await h.app.inject({ method: 'POST', url: '/api/patients/batch', payload: `${ndjson(100)}\n\n`, headers: { ...bearer(writer), 'content-type': 'application/x-ndjson' } });
+    expect(fits.json()).toMatchObject({ accepted: 100, rejected: 0 });
+  });
+});
+
+describe('the contract bounds modify_time', () => {
+  it('when modify_time is further ahead than PATIENT_MAX_FUTURE_S, then 400 naming modify_time; within the bound, 202', async () => {
+    const far = await h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, modify_time: '9999-12-31T00:00:00Z' }, headers: bearer(writer) });
+    expect(far.statusCode).toBe(400);
+    expect(far.json().errors).toEqual([{ path: 'modify_time', message: expect.stringMatching(/in the future/) }]);
+    const soon = new Date(Date.now() + 3600_000).toISOString();
+    expect((await h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, modify_time: soon }, headers: bearer(writer) })).statusCode).toBe(202);
+  });
+
+  it('when a batch item has a far-future modify_time, then only that item is refused', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/api/patients/batch', payload: [SEED_SAMPLE, { ...SEED_SAMPLE, modify_time: '2999-01-01' }], headers: bearer(writer) });
+    expect(res.statusCode).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 1, rejected: 1, results: [{ index: 0 }, { index: 1, errors: [{ path: 'modify_time' }] }] });
+  });
+});
