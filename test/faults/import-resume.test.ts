@@ -48,9 +48,7 @@ describe('import --resume after a kill', () => {
     expect(acknowledged.size).toBeLessThan(BATCHES);
 
     // The batches in flight at the kill reached the API and are sent again on resume (the importer
-    // never saw their answers). Let the worker finish the first run's jobs first: two jobs carrying
-    // the same patients at the same time currently stall a FerretDB worker (reported with issue 13).
-    await drained(h, 300_000, worker);
+    // never saw their answers): the worker then holds two jobs with the same patients, newest wins.
     const second = runImporter([file.path, '--url', api.url, '--concurrency', '2', '--resume'], dir);
     expect((await second.exited).code, second.output()).toBe(1);
     expect(second.output()).toContain(`resuming after ${(acknowledged.size * BATCH).toLocaleString('en-US')} acknowledged records`);
