@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import { tenantAllows, type Tenant, type WriteOutcome } from '../shared/queue.ts';
+import { tenantAllows } from '../shared/queue.ts';
+import { failAll, forbidden, groupByPatient, settleGroup, type Group, type Key, type WriteItem, type WriteResult } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
@@ -19,13 +20,8 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 // 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
 //    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
-export type WriteItem = { doc: PatientDocument; tenant?: Tenant };
-export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
+export type { WriteItem, WriteResult } from './batch-groups.ts';
 export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[]> };
-
-type Key = PatientDocument['_id'];
-type Entry = { index: number; item: WriteItem };
-type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; notDurable: boolean };
 
 const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
@@ -37,7 +33,11 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
     async write(items) {
       const results: (WriteResult | undefined)[] = items.map(() => undefined);
       const groups = groupByPatient(items);
-      let waiting = [...groups.keys()];
+      // Insert first, without a lock: a patient not stored yet is stored by its insert, atomically
+      // (the _id is unique), whatever runs elsewhere. Only the patients already stored (duplicate
+      // key) need the guarded replace, and on FerretDB its lock: a drain of new patients takes none.
+      const known = await insertNew(patients, [...groups.values()]);
+      let waiting = known.map((g) => g.key);
       const deadline = Date.now() + strategy.lockWaitMs;
       while (waiting.length > 0) {
         let lease;
@@ -55,7 +55,6 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         } finally {
           await lease.release().catch(() => {}); // else it expires
         }
-        for (const g of now) settleGroup(g, results);
         waiting = waiting.filter((k) => !lease.held.has(k));
         if (waiting.length > 0 && Date.now() >= deadline) {
           failAll(waiting, groups, results, new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
@@ -63,20 +62,38 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         }
         if (waiting.length > 0) await sleep(10 + Math.random() * 10);
       }
+      for (const g of groups.values()) if (!failedAll(g, results)) settleGroup(g, results);
       return results.map((r) => r ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) });
     },
   };
 }
 
-async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
-  const inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+/** Inserts every candidate; decides the inserted (and the refused for other reasons); answers the known ones. */
+async function insertNew(patients: Collection<PatientDocument>, groups: Group[]): Promise<Group[]> {
+  let inserted: BulkAnswer;
+  try {
+    inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+  } catch (err) {
+    for (const g of groups) g.result ??= { ok: false, error: classifyError(err) };
+    return [];
+  }
   const known: Group[] = [];
   groups.forEach((g, i) => {
     const a = inserted.answers[i]!;
     if (a.kind === 'refused' && a.code === DUPLICATE_KEY) known.push(g);
     else decide(g, a, inserted);
   });
-  if (known.length > 0) await writeKnown(patients, strategy, known);
+  try {
+    await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
+  } catch (err) {
+    for (const g of groups) if (g.notDurable && g.result?.ok) g.result = { ok: false, error: classifyError(err) };
+  }
+  return known;
+}
+
+/** The known patients this lease holds: the guarded replace, then what is still not durable is confirmed. */
+async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
+  await writeKnown(patients, strategy, groups);
   await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
 }
 
@@ -162,40 +179,8 @@ function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<P
   return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } }, ...owned }, replacement: doc, upsert: true } };
 }
 
-/** The candidate's result, and the other versions of its patient in the batch by it. */
-function settleGroup(g: Group, results: (WriteResult | undefined)[]): void {
-  const winner = g.result ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) };
-  results[g.candidate.index] = winner;
-  const applied = winner.ok && (winner.outcome === 'inserted' || winner.outcome === 'updated');
-  const owner = applied ? owners(g.candidate.item.doc) : g.stored?.owner;
-  const storedVersion = applied ? g.candidate.item.doc._ingest.version : g.stored?.version;
-  for (const { index, item } of g.entries) {
-    if (index === g.candidate.index) continue;
-    const v = item.doc._ingest.version;
-    if (owner && !tenantAllows(item.tenant, owner)) results[index] = forbidden();
-    else if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
-    else results[index] = { ok: false, error: new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false) };
-  }
+/** Whether failAll already answered this patient's records (lock trouble): settleGroup must not overwrite. */
+function failedAll(g: Group, results: (WriteResult | undefined)[]): boolean {
+  return g.result === undefined && results[g.candidate.index] !== undefined;
 }
-
-function groupByPatient(items: WriteItem[]): Map<Key, Group> {
-  const groups = new Map<Key, Group>();
-  items.forEach((item, index) => {
-    const entry = { index, item };
-    const g = groups.get(item.doc._id);
-    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, notDurable: false });
-    else {
-      g.entries.push(entry);
-      if (item.doc._ingest.version > g.candidate.item.doc._ingest.version) g.candidate = entry;
-    }
-  });
-  return groups;
-}
-
-function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {
-  for (const k of keys) for (const { index } of groups.get(k)!.entries) results[index] = { ok: false, error };
-}
-
-const owners = (doc: PatientDocument) => ({ center_id: doc.center_id ?? null, cluster_id: doc.cluster_id ?? null });
-const forbidden = (): WriteResult => ({ ok: false, error: new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true) });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -77,18 +77,20 @@ describe('the embedded server (FerretDB): lock, read first, then the same guarde
     }
   });
 
-  it('when one patient of a batch stays locked elsewhere, then only its item fails PATIENT_BUSY (retryable) and the others are written', async () => {
+  it('when one stored patient of a batch stays locked elsewhere, then only its item fails PATIENT_BUSY (retryable) and the others are written', async () => {
     const r = redis();
     const prefix = `${h.config.QUEUE_PREFIX}:wl:${h.config.MONGO_DB}`;
     try {
+      await h.store.patients.insertOne(patientDoc(541, 1));
       const elsewhere = await createWriteLock(r, prefix, 10_000).acquire([541]);
       expect(elsewhere.held.has(541)).toBe(true);
       const store = createPatientStore({ patients: h.store.patients, strategy: ferretStrategy(createWriteLock(r, prefix, 5000), 200) });
-      const results = await store.write([{ doc: patientDoc(540, 1) }, { doc: patientDoc(541, 1) }, { doc: patientDoc(542, 1) }]);
+      // 540 and 542 are new: their inserts need no lock. 541 is stored: its guarded replace needs the lock.
+      const results = await store.write([{ doc: patientDoc(540, 1) }, { doc: patientDoc(541, 2) }, { doc: patientDoc(542, 1) }]);
       expect(results[0]).toEqual({ ok: true, outcome: 'inserted' });
       expect(results[1]).toMatchObject({ ok: false, error: { code: 'PATIENT_BUSY', permanent: false } });
       expect(results[2]).toEqual({ ok: true, outcome: 'inserted' });
-      expect(await h.store.patients.countDocuments({ _id: 541 })).toBe(0);
+      expect((await h.store.patients.findOne({ _id: 541 }))?._ingest.version).toBe(patientDoc(541, 1)._ingest.version);
       await elsewhere.release();
     } finally {
       r.disconnect();
@@ -122,5 +124,19 @@ describe('indexes', () => {
     }).catch((err: Error) => {
       throw new Error(`${err.message}; last seen: ${seen.join(' ')}`);
     });
+  });
+
+  it('when AUDIT_RETENTION_DAYS is set on a server without TTL indexes (FerretDB), then the worker says so and still takes jobs', async () => {
+    const other = await createHarness({ AUDIT_RETENTION_DAYS: '30' });
+    try {
+      other.startWorker();
+      const res = await other.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...SEED_SAMPLE, id: 560 }) });
+      expect((await other.settled(res.json().jobId)).state).toBe('completed');
+      const warned = other.workerLogs.lines().some((l) => l.code === 'AUDIT_RETENTION_UNSUPPORTED');
+      const ttl = (await other.store.audit.indexes()).some((i) => i.expireAfterSeconds === 30 * 86_400);
+      expect(warned || ttl).toBe(true); // FerretDB: the warning; MongoDB (testcontainers): the TTL index
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -62,6 +62,10 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
   queue.on('error', () => {});
   const store: Store = createStore(config);
   const procs: Proc[] = []; // worker and API processes, killed in close()
+  const killAll = async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+  };
 
   return {
     config,
@@ -102,6 +106,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       procs.push(proc);
       return proc;
     },
+    /** Kills every process this env started that still runs (a failed test's workers must not take the next test's jobs). */
+    killAll,
     /** The API as a process (`node src/api/server.ts`) on the same queue, development auth unless `env` says otherwise. */
     startApi(env: Record<string, string>): Proc {
       const proc = startProcess('api', { ...base, AUTH_DEV_MODE: 'true', ...env });
@@ -122,8 +128,7 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
     },
     async close() {
-      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await Promise.all(procs.map((p) => p.exited));
+      await killAll();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await store.db.dropDatabase().catch(() => {});
