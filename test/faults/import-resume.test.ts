@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
-import { drained, readNdjson, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
+import { drained, readNdjson, storedIds, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
 import type { Proc } from '../support/processes.ts';
 
 // Issue 13: an import killed (SIGKILL) halfway and run again with --resume stores everything and
@@ -65,9 +65,8 @@ describe('import --resume after a kill', () => {
     const rejects = readNdjson<{ line: number }>(join(dir, 'registry-5000000.csv.rejects.ndjson')).map((r) => r.line).sort((a, b) => a - b);
     expect(rejects).toEqual(file.invalid.map((r) => r.line));
 
-    const range = { _id: { $gte: 5_000_000, $lt: 5_000_000 + COUNT } };
     await drained(h, 300_000, worker);
-    expect(((await h.store.patients.distinct('_id', range)) as number[]).sort((a, b) => a - b)).toEqual(file.validIds);
+    expect(await storedIds(h, 5_000_000, COUNT)).toEqual(file.validIds);
   }, 480_000);
 
   it('when a checkpoint of an unfinished import exists, then a run without --resume or --fresh exits 2, and --resume of another file is refused', async () => {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
-import { drained, readNdjson, runImporter, serve, stop, tempDir, workerFor, writeExport, type Format, type Served } from '../support/import.ts';
+import { drained, readNdjson, storedIds, runImporter, serve, stop, tempDir, workerFor, writeExport, type Format, type Served } from '../support/import.ts';
 import type { Proc } from '../support/processes.ts';
 
 // Issue 13's acceptance: a registry export of 20,000 records (1 % invalid) in each format goes
@@ -57,10 +57,8 @@ describe('npm run import, against the real stack', () => {
       { ndjson: ['isactive', 'create_time', '(line)'], json: ['isactive', 'create_time', 'center_id'], csv: ['isactive', 'create_time', '(row)'] }[format],
     ));
 
-    const range = { _id: { $gte: firstId, $lt: firstId + COUNT } };
     await drained(h, 300_000, worker);
-    const stored = (await h.store.patients.distinct('_id', range)) as number[];
-    expect(stored.sort((a, b) => a - b)).toEqual(file.validIds);
+    expect(await storedIds(h, firstId, COUNT)).toEqual(file.validIds);
     // A value with a newline and quotes (a CSV field over two lines) arrives as it was written.
     expect((await h.store.patients.findOne({ _id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
   }, 480_000);

@@ -100,6 +100,15 @@ export async function drained(h: Harness, timeoutMs: number, worker?: Proc): Pro
   await pollUntil('the queue to drain', timeoutMs, read, (c) => Object.values(c.jobs).every((n) => n === 0));
 }
 
+/**
+ * The ids stored in [first, first + count), sorted. A FerretDB busy with other test files can let
+ * one read time out: the read is tried again (bounded), and a lasting failure names the error.
+ */
+export async function storedIds(h: Harness, first: number, count: number, timeoutMs = 180_000): Promise<number[]> {
+  const read = () => h.store.patients.distinct('_id', { _id: { $gte: first, $lt: first + count } }).then((ids) => (ids as number[]).sort((a, b) => a - b), (err: Error) => `${err.name}: ${err.message}`);
+  return (await pollUntil('MongoDB to answer the stored ids', timeoutMs, read, (v) => Array.isArray(v))) as number[];
+}
+
 /** Runs `node src/import/main.ts ...args` in `cwd`. */
 export function runImporter(args: string[], cwd: string, env: Record<string, string> = {}): Proc {
   return startProcess('import', env, args, cwd);
