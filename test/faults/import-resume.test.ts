@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
@@ -26,6 +26,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop(worker);
   await h.close();
+  rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
 const batchOf = (requestId: string) => Number(requestId.split('-').at(-1));

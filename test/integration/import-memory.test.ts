@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { peakRss, runImporter, serve, tempDir, writeExport, type Served } from '../support/import.ts';
@@ -17,7 +18,10 @@ beforeAll(async () => {
   h = await createHarness({ RATE_LIMIT_MAX: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000', QUEUE_MAX_WAITING: '10000000', LOG_LEVEL: 'warn' });
   api = await serve(h);
 });
-afterAll(() => h.close(), 180_000);
+afterAll(async () => {
+  await h.close();
+  rmSync(dir, { recursive: true, force: true });
+}, 180_000);
 
 describe('import memory', () => {
   it('when 200,000 records are imported, then the importer peak RSS stays under 150 MB', async () => {

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { drained, runImporter, storedIds, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
@@ -19,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop(worker);
   await h.close();
+  rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
 describe('import under a rate limit', () => {

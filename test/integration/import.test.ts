@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
@@ -25,6 +25,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stop(worker);
   await h.close();
+  rmSync(dir, { recursive: true, force: true });
 }, 180_000);
 
 type Reject = { line: number; errors: { path: string; message: string }[]; record: unknown };
