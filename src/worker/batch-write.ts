@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import { tenantAllows, type Tenant, type WriteOutcome } from '../shared/queue.ts';
+import type { WriteOutcome } from '../shared/queue.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
@@ -13,13 +13,15 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 // 2. Insert first: candidates go in with one unordered insert. A patient not stored yet is stored
 //    right there, atomically (the _id is unique), with no read.
 // 3. The known ones (duplicate key) get a guarded replace: it matches only if the stored version is
-//    older or absent (`$not: {$gte}`: a missing, null or non-string version counts as older) and the
-//    stored record belongs to a center the key may write. A refused one is then read to tell stale,
-//    unchanged and forbidden apart. On FerretDB the strategy reads first, under the lock.
+//    older or absent (`$not: {$gte}`: a missing, null or non-string version counts as older). The
+//    `_id` is patientKey(center_id, id): it scopes the write to the record's own center, so no stored
+//    record of another center is ever matched, compared or reported (no oracle, no squatting). A
+//    refused one is then read to tell stale and unchanged apart. On FerretDB the strategy reads
+//    first, under the lock.
 // 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
 //    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
-export type WriteItem = { doc: PatientDocument; tenant?: Tenant };
+export type WriteItem = { doc: PatientDocument };
 export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
 export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[]> };
 
@@ -115,8 +117,7 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
     g.stored = s;
     if (before && !s) g.existed = false; // gone since the insert said it exists: the upsert inserts it
     if (!s) return true;
-    const { doc, tenant } = g.candidate.item;
-    if (!tenantAllows(tenant, s.owner)) return (g.result = forbidden()), false;
+    const { doc } = g.candidate.item;
     if (s.version < doc._ingest.version) return true;
     if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
     // Our own version: a re-delivery, unless this call applied it in a bulk FerretDB answered badly.
@@ -155,9 +156,8 @@ function decide(g: Group, a: BulkAnswer['answers'][number], bulk: BulkAnswer): v
 }
 
 function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<PatientDocument> {
-  const { doc, tenant } = item;
-  const owned = tenant ? { $or: [{ center_id: { $in: tenant.centers } }, { cluster_id: { $in: tenant.clusters } }] } : {};
-  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } }, ...owned }, replacement: doc, upsert: true } };
+  const { doc } = item;
+  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } } }, replacement: doc, upsert: true } };
 }
 
 /** The candidate's result, and the other versions of its patient in the batch by it. */
@@ -165,13 +165,11 @@ function settleGroup(g: Group, results: (WriteResult | undefined)[]): void {
   const winner = g.result ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) };
   results[g.candidate.index] = winner;
   const applied = winner.ok && (winner.outcome === 'inserted' || winner.outcome === 'updated');
-  const owner = applied ? owners(g.candidate.item.doc) : g.stored?.owner;
   const storedVersion = applied ? g.candidate.item.doc._ingest.version : g.stored?.version;
   for (const { index, item } of g.entries) {
     if (index === g.candidate.index) continue;
     const v = item.doc._ingest.version;
-    if (owner && !tenantAllows(item.tenant, owner)) results[index] = forbidden();
-    else if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
+    if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
     else results[index] = { ok: false, error: new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false) };
   }
 }
@@ -194,6 +192,4 @@ function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | u
   for (const k of keys) for (const { index } of groups.get(k)!.entries) results[index] = { ok: false, error };
 }
 
-const owners = (doc: PatientDocument) => ({ center_id: doc.center_id ?? null, cluster_id: doc.cluster_id ?? null });
-const forbidden = (): WriteResult => ({ ok: false, error: new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true) });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -81,13 +81,13 @@ async function list(store: Store, args: string[], out: Out, err: Out): Promise<n
 /** What an operator needs to decide, without the record's values. */
 function summary(l: DeadLetter) {
   return {
-    id: l._id, queue: l.queue, jobId: l.jobId, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
+    id: l._id, queue: l.queue, jobId: l.jobId, centerId: l.centerId ?? null, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
     attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt ?? null, replayJobId: l.replayJobId ?? null,
   };
 }
 
 const line = (l: DeadLetter) =>
-  `${l._id}\tpatient ${l.patientId ?? '-'}\t${l.attempts} attempt(s)\t${l.failedAt.toISOString()}\t${l.errorCode}: ${l.errorMessage}` +
+  `${l._id}\tpatient ${l.centerId ?? '-'}:${l.patientId ?? '-'}\t${l.attempts} attempt(s)\t${l.failedAt.toISOString()}\t${l.errorCode}: ${l.errorMessage}` +
   (l.replayJobId ? `\treplayed as job ${l.replayJobId}` : '') + '\n';
 
 type Operator = { keyId: string; audit: AccessAudit };
