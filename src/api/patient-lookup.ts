@@ -31,8 +31,22 @@ export async function lookupPatient(patients: Collection<PatientDocument>, clien
         ? { $or: [{ _id: id }, { id, _id: { $type: 'string' } }] }
         : { _id: { $in: [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id)).concat(id as never) } };
   const found = (await collection.find(filter).limit(10).toArray()) as unknown as PatientDocument[];
-  const visible = found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center));
+  const visible = newestPerCenter(found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center)));
   if (visible.length > 1) return { outcome: 'ambiguous' };
   if (visible.length === 1) return { outcome: 'returned', doc: visible[0]! };
   return { outcome: found.length > 0 ? 'denied' : 'not-found' };
+}
+
+/**
+ * Until `npm run migrate-keys` has run, one center's patient can be under both keys (the legacy
+ * numeric one and the new one a worker wrote since): they are one patient, the newest version wins.
+ */
+function newestPerCenter(docs: PatientDocument[]): PatientDocument[] {
+  const version = (d: PatientDocument) => (typeof d._ingest?.version === 'string' ? d._ingest.version : '');
+  const newest = new Map<number | null, PatientDocument>();
+  for (const doc of docs) {
+    const other = newest.get(doc.center_id ?? null);
+    if (!other || version(doc) > version(other)) newest.set(doc.center_id ?? null, doc);
+  }
+  return [...newest.values()];
 }

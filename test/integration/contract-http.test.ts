@@ -52,7 +52,7 @@ describe('the seed sample in every accepted format', () => {
     const { _ingest, ...doc } = (await stored.store.patients.findOne({ _id: seedKey(1) }))!;
     expect(_ingest).toMatchObject({ jobId: res.json().jobId });
     expect(doc).toEqual({
-      _id: 1,
+      _id: seedKey(1),
       ...SEED_SAMPLE,
       create_time: new Date('2025-10-31T12:55:09.138Z'),
       modify_time: new Date('2025-10-31T12:55:09.138Z'),

@@ -57,7 +57,7 @@ describe('migrate-keys', () => {
     expect(await h.store.patients.find({ id: { $gte: 601, $lte: 606 } }).sort({ _id: 1 }).toArray()).toEqual(before);
   });
 
-  it('when an old worker rewrites a legacy document during the copy, then it is kept (exit 1) and the next run moves its newer version', async () => {
+  it('when an old worker rewrites a legacy document during the copy, then it is kept (changedMeanwhile) and the next run (the command, exit 0) moves its newer version', async () => {
     await legacyCollection().insertOne(legacy(611, 1) as never);
     // The write path, with an older worker's write of version 2 landing right after the copy was read.
     const racing: PatientStore = {
@@ -76,6 +76,15 @@ describe('migrate-keys', () => {
     expect(await byKey('3:611')).toBe('patient 611 version 2');
     expect(await legacyCollection().countDocuments({ _id: 611 })).toBe(0);
     expect((await h.store.patients.indexes()).map((i) => i.name)).toContain('id_across_centers');
+  });
+
+  it('when one center\'s patient is under both keys before the migration, then a read returns the newest of the two, and the same after it', async () => {
+    await legacyCollection().insertOne(legacy(621, 5) as never);
+    await h.store.patients.insertOne(patientDoc(621, 2)); // a new worker wrote an older version (it cannot see the legacy one)
+    const read = async () => (await h.app.inject({ method: 'GET', url: '/api/patients/621' })).json();
+    expect(await read()).toMatchObject({ id: 621, center_id: 3, fullname: 'patient 621 version 5' });
+    expect(await migrateKeys(h.store.patients, writer, { batchSize: 10 })).toMatchObject({ found: 1, moved: 1 });
+    expect(await read()).toMatchObject({ id: 621, center_id: 3, fullname: 'patient 621 version 5' });
   });
 
   it('when the command is called wrongly, then exit 2 with the usage and nothing is touched', async () => {
