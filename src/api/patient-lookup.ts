@@ -4,15 +4,16 @@ import { patientKey } from '../shared/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
 
 // Finds a patient for a key: under "<center>:<id>" for the key's centers only (the tenancy model),
-// and, until the worker stores under that key (docs/operations.md), under the plain numeric id,
-// filtered by the key's centers as before. Another center's record is never returned.
+// and, until `npm run migrate-keys` has moved the documents written before that key
+// (docs/operations.md), under the plain numeric id, filtered by the key's centers as before.
+// Another center's record is never returned.
 
 export type Lookup =
   | { outcome: 'returned'; doc: PatientDocument }
   | { outcome: 'not-found' | 'denied' }
   | { outcome: 'ambiguous' };
 
-/** Either key form: the documents the worker writes today have the numeric id as `_id`. */
+/** Either key form: documents written before the (center_id, id) keys have the numeric id as `_id`. */
 type StoredPatient = Omit<PatientDocument, '_id'> & { _id: number | string };
 
 /**
