@@ -9,7 +9,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSy
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ferretdbBinary, ferretdbServer, redisServer, ROOT, started, type LocalServer } from '../scripts/local-servers.ts';
+import { embeddedBackend, ferretdbBinary, ferretdbServer, redisServer, ROOT, started, type LocalServer } from '../scripts/local-servers.ts';
 import { createHarnessMongo, createHarnessRedis, type Ctx } from './lib/context.ts';
 import { MODES, type Mode } from './lib/modes.ts';
 import { RssSampler, stopAll, type Role } from './lib/procs.ts';
@@ -108,7 +108,7 @@ async function main() {
     const ferret = await started(ferretdbServer({ dataDir: join(tmp, 'ferretdb'), log: logTo('ferretdb.log') }));
     servers.push(ferret);
     mongoUrl = ferret.url;
-    mongoKind = `FerretDB ${version(ferretdbBinary(), ['--version'])?.match(/v[\d.]+/)?.[0] ?? '?'} on SQLite`;
+    mongoKind = `FerretDB ${version(ferretdbBinary(), ['--version'])?.match(/v[\d.]+/)?.[0] ?? '?'} on ${embeddedBackend() === 'postgresql' ? 'PostgreSQL' : 'SQLite'}`;
   }
   say(`Redis ${redisSrv.url} (AOF, appendfsync always), ${mongoKind} ${mongoUrl}`);
 

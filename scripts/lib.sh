@@ -46,6 +46,20 @@ ensure_redis() {
   fi
 }
 
+ensure_postgres() {
+  # FerretDB's default backend here: PostgreSQL from Debian (it looks documents up by _id; SQLite scans).
+  if [ -n "${MONGO_URL:-}" ] || [ "${LOCAL_MONGO_BACKEND:-postgresql}" = sqlite ]; then return; fi
+  if [ -n "${PG_BIN_DIR:-}" ] || ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then return; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing postgresql from Debian (the embedded server's backend)"
+    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    # Debian's package starts a system cluster on 5432; we run our own, in our data directory.
+    (service postgresql stop || systemctl stop postgresql) >/dev/null 2>&1 || true
+  else
+    say "PostgreSQL is missing: run 'sudo apt-get install -y postgresql', or set LOCAL_MONGO_BACKEND=sqlite, or set MONGO_URL"; exit 1
+  fi
+}
+
 ensure_ferretdb() {
   export FERRETDB_BIN="$TOOLS/bin/ferretdb"
   if [ -n "${MONGO_URL:-}" ] || [ -x "$FERRETDB_BIN" ]; then return; fi
@@ -73,4 +87,4 @@ ensure_chromium() {
   fi
 }
 
-bootstrap() { ensure_node; ensure_deps; ensure_redis; ensure_ferretdb; }
+bootstrap() { ensure_node; ensure_deps; ensure_redis; ensure_postgres; ensure_ferretdb; }

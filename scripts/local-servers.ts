@@ -1,8 +1,10 @@
-// Real Redis and FerretDB (MongoDB wire protocol on SQLite) as child processes on 127.0.0.1, for the
-// Quick-start run and the tests on machines without a Docker engine. Each can be stopped, killed
-// and started again on the same port and data directory (the fault tests do exactly that).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+// Real Redis and FerretDB (MongoDB wire protocol on PostgreSQL from Debian, or on SQLite) as child
+// processes on 127.0.0.1, for the Quick-start run and the tests on machines without a Docker engine.
+// Each can be stopped, killed and started again on the same port and data directory (the fault tests
+// do exactly that).
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,8 @@ export type LocalServer = {
   /** SIGTERM and wait (SIGKILL after 5 s). Safe to call twice. */
   stop: () => Promise<void>;
   kill: () => Promise<void>;
+  /** Sends a signal to the (main) process, e.g. SIGSTOP / SIGCONT to freeze and resume it. */
+  signal: (signal: NodeJS.Signals) => void;
 };
 
 export async function freePort(): Promise<number> {
@@ -67,7 +71,9 @@ async function waitForPort(port: number, child: ChildProcess, name: string, time
   throw new Error(`${name} did not listen on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
 
-function managed(name: string, port: number, url: string, command: string, args: string[], env: NodeJS.ProcessEnv, log?: (line: string) => void): LocalServer {
+type RunAs = { uid: number; gid: number };
+
+function managed(name: string, port: number, url: string, command: string, args: string[], env: NodeJS.ProcessEnv, log?: (line: string) => void, runAs?: RunAs): LocalServer {
   let child: ChildProcess | undefined;
   const exited = () => !child || child.exitCode !== null || child.signalCode !== null;
   const end = async (signal: NodeJS.Signals) => {
@@ -83,7 +89,7 @@ function managed(name: string, port: number, url: string, command: string, args:
     name, port, url,
     async start() {
       if (!exited()) return;
-      child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+      child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], ...runAs });
       const forward = (chunk: Buffer) => log?.(chunk.toString());
       child.stdout?.on('data', forward);
       child.stderr?.on('data', forward);
@@ -91,10 +97,11 @@ function managed(name: string, port: number, url: string, command: string, args:
     },
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
+    signal: (signal) => void child?.kill(signal),
   };
 }
 
-export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; log?: (l: string) => void };
+export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; maxmemory?: string; log?: (l: string) => void };
 
 /** AOF on and noeviction: Redis must neither lose nor evict an acknowledged job. */
 export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
@@ -103,24 +110,115 @@ export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--daemonize', 'no',
     '--appendonly', 'yes', '--appendfsync', opts.fsync ?? 'always', '--save', '',
-    '--maxmemory-policy', 'noeviction', '--logfile', '',
+    '--maxmemory-policy', 'noeviction', '--logfile', '', ...(opts.maxmemory ? ['--maxmemory', opts.maxmemory] : []),
   ];
   return managed('redis-server', port, `redis://127.0.0.1:${port}`, 'redis-server', args, {}, opts.log);
+}
+
+/** Where FerretDB keeps its data: PostgreSQL (the default: looks `_id` up by key) or SQLite (scans). */
+export type EmbeddedBackend = 'postgresql' | 'sqlite';
+
+export function embeddedBackend(env: NodeJS.ProcessEnv = process.env): EmbeddedBackend {
+  const value = env.LOCAL_MONGO_BACKEND ?? 'postgresql';
+  if (value !== 'postgresql' && value !== 'sqlite') throw new Error('LOCAL_MONGO_BACKEND must be postgresql or sqlite');
+  return value;
+}
+
+/** Debian's PostgreSQL server binaries (postgresql-NN), the newest installed; PG_BIN_DIR overrides. */
+export function postgresBinDir(env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PG_BIN_DIR) return env.PG_BIN_DIR;
+  const base = '/usr/lib/postgresql';
+  const versions = existsSync(base) ? readdirSync(base).filter((v) => existsSync(join(base, v, 'bin', 'postgres'))).sort((a, b) => Number(b) - Number(a)) : [];
+  if (versions.length === 0) throw new Error("PostgreSQL not found: run 'bash scripts/test.sh' (it installs it from Debian), set LOCAL_MONGO_BACKEND=sqlite, or set MONGO_URL");
+  return join(base, versions[0]!, 'bin');
+}
+
+export type PostgresOptions = { dataDir: string; port?: number; log?: (l: string) => void };
+
+/**
+ * A throw-away PostgreSQL cluster: initdb on first start (trust auth, reachable on loopback only),
+ * run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
+ */
+export async function postgresServer(opts: PostgresOptions): Promise<LocalServer> {
+  const port = opts.port ?? (await restartablePort());
+  const bin = postgresBinDir();
+  const runAs = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : undefined;
+  mkdirSync(opts.dataDir, { recursive: true });
+  if (runAs) {
+    chownSync(opts.dataDir, runAs.uid, runAs.gid);
+    traversable(dirname(opts.dataDir));
+  }
+  if (!existsSync(join(opts.dataDir, 'PG_VERSION'))) {
+    execFileSync(join(bin, 'initdb'), ['-D', opts.dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C'], { stdio: 'ignore', ...runAs });
+  }
+  const args = [
+    '-D', opts.dataDir, '-p', String(port), '-k', opts.dataDir, '-c', 'listen_addresses=127.0.0.1',
+    // Small and quiet: this is one embedded server, not a tuned database host.
+    '-c', 'max_connections=200', '-c', 'shared_buffers=128MB', '-c', 'logging_collector=off',
+  ];
+  const server = managed('postgres', port, `postgres://postgres@127.0.0.1:${port}/postgres`, join(bin, 'postgres'), args, {}, opts.log, runAs);
+  return { ...server, stop: server.stop, kill: server.kill, start: async () => { await server.start(); await pgReady(bin, port); } };
+}
+
+/**
+ * The postgres user must be able to pass through the directories above its data directory; ours
+ * (under the repository or the temp directory, e.g. a 0700 mkdtemp) get o+x, which lists nothing.
+ */
+function traversable(dir: string): void {
+  for (let d = resolve(dir); d !== dirname(d); d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) !== 0) continue;
+    if (!d.startsWith(ROOT) && !d.startsWith(resolve(tmpdir()))) throw new Error(`the postgres user cannot enter ${d}: put the data directory elsewhere or set LOCAL_MONGO_BACKEND=sqlite`);
+    chmodSync(d, statSync(d).mode | 0o001);
+  }
+}
+
+async function pgReady(bin: string, port: number): Promise<void> {
+  // The port opens before the server takes connections (startup/recovery): ask it.
+  for (let i = 0; i < 200; i++) {
+    try {
+      execFileSync(join(bin, 'pg_isready'), ['-h', '127.0.0.1', '-p', String(port), '-q']);
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`postgres on 127.0.0.1:${port} did not become ready`);
 }
 
 export function ferretdbBinary(env: NodeJS.ProcessEnv = process.env): string {
   return env.FERRETDB_BIN ?? join(ROOT, '.tools', 'bin', 'ferretdb');
 }
 
-export type FerretOptions = { dataDir: string; port?: number; bin?: string; log?: (l: string) => void };
+export type FerretOptions = { dataDir: string; port?: number; bin?: string; log?: (l: string) => void; backend?: EmbeddedBackend };
 
+/**
+ * FerretDB on its backend. With PostgreSQL, the cluster lives in `<dataDir>/postgres` and starts and
+ * stops together with FerretDB (a stopped "MongoDB" is both), on a port of its own.
+ */
 export async function ferretdbServer(opts: FerretOptions): Promise<LocalServer> {
+  const backend = opts.backend ?? embeddedBackend();
+  if (backend === 'postgresql') {
+    const pg = await postgresServer({ dataDir: join(opts.dataDir, 'postgres'), log: opts.log });
+    const ferret = await ferretdbProcess({ ...opts, handler: ['--handler=postgresql', `--postgresql-url=${pg.url}`] });
+    return {
+      name: ferret.name, port: ferret.port, url: ferret.url,
+      start: async () => { await pg.start(); await ferret.start(); },
+      stop: async () => { await ferret.stop(); await pg.stop(); },
+      kill: async () => { await ferret.kill(); await pg.stop(); },
+      signal: ferret.signal,
+    };
+  }
+  mkdirSync(opts.dataDir, { recursive: true });
+  return ferretdbProcess({ ...opts, handler: ['--handler=sqlite', `--sqlite-url=file:${opts.dataDir}/`] });
+}
+
+async function ferretdbProcess(opts: FerretOptions & { handler: string[] }): Promise<LocalServer> {
   const port = opts.port ?? (await restartablePort());
   const bin = opts.bin ?? ferretdbBinary();
   if (!existsSync(bin)) throw new Error(`FerretDB not found at ${bin}: run 'bash scripts/test.sh' (it builds it) or set MONGO_URL`);
   mkdirSync(opts.dataDir, { recursive: true });
   const args = [
-    '--handler=sqlite', `--sqlite-url=file:${opts.dataDir}/`, `--state-dir=${opts.dataDir}`,
+    ...opts.handler, `--state-dir=${opts.dataDir}`,
     `--listen-addr=127.0.0.1:${port}`, '--debug-addr=-', '--telemetry=disable', '--log-level=warn',
   ];
   // Telemetry off twice over: the flag and DO_NOT_TRACK. Nothing may leave this machine.

@@ -1,6 +1,7 @@
 // Starts the real servers once for the whole run. Picks, in order: REDIS_URL/MONGO_URL if set;
-// testcontainers (redis:7, mongo:8) where a Docker engine answers; otherwise local redis-server
-// and FerretDB on free ports with throw-away data directories.
+// testcontainers (redis:7, mongo:8 as a one-node replica set) where a Docker engine answers;
+// otherwise local redis-server and FerretDB (on PostgreSQL, or SQLite with LOCAL_MONGO_BACKEND=sqlite)
+// on free ports with throw-away data directories.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,15 +33,28 @@ export default async function setup(project: TestProject) {
   let mongoUrl = process.env.MONGO_URL;
   let kind: 'external' | 'docker' | 'local' = 'external';
 
+  // TEST_SERVERS=docker insists on containers, =local skips the Docker probe; unset: whichever is there.
+  const wanted = process.env.TEST_SERVERS;
   if (!redisUrl || !mongoUrl) {
-    if (await dockerEngine()) {
+    const docker = wanted !== 'local' && (await dockerEngine());
+    if (wanted === 'docker' && !docker) throw new Error('TEST_SERVERS=docker, but no Docker engine answers');
+    if (docker) {
       kind = 'docker';
       const { GenericContainer, Wait } = await import('testcontainers');
       const redis = await new GenericContainer('redis:7').withCommand(['redis-server', '--appendonly', 'yes', '--maxmemory-policy', 'noeviction']).withExposedPorts(6379).start();
-      const mongo = await new GenericContainer('mongo:8').withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)).start();
+      // A one-node replica set, as production runs: majority write concern, retryable writes, elections.
+      const mongo = await new GenericContainer('mongo:8').withCommand(['--replSet', 'rs0', '--bind_ip_all']).withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)).start();
       stops.push(() => redis.stop(), () => mongo.stop());
+      await mongo.exec(['mongosh', '--quiet', '--eval', "rs.initiate({ _id: 'rs0', members: [{ _id: 0, host: '127.0.0.1:27017' }] })"]);
+      for (let i = 0; ; i++) {
+        const { output } = await mongo.exec(['mongosh', '--quiet', '--eval', 'db.hello().isWritablePrimary']);
+        if (output.trim() === 'true') break;
+        if (i > 100) throw new Error('the mongo:8 replica set elected no primary within ~30 s');
+        await new Promise((r) => setTimeout(r, 300));
+      }
       redisUrl ??= `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
-      mongoUrl ??= `mongodb://${mongo.getHost()}:${mongo.getMappedPort(27017)}/`;
+      // directConnection: the member's own name (127.0.0.1 inside the container) is not reachable from here.
+      mongoUrl ??= `mongodb://${mongo.getHost()}:${mongo.getMappedPort(27017)}/?directConnection=true`;
     } else {
       kind = 'local';
       const dir = mkdtempSync(join(tmpdir(), 'hemo-test-'));
@@ -51,8 +65,8 @@ export default async function setup(project: TestProject) {
       } catch (err) {
         await Promise.all(servers.map((s) => s.stop()));
         throw new Error(
-          `cannot start local test servers (${(err as Error).message}). Install with: apt-get install -y redis-server; ` +
-            `FerretDB is built by 'bash scripts/test.sh'. Or set REDIS_URL and MONGO_URL.`,
+          `cannot start local test servers (${(err as Error).message}). Install with: apt-get install -y redis-server postgresql; ` +
+            `FerretDB is built by 'bash scripts/test.sh'. Or set REDIS_URL and MONGO_URL (or LOCAL_MONGO_BACKEND=sqlite).`,
         );
       }
       redisUrl ??= servers.find((s) => s.name === 'redis-server')?.url;

@@ -58,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     log: deps.logger as FastifyBaseLogger,
     maxWaitingRecords: config.QUEUE_MAX_WAITING,
+    maxMemoryPercent: config.QUEUE_MAX_MEMORY_PERCENT,
     jobMaxRecords: config.JOB_MAX_RECORDS,
     jobMaxBytes: config.JOB_MAX_BYTES,
     enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,
@@ -111,7 +112,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       store: createRateLimitStore({ redis: deps.redis, namespace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:` }),
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
-      hook: 'preHandler', // after authentication, so the limit is per key
+      // onRequest, after authentication (registered before it): the limit is per key and a refused
+      // request's body is never read or parsed.
+      hook: 'onRequest',
       keyGenerator: (request) => `key:${request.client.id}`,
       errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });

@@ -7,27 +7,45 @@ export class BackpressureError extends AppError {
   }
 }
 
+export type DepthLimits = {
+  maxWaiting: number;
+  /**
+   * Refuse new work once Redis uses this share of its maxmemory (percent; no maxmemory: no limit).
+   * Redis runs with noeviction: if the API filled it, the workers could no longer take locks, move
+   * jobs or keep failures, and the queue would never drain (seen in test/faults/redis-full.test.ts).
+   */
+  maxMemoryPercent: number;
+};
+
 /**
- * Refuses new work while more than `maxWaiting` records wait. A job holds many records, so the
- * depth in records is the waiting jobs times the mean records per job this process enqueued (an
- * estimate that is exact for one-size jobs). The count is read from Redis at most every
- * `refreshMs` (one read shared by all requests), so the check costs nothing per request.
+ * Refuses new work while more than `maxWaiting` records wait or Redis is nearly full. A job holds
+ * many records, so the depth in records is the waiting jobs times the mean records per job this
+ * process enqueued (an estimate that is exact for one-size jobs). Both are read from Redis at most
+ * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
  */
-export function createDepthGuard(queue: PatientQueue, maxWaiting: number, recordsPerJob: () => number = () => 1, refreshMs = 250) {
+export function createDepthGuard(queue: PatientQueue, limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250) {
   let depth = 0;
+  let memoryFull = false;
   let readAt = 0;
   let reading: Promise<void> | undefined;
   const refresh = () =>
-    (reading ??= queue
-      .getWaitingCount()
-      .then((n) => {
+    (reading ??= Promise.all([queue.getWaitingCount(), queue.client.then((c) => (c as unknown as { info: (section: string) => Promise<string> }).info('memory'))])
+      .then(([n, info]) => {
         depth = n;
+        memoryFull = memoryShare(info) * 100 >= limits.maxMemoryPercent;
         readAt = Date.now();
       })
       .catch(() => {}) // Redis down: the enqueue itself answers 503
       .finally(() => (reading = undefined)));
   return async function check(incoming = 1): Promise<void> {
     if (Date.now() - readAt > refreshMs) await refresh();
-    if (depth * recordsPerJob() + incoming > maxWaiting) throw new BackpressureError();
+    if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
+}
+
+/** used_memory / maxmemory from `INFO memory`; 0 without a maxmemory. */
+export function memoryShare(info: string): number {
+  const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? 0);
+  const max = field('maxmemory');
+  return max > 0 ? field('used_memory') / max : 0;
 }

@@ -18,6 +18,7 @@ export type IntakeOptions = {
   metrics: ApiMetrics;
   log: FastifyBaseLogger;
   maxWaitingRecords: number;
+  maxMemoryPercent: number;
   jobMaxRecords: number;
   jobMaxBytes: number;
   enqueueTimeoutMs: number;
@@ -25,7 +26,7 @@ export type IntakeOptions = {
 
 export function createIntake(o: IntakeOptions): Intake {
   const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log });
-  const guard = createDepthGuard(o.queue, o.maxWaitingRecords, enqueuer.recordsPerJob);
+  const guard = createDepthGuard(o.queue, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob);
   return {
     async accept(records, bytes, endpoint) {
       try {

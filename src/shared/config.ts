@@ -145,6 +145,8 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   // Backpressure: above this many waiting records, POST answers 503 + Retry-After before enqueueing.
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
+  // ...and above this share of Redis' maxmemory: the workers need the rest to drain the queue.
+  QUEUE_MAX_MEMORY_PERCENT: int(1, 100).default(80),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),

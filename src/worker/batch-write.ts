@@ -27,10 +27,11 @@ export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[
 
 type Key = PatientDocument['_id'];
 type Entry = { index: number; item: WriteItem };
-type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; existed: boolean; doubtful: boolean; notDurable: boolean };
+type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; notDurable: boolean };
 
 const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
+const SINGLE_PARALLEL = 16;
 
 export function createPatientStore(deps: { patients: Collection<PatientDocument>; strategy: WriteStrategy }): PatientStore {
   const { patients, strategy } = deps;
@@ -38,7 +39,11 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
     async write(items) {
       const results: (WriteResult | undefined)[] = items.map(() => undefined);
       const groups = groupByPatient(items);
-      let waiting = [...groups.keys()];
+      // Insert first, without a lock: a patient not stored yet is stored by its insert, atomically
+      // (the _id is unique), whatever runs elsewhere. Only the patients already stored (duplicate
+      // key) need the guarded replace, and on FerretDB its lock: a drain of new patients takes none.
+      const known = await insertNew(patients, [...groups.values()]);
+      let waiting = known.map((g) => g.key);
       const deadline = Date.now() + strategy.lockWaitMs;
       while (waiting.length > 0) {
         let lease;
@@ -56,7 +61,6 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         } finally {
           await lease.release().catch(() => {}); // else it expires
         }
-        for (const g of now) settleGroup(g, results);
         waiting = waiting.filter((k) => !lease.held.has(k));
         if (waiting.length > 0 && Date.now() >= deadline) {
           failAll(waiting, groups, results, new JobError('PATIENT_BUSY', 'another worker kept this patient locked too long', false));
@@ -64,46 +68,59 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
         }
         if (waiting.length > 0) await sleep(10 + Math.random() * 10);
       }
+      for (const g of groups.values()) if (!failedAll(g, results)) settleGroup(g, results);
       return results.map((r) => r ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) });
     },
   };
 }
 
-async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
-  const inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+/** Inserts every candidate; decides the inserted (and the refused for other reasons); answers the known ones. */
+async function insertNew(patients: Collection<PatientDocument>, groups: Group[]): Promise<Group[]> {
+  let inserted: BulkAnswer;
+  try {
+    inserted = await sendUnordered(patients, groups.map((g) => ({ insertOne: { document: g.candidate.item.doc } })));
+  } catch (err) {
+    for (const g of groups) g.result ??= { ok: false, error: classifyError(err) };
+    return [];
+  }
   const known: Group[] = [];
   groups.forEach((g, i) => {
     const a = inserted.answers[i]!;
     if (a.kind === 'refused' && a.code === DUPLICATE_KEY) known.push(g);
     else decide(g, a, inserted);
   });
-  if (known.length > 0) await writeKnown(patients, strategy, known);
+  try {
+    await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
+  } catch (err) {
+    for (const g of groups) if (g.notDurable && g.result?.ok) g.result = { ok: false, error: classifyError(err) };
+  }
+  return known;
+}
+
+/** The known patients this lease holds: the guarded replace, then what is still not durable is confirmed. */
+async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
+  await writeKnown(patients, strategy, groups);
   await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
 }
 
 async function writeKnown(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
   let toSend = groups;
-  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups, true);
+  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups);
   for (let round = 0; round < ROUNDS && toSend.length > 0; round++) {
-    let answer = await sendUnordered(patients, toSend.map(guardedReplace));
-    if (!strategy.exactBulkErrors && (answer.doubtful || answer.answers.some((a) => a.kind !== 'applied'))) {
-      // Ops before the failed one may be applied: re-sent alone, those are refused and read as ours.
-      for (const g of toSend) g.doubtful = true;
-      answer = await oneByOne(patients, toSend);
-    }
+    const answer = await send(patients, strategy, toSend);
     const refused: Group[] = [];
     toSend.forEach((g, i) => {
       const a = answer.answers[i]!;
       if (a.kind === 'refused' && a.code === DUPLICATE_KEY) refused.push(g);
       else decide(g, a, answer);
     });
-    toSend = await readAndSettle(patients, strategy, refused, false);
+    toSend = await readAndSettle(patients, strategy, refused);
   }
   for (const g of toSend) g.result ??= { ok: false, error: new JobError('WRITE_CONFLICT', 'concurrent write to the same patient; will retry', false) };
 }
 
 /** Reads the stored versions and settles what they decide; answers the groups still to write. */
-async function readAndSettle(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[], before: boolean): Promise<Group[]> {
+async function readAndSettle(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<Group[]> {
   if (groups.length === 0) return [];
   let stored: Map<Key, Stored>;
   try {
@@ -115,23 +132,29 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
   return groups.filter((g) => {
     const s = stored.get(g.key);
     g.stored = s;
-    if (before && !s) g.existed = false; // gone since the insert said it exists: the upsert inserts it
-    if (!s) return true;
+    if (!s) return true; // gone since the insert said it exists: the upsert inserts it
     const { doc } = g.candidate.item;
     if (s.version < doc._ingest.version) return true;
     if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
-    // Our own version: a re-delivery, unless this call applied it in a bulk FerretDB answered badly.
-    g.result = { ok: true, outcome: g.doubtful ? (g.existed ? 'updated' : 'inserted') : 'unchanged' };
+    g.result = { ok: true, outcome: 'unchanged' }; // our own version: a re-delivery
     return false;
   });
 }
 
-async function oneByOne(patients: Collection<PatientDocument>, groups: Group[]): Promise<BulkAnswer> {
-  const answer: BulkAnswer = { answers: [], notDurable: false, doubtful: false };
-  for (const g of groups) {
-    const one = await sendUnordered(patients, [guardedReplace(g)]);
-    answer.answers.push(one.answers[0]!);
-    if (one.notDurable) g.notDurable = true;
+/**
+ * The guarded replaces of a batch: one unordered bulk where the server reports per-op errors exactly
+ * (MongoDB); else each op alone, some at once, so every answer is its own (FerretDB stops a bulk at
+ * its first error, reports it at index 0, and a long update bulk there is slower than the ops alone).
+ */
+async function send(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<BulkAnswer> {
+  if (strategy.exactBulkErrors) return sendUnordered(patients, groups.map(guardedReplace));
+  const answer: BulkAnswer = { answers: [], notDurable: false };
+  for (let i = 0; i < groups.length; i += SINGLE_PARALLEL) {
+    const ones = await Promise.all(groups.slice(i, i + SINGLE_PARALLEL).map((g) => sendUnordered(patients, [guardedReplace(g)])));
+    for (const one of ones) {
+      answer.answers.push(one.answers[0]!);
+      answer.notDurable ||= one.notDurable;
+    }
   }
   return answer;
 }
@@ -179,13 +202,18 @@ function groupByPatient(items: WriteItem[]): Map<Key, Group> {
   items.forEach((item, index) => {
     const entry = { index, item };
     const g = groups.get(item.doc._id);
-    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, existed: true, doubtful: false, notDurable: false });
+    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, notDurable: false });
     else {
       g.entries.push(entry);
       if (item.doc._ingest.version > g.candidate.item.doc._ingest.version) g.candidate = entry;
     }
   });
   return groups;
+}
+
+/** Whether failAll already answered this patient's records (lock trouble): settleGroup must not overwrite. */
+function failedAll(g: Group, results: (WriteResult | undefined)[]): boolean {
+  return g.result === undefined && results[g.candidate.index] !== undefined;
 }
 
 function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {

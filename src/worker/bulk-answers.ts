@@ -11,8 +11,6 @@ export type BulkAnswer = {
   answers: OpAnswer[];
   /** Applied on the primary, but the write concern was not confirmed (the error says so). */
   notDurable: boolean;
-  /** The answer does not add up (FerretDB stops at the first error and reports it at index 0). */
-  doubtful: boolean;
 };
 
 type Op = AnyBulkWriteOperation<PatientDocument>;
@@ -26,9 +24,7 @@ export async function sendUnordered(patients: Collection<PatientDocument>, ops: 
 }
 
 export function readAnswer(ops: Op[], result: BulkWriteResult): BulkAnswer {
-  const answers = ops.map((op) => applied(op, result));
-  const counted = result.insertedCount + result.matchedCount + result.upsertedCount;
-  return { answers, notDurable: false, doubtful: counted !== ops.length };
+  return { answers: ops.map((op) => applied(op, result)), notDurable: false };
 }
 
 export function readError(ops: Op[], err: unknown): BulkAnswer {
@@ -37,12 +33,11 @@ export function readError(ops: Op[], err: unknown): BulkAnswer {
   const writeErrors = result?.getWriteErrors() ?? [];
   if (!result || (writeErrors.length === 0 && !notDurable)) {
     // A lost connection, a timeout, a whole-command refusal: nothing is known op by op.
-    return { answers: ops.map(() => ({ kind: 'unknown', error: err })), notDurable: false, doubtful: false };
+    return { answers: ops.map(() => ({ kind: 'unknown', error: err })), notDurable: false };
   }
   const refused = new Map(writeErrors.map((e) => [e.index, Number(e.code)]));
   const answers = ops.map((op, i): OpAnswer => (refused.has(i) ? { kind: 'refused', code: refused.get(i)! } : applied(op, result)));
-  const counted = result.insertedCount + result.matchedCount + result.upsertedCount;
-  return { answers, notDurable, doubtful: counted + refused.size !== ops.length };
+  return { answers, notDurable };
 }
 
 function applied(op: Op, result: BulkWriteResult): OpAnswer {

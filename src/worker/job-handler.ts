@@ -2,7 +2,7 @@ import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { PatientSchema } from '../shared/patient-schema.ts';
-import { recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
+import { idOf, recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
 import { recordDeadLetter, type Failure, type LetterSource } from './dead-letters.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import type { Decided, JobObserver } from './observer.ts';
@@ -51,7 +51,8 @@ export function createJobHandler(deps: HandlerDeps) {
       const records = recordsOf(job.data);
       records.forEach((record, index) => {
         if (results[index]) return;
-        results[index] = { outcome: 'rejected', patientId: null, code: retry.code, message: retry.message };
+        const patient = typeof record === 'object' && record !== null ? (record as { patient?: { id?: unknown } }).patient : undefined;
+        results[index] = { outcome: 'rejected', patientId: idOf(patient?.id), code: retry.code, message: retry.message };
         letters.push({ source: { jobId: String(job.id), index, record, attempts: attempt }, failure: retry });
       });
     }
@@ -72,23 +73,29 @@ export function createJobHandler(deps: HandlerDeps) {
       await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
       throw new DelayedError();
     }
-    let audited = true;
-    await deps.observer?.decided(job, fresh).catch(() => {
-      audited = false;
-      log.error({ records: fresh.length }, 'audit entries not written; kept for the next attempt');
-    });
+    try {
+      await deps.observer?.decided(job, fresh);
+    } catch (err) {
+      // The audit entries are part of the job: not the records' failure (no attempt spent, nothing
+      // dead-lettered), so the job is put back with what it decided, still to be audited.
+      const delayMs = deps.retryDelayMs(job);
+      await job.updateProgress({ decided: results, unaudited: fresh.map((d) => d.index) } satisfies Progress).catch(() => {});
+      log.error({ code: classifyError(err).code, records: fresh.length, delayMs }, 'audit entries not written: job delayed instead of finished');
+      await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
+      throw new DelayedError();
+    }
     const counts = tally(results);
     const ms = Math.round((performance.now() - started) * 10) / 10;
-    if (!retry && audited) {
+    if (!retry) {
       log.info({ records: results.length, ...counts, attempt, ms }, 'job done');
       return { results: results as RecordResult[] };
     }
-    const failure = retry ?? new JobError('AUDIT_UNAVAILABLE', 'audit entries could not be written', false);
-    await job.updateProgress({ decided: results, unaudited: audited ? [] : fresh.map((d) => d.index) } satisfies Progress).catch(() => {});
+    const failure = retry;
+    await job.updateProgress({ decided: results, unaudited: [] } satisfies Progress).catch(() => {});
     deps.observer?.failed(failure, final);
     log[final ? 'error' : 'warn']({ code: failure.code, records: results.length, ...counts, attempt, final, ms }, `job failed: ${failure.message}`);
     const reason = `${failure.code}: ${failure.message}`;
-    throw final && retry ? new UnrecoverableError(reason) : new Error(reason);
+    throw final ? new UnrecoverableError(reason) : new Error(reason);
   };
 }
 

@@ -19,7 +19,7 @@ export type WriteStrategy = {
   readonly name: 'mongodb' | 'ferretdb';
   /** Read the stored versions before writing (and write only what they do not settle). */
   readonly readFirst: boolean;
-  /** Per-op errors of an unordered bulk can be trusted; if not, a bulk with errors is re-sent op by op. */
+  /** Per-op errors of an unordered bulk can be trusted; if not, each guarded replace is sent alone. */
   readonly exactBulkErrors: boolean;
   /** How long a write waits for patients locked elsewhere before it is answered PATIENT_BUSY. */
   readonly lockWaitMs: number;

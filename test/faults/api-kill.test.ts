@@ -27,7 +27,7 @@ afterAll(() => env?.close());
 const PATIENTS = 100;
 const VERSIONS = 10;
 const IN_FLIGHT = 64; // concurrent requests: a bounded client on loopback
-const KILL_AFTER = 300; // 202s seen before the kill
+const KILL_AFTER = 250; // answers seen before the kill (202s, or 503/429 refusals under load)
 
 const versionOf = (fullname: string) => Number(/version (\d+)$/.exec(fullname)?.[1] ?? NaN);
 
@@ -38,7 +38,7 @@ describe('fault: the API process is killed', () => {
     const records = shuffle(Array.from({ length: PATIENTS * VERSIONS }, (_, i) => patientVersion(1 + (i % PATIENTS), 1 + Math.floor(i / PATIENTS))));
     const sent: Sent[] = [];
     let next = 0;
-    let accepted = 0;
+    let answered = 0;
     let inFlight = 0;
     let inFlightAtKill = -1;
     let killed: Promise<unknown> | undefined;
@@ -52,13 +52,11 @@ describe('fault: the API process is killed', () => {
           const res = await fetch(`${base}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s.record.patient), signal: AbortSignal.timeout(15_000) });
           const body = (await res.json()) as { jobId?: string };
           s.status = res.status;
-          if (res.status === 202) {
-            s.ref = body.jobId; // the record reference
-            if (++accepted === KILL_AFTER && !killed) {
-              inFlightAtKill = inFlight - 1;
-              api.child.kill('SIGKILL');
-              killed = api.exited;
-            }
+          if (res.status === 202) s.ref = body.jobId; // the record reference
+          if (++answered === KILL_AFTER && !killed) {
+            inFlightAtKill = inFlight - 1;
+            api.child.kill('SIGKILL');
+            killed = api.exited;
           }
         } catch (err) {
           s.error = String((err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name);
@@ -110,7 +108,7 @@ describe('fault: the API process is killed', () => {
     const storedFromUnanswered = docs.filter((d) => !ackedNames.has(String(d.fullname))).length;
     const counts = await env.counts();
     console.log('[api-kill]', JSON.stringify({
-      requestsSent: sent.length, inFlightAtKill, acknowledged: acks.length, noAnswer: noAnswer.length, otherAnswers: otherAnswers.map((s) => s.status),
+      requestsSent: sent.length, inFlightAtKill, acknowledged: acks.length, noAnswer: noAnswer.length, otherAnswers: Object.fromEntries([...new Set(otherAnswers.map((s) => s.status))].map((st) => [st, otherAnswers.filter((s) => s.status === st).length])),
       noAnswerErrors: [...new Set(noAnswer.map((s) => s.error))].slice(0, 5), jobsHoldingAcks: jobIdsOf(refs).length, jobsInQueue: allJobs.length,
       unansweredButEnqueued: unansweredButQueued, patientsAcked: newestAcked.size, storedDocs: docs.length, storedDocsNewestFromUnanswered: storedFromUnanswered,
       mismatchedAcks: mismatched.length, counts, workerAlive: worker.child.exitCode === null,
@@ -118,8 +116,9 @@ describe('fault: the API process is killed', () => {
 
     expect(inFlightAtKill).toBeGreaterThan(0); // the kill caught requests in flight
     expect(noAnswer.length).toBeGreaterThan(0); // ... and some of them never got an answer
-    expect(otherAnswers).toEqual([]); // nothing refused (no 429/503) in this run: every request is a 202 or unanswered
-    expect(acks.length).toBeGreaterThanOrEqual(KILL_AFTER);
+    // Besides 202s, only refusals that promise nothing (backpressure 503, rate limit 429).
+    expect(otherAnswers.filter((s) => s.status !== 503 && s.status !== 429).map((s) => s.status)).toEqual([]);
+    expect(acks.length).toBeGreaterThan(0);
     expect(new Set(refs).size).toBe(acks.length); // one reference per acknowledged record
     expect(jobIdsOf(refs).length).toBeLessThan(acks.length); // they were coalesced
     expect(mismatched).toEqual([]); // each 202 points at its own record

@@ -69,6 +69,7 @@ describe('fault: the MongoDB-protocol server goes away', () => {
   });
 
   it('when a worker starts while FerretDB is down, then it takes no job until FerretDB is up and then stores them all', { timeout: 60_000 }, async () => {
+    await env.killAll(); // none of the previous test's workers may take this one's jobs
     await env.queue.obliterate({ force: true });
     await ferret.stop();
     const worker = env.startWorker({ MONGO_TIMEOUT_MS: '500' });

@@ -1,5 +1,6 @@
 import { auditEntries } from '../../src/worker/audit.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { queueSettings } from '../../src/shared/queue.ts';
 import { createFaultEnv, refParts, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
 import { seedKey } from '../support/patient-docs.ts';
@@ -97,5 +98,31 @@ describe('fault: poison input and transient write failures', () => {
     expect(job.returnvalue.results).toEqual([{ outcome: 'rejected', patientId: 503, code: 'PATIENT_INVALID', message: expect.stringMatching(/isactive/) }, { outcome: 'inserted', patientId: 505 }]);
     expect(stored?._ingest).toMatchObject({ jobId: neighbour, attempt: 1 });
     expect(audit).toEqual([{ jobId: poison, action: 'rejected' }, { jobId: neighbour, action: 'inserted' }]);
+  });
+
+  it('when every attempt of a job loses its write on the wire, then after the last one its undecided records are dead-lettered, the job fails, and the record refused earlier keeps its own letter', { timeout: 60_000 }, async () => {
+    const lettersBefore = await env.store.deadLetters.countDocuments();
+    proxy.cutNext(2, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
+    const jobOptions = { ...queueSettings(env.config).jobOptions, attempts: 2 };
+    const refs = (await env.enqueue([{ patient: { id: 506, isactive: 'x' }, receivedAt: Date.now() }, patientVersion(507, 1), patientVersion(508, 1)], { perJob: 3, jobOptions })) as [string, string, string];
+    const jobId = jobOf(refs[0]);
+    await until('the job settled', 45_000, settled(jobId), 100, () => env.counts());
+
+    const job = (await env.queue.getJob(jobId))!;
+    const letters = await env.store.deadLetters.find({ jobId: { $in: refs } }).sort({ jobId: 1 }).toArray();
+    const results = await Promise.all(refs.map(async (r) => (await env.recordResult(r)).result));
+    console.log('[out-of-attempts]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), failedReason: job.failedReason, results, deadLetters: letters.map((l) => ({ jobId: l.jobId, errorCode: l.errorCode, attempts: l.attempts, recordedBy: l.recordedBy })) }));
+
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(2);
+    expect(job.failedReason).toMatch(/^DB_UNAVAILABLE: /);
+    expect(letters.map((l) => [l.jobId, l.errorCode, l.attempts, l.patientId])).toEqual([
+      [refs[0], 'PATIENT_INVALID', 1, 506], // refused in the first attempt, on its own
+      [refs[1], 'DB_UNAVAILABLE', 2, 507],
+      [refs[2], 'DB_UNAVAILABLE', 2, 508],
+    ]);
+    expect(await env.store.deadLetters.countDocuments()).toBe(lettersBefore + 3);
+    expect(results.map((r) => [r?.outcome, r?.code])).toEqual([['rejected', 'PATIENT_INVALID'], ['rejected', 'DB_UNAVAILABLE'], ['rejected', 'DB_UNAVAILABLE']]);
+    expect(await env.store.patients.countDocuments({ _id: { $in: [506, 507, 508].map(seedKey) } })).toBe(0);
   });
 });

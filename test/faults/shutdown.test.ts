@@ -49,6 +49,7 @@ describe('fault: SIGTERM under load', () => {
   });
 
   it('when the worker gets SIGTERM while its writes cannot finish, then it hands its jobs back to the queue and exits 0 within the deadline', { timeout: 90_000 }, async () => {
+    await env.killAll(); // none of the previous test's workers may take this one's jobs
     await env.queue.obliterate({ force: true });
     await env.store.patients.deleteMany({});
     // Through the proxy: once it holds every request unanswered, every running job waits for MongoDB

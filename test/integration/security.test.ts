@@ -124,6 +124,9 @@ describe('rate limiting', () => {
       expect(blocked.headers['x-ratelimit-limit']).toBe('3');
       expect(blocked.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
       expect((await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(reader) })).statusCode).toBe(404);
+      // Refused before its body is read: a body that is not even JSON gets the 429, not a 400.
+      const unread = await limited.app.inject({ method: 'POST', url: '/api/patients', headers: { ...bearer(writer), 'content-type': 'application/json' }, payload: '{not json' });
+      expect(unread.statusCode).toBe(429);
     } finally {
       await limited.close();
     }

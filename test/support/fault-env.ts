@@ -62,11 +62,17 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
   queue.on('error', () => {});
   const store: Store = createStore(config);
   const procs: Proc[] = []; // worker and API processes, killed in close()
+  const killAll = async () => {
+    for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
+    await Promise.all(procs.map((p) => p.exited));
+  };
 
   return {
     config,
     queue,
     store,
+    /** The environment its processes get (queue, database, servers). */
+    processEnv: base,
     /**
      * Enqueues like the API: records in batch jobs of `perJob` (default 50), one addBulk per 500
      * jobs; answers one reference (`<jobId>-<index>`) per record, in order, once Redis has them.
@@ -100,6 +106,8 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       procs.push(proc);
       return proc;
     },
+    /** Kills every process this env started that still runs (a failed test's workers must not take the next test's jobs). */
+    killAll,
     /** The API as a process (`node src/api/server.ts`) on the same queue, development auth unless `env` says otherwise. */
     startApi(env: Record<string, string>): Proc {
       const proc = startProcess('api', { ...base, AUTH_DEV_MODE: 'true', ...env });
@@ -120,8 +128,7 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       return Object.fromEntries(STATES.map((s) => [s, c[s] ?? 0])) as Record<(typeof STATES)[number], number>;
     },
     async close() {
-      for (const p of procs) if (p.child.exitCode === null && p.child.signalCode === null) p.child.kill('SIGKILL');
-      await Promise.all(procs.map((p) => p.exited));
+      await killAll();
       await queue.obliterate({ force: true }).catch(() => {});
       await queue.close();
       await store.db.dropDatabase().catch(() => {});

@@ -1,0 +1,72 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort, redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
+import { createFaultEnv, until, type FaultEnv } from '../support/fault-env.ts';
+
+// T8: a flood at several times what one worker drains, into a Redis with a small maxmemory
+// (noeviction): once Redis is full the API may only answer 429 or 503, never 202 for a record Redis
+// did not keep; it stays up, and takes records again once the worker has drained the queue.
+let dir: string;
+let redis: LocalServer;
+let env: FaultEnv;
+let api: Proc;
+let port: number;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'hemo-fault-full-'));
+  redis = await started(redisServer({ dataDir: dir, fsync: 'everysec', maxmemory: '6mb' }));
+  env = await createFaultEnv({ redisUrl: redis.url, workerEnv: { WORKER_CONCURRENCY: '10', JOB_KEEP_COMPLETED: '10' } });
+  port = await freePort();
+  api = startProcess('api', { ...env.processEnv, API_PORT: String(port), AUTH_DEV_MODE: 'true', RATE_LIMIT_MAX: '10000000', LOG_LEVEL: 'warn' });
+  await waitForOutput(api, /Server listening|listening/i).catch(() => {});
+  await until('the API answers', 15_000, async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok);
+});
+afterAll(async () => {
+  api?.child.kill('SIGKILL');
+  await api?.exited;
+  await env?.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const post = async (id: number) => {
+  const res = await fetch(`http://127.0.0.1:${port}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...SEED_SAMPLE, id, fullname: 'x'.repeat(200) }) });
+  const body = (await res.json().catch(() => ({}))) as { jobId?: string };
+  return { id, status: res.status, jobId: body.jobId };
+};
+
+describe('fault: a flood fills Redis (maxmemory, noeviction)', () => {
+  it('when Redis is full, then only 429/503 are answered, every 202 is kept and stored, and the API takes records again after the drain', { timeout: 180_000 }, async () => {
+    const worker = env.startWorker();
+    const answers: Awaited<ReturnType<typeof post>>[] = [];
+    let next = 1;
+    const flood = async () => {
+      while (next <= 12_000) answers.push(await post(next++));
+    };
+    await Promise.all(Array.from({ length: 40 }, flood));
+    const byStatus = answers.reduce<Record<number, number>>((acc, a) => ((acc[a.status] = (acc[a.status] ?? 0) + 1), acc), {});
+    const firstRefusal = answers.findIndex((a) => a.status === 503);
+    const liveDuringFull = (await fetch(`http://127.0.0.1:${port}/health/live`)).status;
+    const accepted = answers.filter((a) => a.status === 202);
+
+    let counts = await env.counts();
+    await until('the worker drained every accepted record', 150_000, async () => (counts = await env.counts()).wait + counts.active + counts.delayed === 0, 500).catch((err: Error) => {
+      throw new Error(`${err.message}; last counts ${JSON.stringify(counts)}; answers ${JSON.stringify(byStatus)}`);
+    });
+    const storedIds = new Set((await env.store.patients.find({}, { projection: { id: 1 } }).toArray()).map((d) => d.id));
+    const acceptedNotStored = accepted.filter((a) => !storedIds.has(a.id)).length;
+    const lettered = await env.store.deadLetters.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$errorCode', n: { $sum: 1 } } }]).toArray();
+    const after = await post(99_999);
+    console.log('[redis-full]', JSON.stringify({ posted: answers.length, byStatus, firstRefusalAt: firstRefusal, liveDuringFull, accepted: accepted.length, stored: storedIds.size, acceptedNotStored, deadLetters: lettered, afterDrain: after.status, counts, workerAlive: worker.child.exitCode === null }));
+
+    expect(Object.keys(byStatus).map(Number).every((s) => [202, 429, 503].includes(s))).toBe(true);
+    expect(byStatus[503] ?? 0).toBeGreaterThan(0); // Redis did fill up
+    expect(liveDuringFull).toBe(200);
+    expect(acceptedNotStored).toBe(0);
+    expect(after.status).toBe(202);
+    expect(api.child.exitCode).toBeNull();
+  });
+});
