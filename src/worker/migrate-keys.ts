@@ -8,6 +8,7 @@
 import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
+import { createLogger } from '../shared/logger.ts';
 import { createStore, type PatientDocument } from '../shared/mongo.ts';
 import { patientKey } from '../shared/patient-key.ts';
 import { createRedis, readyOrTimeout } from '../shared/redis.ts';
@@ -15,7 +16,6 @@ import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { ensureIndexes } from './indexes.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
-import { createLogger } from '../shared/logger.ts';
 
 /** A document as stored before the keys: numeric `_id`, maybe no or partial `_ingest` (written before this service). */
 type Legacy = Omit<PatientDocument, '_id' | '_ingest'> & { _id: number; _ingest?: Partial<Record<keyof PatientDocument['_ingest'], unknown>> };
