@@ -59,8 +59,14 @@ function writeAtomic(file: string, text: string): void {
   renameSync(`${file}.tmp`, file);
 }
 
+/** The API and the worker run as production runs them: compiled JavaScript (dist/), built here (incremental). */
+function build(): void {
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], timeout: 180_000 });
+}
+
 async function main() {
   const opts = options();
+  build();
   setQuiet(opts.quiet);
   const params = MODES[opts.mode];
   const startedAt = new Date();

@@ -4,6 +4,4 @@
 source "$(dirname "$0")/lib.sh"
 bootstrap
 cd "$ROOT"
-# The API and the worker run as production runs them: compiled JavaScript (dist/).
-npm run --silent build
 exec node bench/run.ts "$@"

@@ -78,7 +78,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
   if (devMode(config)) app.addHook('onSend', async (_request, reply) => void reply.header('x-auth-dev-mode', 'true'));
   await app.register(underPressure, {
-    maxEventLoopDelay: 1000,
+    maxEventLoopDelay: config.API_MAX_EVENT_LOOP_DELAY_MS,
     // Near the heap limit (NODE_OPTIONS --max-old-space-size), shed load with 503 rather than crash.
     maxHeapUsedBytes: Math.floor(getHeapStatistics().heap_size_limit * 0.85),
     retryAfter: 5,

@@ -139,6 +139,8 @@ export const ConfigSchema = z.object({
   API_CONNECTION_TIMEOUT_MS: int(1000, 600_000).default(60_000),
   API_KEEP_ALIVE_TIMEOUT_MS: int(1000, 600_000).default(5000),
   API_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
+  // Event-loop backpressure: while the loop lags more than this, requests get 503 + Retry-After.
+  API_MAX_EVENT_LOOP_DELAY_MS: int(10, 600_000).default(1000),
   // A modify_time further ahead than this is refused: it would make every later update of the record stale.
   PATIENT_MAX_FUTURE_S: int(0, 366 * 86_400).default(86_400),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),

@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import type { WriteOutcome } from '../shared/queue.ts';
+import { failAll, groupByPatient, settleGroup, type Group, type Key, type WriteItem, type WriteResult } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
@@ -21,13 +21,8 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 // 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
 //    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
-export type WriteItem = { doc: PatientDocument };
-export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
+export type { WriteItem, WriteResult } from './batch-groups.ts';
 export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[]> };
-
-type Key = PatientDocument['_id'];
-type Entry = { index: number; item: WriteItem };
-type Group = { key: Key; entries: Entry[]; candidate: Entry; result?: WriteResult; stored?: Stored; notDurable: boolean };
 
 const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
@@ -183,41 +178,8 @@ function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<P
   return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } } }, replacement: doc, upsert: true } };
 }
 
-/** The candidate's result, and the other versions of its patient in the batch by it. */
-function settleGroup(g: Group, results: (WriteResult | undefined)[]): void {
-  const winner = g.result ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) };
-  results[g.candidate.index] = winner;
-  const applied = winner.ok && (winner.outcome === 'inserted' || winner.outcome === 'updated');
-  const storedVersion = applied ? g.candidate.item.doc._ingest.version : g.stored?.version;
-  for (const { index, item } of g.entries) {
-    if (index === g.candidate.index) continue;
-    const v = item.doc._ingest.version;
-    if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
-    else results[index] = { ok: false, error: new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false) };
-  }
-}
-
-function groupByPatient(items: WriteItem[]): Map<Key, Group> {
-  const groups = new Map<Key, Group>();
-  items.forEach((item, index) => {
-    const entry = { index, item };
-    const g = groups.get(item.doc._id);
-    if (!g) groups.set(item.doc._id, { key: item.doc._id, entries: [entry], candidate: entry, notDurable: false });
-    else {
-      g.entries.push(entry);
-      if (item.doc._ingest.version > g.candidate.item.doc._ingest.version) g.candidate = entry;
-    }
-  });
-  return groups;
-}
-
 /** Whether failAll already answered this patient's records (lock trouble): settleGroup must not overwrite. */
 function failedAll(g: Group, results: (WriteResult | undefined)[]): boolean {
   return g.result === undefined && results[g.candidate.index] !== undefined;
 }
-
-function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {
-  for (const k of keys) for (const { index } of groups.get(k)!.entries) results[index] = { ok: false, error };
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -28,12 +28,13 @@ describe('fault: MongoDB stops acknowledging writes', () => {
   it('when every write is held unanswered, then each batch fails retryable within the bound, and all records land once writes are answered again', { timeout: 120_000 }, async () => {
     const worker = env.startWorker({ MONGO_URL: proxy.url });
     const records = Array.from({ length: 60 }, (_, i) => patientVersion(3001 + i, 1));
-    const jobIds = await env.enqueue(records.slice(0, 10));
+    // One record per job here: each job's write is one batch, and its attempt's log line says how long it took.
+    const jobIds = await env.enqueue(records.slice(0, 10), { perJob: 1 });
     await until('the first 10 jobs completed', 30_000, async () => (await env.counts()).completed === 10);
 
     proxy.hold(true, (cmd) => cmd.name === 'insert' || cmd.name === 'update');
-    jobIds.push(...(await env.enqueue(records.slice(10))));
-    const failedBatches = () => lines(worker.output()).filter((l) => l.msg === 'batch written' && (l.failed ?? 0) > 0);
+    jobIds.push(...(await env.enqueue(records.slice(10), { perJob: 1 })));
+    const failedBatches = () => lines(worker.output()).filter((l) => l.msg?.startsWith('job failed'));
     await until('3 batches failed while writes were held', 30_000, async () => failedBatches().length >= 3);
     proxy.hold(false);
     await until('all jobs completed', 60_000, async () => (await env.counts()).completed === records.length, 200);

@@ -21,7 +21,7 @@ const VERSIONS = 20;
 const PER_JOB = 10;
 
 describe('fault: the worker process is killed', () => {
-  it('when the worker is SIGKILLed 3 times during a 5,000-record run and restarted, then every acknowledged patient is stored once with its newest version and no job is lost or left active', { timeout: 600_000 }, async () => {
+  it('when the worker is SIGKILLed 3 times during a 5,000-record run and restarted, then every acknowledged patient is stored once with its newest version and no job is lost or left active', { timeout: 150_000 }, async () => {
     const records = shuffle(Array.from({ length: PATIENTS * VERSIONS }, (_, i) => patientVersion(1 + (i % PATIENTS), 1 + Math.floor(i / PATIENTS))));
     const refs = await env.enqueue(records, { perJob: PER_JOB });
     const jobCount = jobIdsOf(refs).length;
@@ -30,13 +30,13 @@ describe('fault: the worker process is killed', () => {
     let worker: Proc = env.startWorker();
     const killedAt: number[] = [];
     for (const share of [0.15, 0.4, 0.65]) {
-      await until(`${share * 100}% completed`, 120_000, async () => (await completed()) >= jobCount * share, 20, async () => ({ counts: await env.counts(), worker: worker.output().slice(-2000) }));
+      await until(`${share * 100}% completed`, 60_000, async () => (await completed()) >= jobCount * share, 20, async () => ({ counts: await env.counts(), worker: worker.output().slice(-2000) }));
       worker.child.kill('SIGKILL');
       expect((await worker.exited).signal).toBe('SIGKILL');
       killedAt.push(await completed());
       worker = env.startWorker();
     }
-    await until('all jobs completed', 180_000, async () => (await completed()) === jobCount, 200, async () => ({ counts: await env.counts(), worker: worker.output().slice(-2000) }));
+    await until('all jobs completed', 90_000, async () => (await completed()) === jobCount, 200, async () => ({ counts: await env.counts(), worker: worker.output().slice(-2000) }));
 
     const counts = await env.counts();
     const jobs = await env.queue.getJobs(['completed'], 0, -1);

@@ -126,4 +126,18 @@ describe('indexes', () => {
       throw new Error(`${err.message}; last seen: ${seen.join(' ')}`);
     });
   });
+
+  it('when AUDIT_RETENTION_DAYS is set on a server without TTL indexes (FerretDB), then the worker says so and still takes jobs', async () => {
+    const other = await createHarness({ AUDIT_RETENTION_DAYS: '30' });
+    try {
+      other.startWorker();
+      const res = await other.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...SEED_SAMPLE, id: 560 }) });
+      expect((await other.settled(res.json().jobId)).state).toBe('completed');
+      const warned = other.workerLogs.lines().some((l) => l.code === 'AUDIT_RETENTION_UNSUPPORTED');
+      const ttl = (await other.store.audit.indexes()).some((i) => i.expireAfterSeconds === 30 * 86_400);
+      expect(warned || ttl).toBe(true); // FerretDB: the warning; MongoDB (testcontainers): the TTL index
+    } finally {
+      await other.close();
+    }
+  });
 });

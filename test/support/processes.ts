@@ -16,7 +16,8 @@ export function startProcess(entry: 'api' | 'worker', env: Record<string, string
   return { child, output: () => out, exited };
 }
 
-export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 15_000): Promise<void> {
+// A bound, not a timing check: loading the TypeScript sources on a loaded 2-core machine can take a while.
+export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 45_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!pattern.test(proc.output())) {
     if (proc.child.exitCode !== null) throw new Error(`process exited early: ${proc.output()}`);
