@@ -54,7 +54,7 @@ CMD ["node", "dist/worker/main.js"]
 FROM runtime AS api
 # Listen on every interface of the container (the default, 127.0.0.1, is for a host install).
 ENV API_HOST=0.0.0.0 API_PORT=3000
-ENV NODE_OPTIONS="--max-old-space-size=96 --max-semi-space-size=2"
+ENV NODE_OPTIONS="--max-old-space-size=128 --max-semi-space-size=4"
 EXPOSE 3000
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.API_PORT || '3000') + '/health/live', { signal: AbortSignal.timeout(3000) }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]

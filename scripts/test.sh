@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Quick start, command 2: the whole test suite (type check, unit, integration, browser, fault tests).
+# Quick start, command 2: the whole test suite (type check, unit, integration, contract (schemathesis),
+# browser, fault tests).
 # With arguments, they go to vitest as they are (e.g. `bash scripts/test.sh test/faults`).
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/schemathesis.sh"
 bootstrap
 ensure_chromium
+ensure_schemathesis
 cd "$ROOT"
 npm run --silent typecheck
 if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi

@@ -3,6 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireScope } from './auth.ts';
+import { boardGuard, hideBoardControls } from './board-guard.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 const HIDDEN = '[hidden: patient data is not shown here]';
@@ -15,14 +16,15 @@ export const DASHBOARD_CSP = [
   "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
 ].join('; ');
 
-/** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, read-only, with job data hidden. */
+/** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, job data hidden; its one action, retrying failed jobs, for `admin` keys only. */
 export async function adminPlugin(
   app: FastifyInstance,
   opts: { queue: PatientQueue; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): Promise<void> {
-  // Read-only: emptying, cleaning or editing jobs would drop acknowledged records. Retries of
-  // records that failed for good go through the dead-letter command instead.
-  const adapter = new BullMQAdapter(opts.queue, { readOnlyMode: true });
+  // Retry-only: emptying, cleaning or editing jobs would drop acknowledged records (board-guard.ts).
+  // allowCompletedRetries is read by the adapter (base.js) but missing from its option type.
+  const options = { readOnlyMode: false, allowRetries: true, allowCompletedRetries: false };
+  const adapter = new BullMQAdapter(opts.queue, options);
   adapter.setFormatter('data', () => HIDDEN);
   adapter.setFormatter('returnValue', (value: { outcome?: string } | null) => ({ outcome: value?.outcome ?? null }));
   const serverAdapter = new FastifyAdapter();
@@ -31,5 +33,7 @@ export async function adminPlugin(
   app.addHook('onRequest', async (_request, reply) => void reply.header('content-security-policy', DASHBOARD_CSP).header('cache-control', 'no-store'));
   app.addHook('onRequest', opts.authenticate);
   app.addHook('onRequest', async (request) => requireScope(request, 'ops'));
+  app.addHook('onRequest', boardGuard(opts.queue));
+  app.addHook('onSend', hideBoardControls);
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }

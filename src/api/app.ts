@@ -11,7 +11,9 @@ import { accessAuditCollection, createAccessAudit } from '../shared/access-audit
 import { adminPlugin } from './admin.ts';
 import { createAuthenticator, devMode, type Client } from './auth.ts';
 import { createBadKeyLimit } from './bad-key-limit.ts';
+import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { createIntake } from './intake.ts';
+import { methodNotAllowed } from './method-not-allowed.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
@@ -70,6 +72,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  methodNotAllowed(app);
   // Fastify parses text/plain by default; the old endpoint never took it, so it is a 415.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
@@ -121,6 +124,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(patientRoutes, routeDeps);
     await api.register(batchRoutes, routeDeps);
     await api.register(jobRoutes, routeDeps);
+    await api.register(deadLetterRoutes, routeDeps);
   });
   await app.register(adminPlugin, { queue: deps.queue, authenticate });
   return app;

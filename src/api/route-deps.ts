@@ -17,8 +17,8 @@ export type AppDeps = {
   queue: PatientQueue;
   /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
   redis: Redis;
-  /** Reads (GET /api/patients/{id}, the `Prefer: wait` answer) and the access audit's inserts. */
-  store: Pick<Store, 'patients' | 'db'>;
+  /** Reads (GET /api/patients/{id}, the `Prefer: wait` answer), the access audit's inserts, dead letters (admin routes). */
+  store: Pick<Store, 'patients' | 'db' | 'deadLetters'>;
   /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
   queueEvents?: QueueEvents;
 };

@@ -13,6 +13,7 @@ import { loadConfigOrExit } from '../shared/entry.ts';
 import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
 import { JOB_NAME, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
 import { createRedis } from '../shared/redis.ts';
+import { deadLetterSummary } from '../shared/dead-letter-store.ts';
 import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { withTimeout } from '../shared/errors.ts';
 import { classifyError, JobError } from './job-errors.ts';
@@ -73,17 +74,9 @@ async function list(store: Store, args: string[], out: Out, err: Out): Promise<n
     return 2;
   }
   const letters = await listDeadLetters(store, { includeReplayed: args.includes('--all'), limit });
-  for (const letter of letters) out(args.includes('--json') ? `${JSON.stringify(summary(letter))}\n` : line(letter));
+  for (const letter of letters) out(args.includes('--json') ? `${JSON.stringify(deadLetterSummary(letter))}\n` : line(letter));
   if (!args.includes('--json')) out(`${letters.length} dead letter(s)\n`);
   return 0;
-}
-
-/** What an operator needs to decide, without the record's values. */
-function summary(l: DeadLetter) {
-  return {
-    id: l._id, queue: l.queue, jobId: l.jobId, centerId: l.centerId ?? null, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
-    attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt ?? null, replayJobId: l.replayJobId ?? null,
-  };
 }
 
 const line = (l: DeadLetter) =>

@@ -80,24 +80,6 @@ export function failureFromReason(reason: string | undefined): Failure {
   return { code: 'JOB_FAILED', message: 'failed in the queue for a reason not set by this worker' };
 }
 
-export type ListOptions = { includeReplayed: boolean; limit: number };
-
-export async function listDeadLetters(store: Store, options: ListOptions): Promise<DeadLetter[]> {
-  const filter = options.includeReplayed ? {} : { replayedAt: null }; // null matches absent too
-  return store.deadLetters.find(filter).sort({ failedAt: 1 }).limit(options.limit).toArray();
-}
-
-/** Replay = a new job holding the letter's record on the same queue; the letter remembers its new reference. */
-export async function replayDeadLetter(
-  store: Store,
-  letter: DeadLetter,
-  enqueue: (queue: string, data: unknown) => Promise<string>,
-): Promise<string> {
-  const record: unknown = letter.dataJson === undefined ? letter.data : JSON.parse(letter.dataJson);
-  // A letter of the one-record-per-job era holds that job's data: recordsOf reads both shapes.
-  const jobId = await enqueue(letter.queue, { records: recordsOf(record) });
-  await store.deadLetters.updateOne({ _id: letter._id }, { $set: { replayedAt: new Date(), replayJobId: jobId } });
-  return jobId;
-}
+export { listDeadLetters, replayDeadLetter, type ListOptions } from '../shared/dead-letter-store.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

@@ -91,6 +91,31 @@ describe.skipIf(!hasBrowser)('in a real browser', () => {
     await context.close();
   });
 
+  it('when an admin retries the failed job in the dashboard, then it runs again and is stored; no clean, empty or obliterate control is offered', async () => {
+    const context = await browser.newContext({ extraHTTPHeaders: { authorization: `Bearer ${ADMIN_KEY}` } });
+    const page = await context.newPage();
+    await page.goto(`${base}/admin/queues/queue/${h.config.QUEUE_NAME}?status=failed`);
+    const card = page.locator('[class*="card-"]').filter({ hasText: 'patient.batch' }).first();
+    await card.waitFor({ timeout: 20_000 });
+    // Exactly one control per failed job (retry) and one for the queue (Retry all); no menu.
+    const jobControls = card.locator('[class*="jobActions-"] button');
+    await expect.poll(() => jobControls.evaluateAll((els) => els.filter((e) => (e as unknown as { offsetParent: unknown }).offsetParent !== null).length)).toBe(1);
+    const text = await page.locator('body').innerText();
+    expect(text).toContain('Retry all');
+    for (const word of ['Clean all', 'Clean', 'Empty', 'Obliterate']) expect(text, word).not.toMatch(new RegExp(`\\b${word}\\b`));
+    expect(await page.locator('[class*="trailing-"] button[aria-haspopup="menu"]').isVisible()).toBe(false);
+    // The server refuses what the page hides: cleaning is 403 even when asked directly.
+    const clean = await page.request.put(`${base}/admin/queues/api/queues/${h.config.QUEUE_NAME}/clean/failed`);
+    expect(clean.status()).toBe(403);
+    // Retry: the job leaves the failed set and its record (id 5) is stored by the real worker.
+    await jobControls.filter({ visible: true }).first().click();
+    const confirm = page.getByRole('button', { name: /confirm|retry/i }).last();
+    if (await confirm.isVisible().catch(() => false)) await confirm.click();
+    await until('the retried record stored', 15_000, async () => (await h.store.patients.countDocuments({ _id: seedKey(5) })) === 1, 100, async () => h.queue.getJobCounts());
+    expect(await h.queue.getJobCountByTypes('failed')).toBe(0);
+    await context.close();
+  });
+
   it('when the dashboard is opened without a key, then it is refused', async () => {
     const page = await browser.newPage();
     const res = await page.goto(`${base}/admin/queues`);

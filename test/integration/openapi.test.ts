@@ -14,6 +14,8 @@ const API_ROUTES = [
   ['post', '/api/patients/batch'],
   ['get', '/api/patients/{id}'],
   ['get', '/api/patients/jobs/{jobId}'],
+  ['get', '/api/admin/dead-letters'],
+  ['post', '/api/admin/dead-letters/{id}/replay'],
 ] as const;
 
 describe('the OpenAPI help page', () => {
@@ -48,5 +50,40 @@ describe('the OpenAPI help page', () => {
     const res = await h.app.inject({ method: 'GET', url: '/docs/' });
     expect(res.statusCode).toBe(200);
     expect(res.headers['content-type']).toMatch(/text\/html/);
+  });
+
+  it('when the document is read, then it says what the routes really take: unknown properties, form text, the id as the route reads it', async () => {
+    const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const { PatientInput, PatientForm } = doc.components.schemas;
+    expect(PatientInput.additionalProperties).not.toBe(false);
+    expect(PatientInput.description).toMatch(/unknown properties are accepted and ignored/);
+    for (const [name, field] of Object.entries(PatientForm.properties as Record<string, { type?: string; anyOf?: { type: string }[] }>)) {
+      expect(field.anyOf?.map((v) => v.type) ?? [field.type], `form ${name}`).toEqual(expect.arrayContaining(['string']));
+      expect(field.anyOf?.every((v) => v.type === 'string') ?? field.type === 'string', `form ${name} is text only`).toBe(true);
+    }
+    const id = new RegExp(doc.paths['/api/patients/{id}'].get.parameters[0].schema.pattern);
+    for (const text of ['260', '0000000001', '2147483647']) expect(id.test(text), text).toBe(true);
+    for (const text of ['260.0', '0', '2147483648', '-1']) expect(id.test(text), text).toBe(false);
+    const batch = doc.paths['/api/patients/batch'].post;
+    expect(batch.requestBody.content['application/json'].schema.minItems).toBe(1);
+    expect(Object.keys(batch.responses)).toEqual(expect.arrayContaining(['202', '400', '413', '415', '503']));
+    expect(JSON.stringify(batch.responses['400'])).toContain('BatchRejected');
+    expect(doc.components.schemas.BatchRejected.required).toEqual(expect.arrayContaining(['accepted', 'rejected', 'results']));
+  });
+
+  it('when a path is asked with a method it does not serve, then 405 with an Allow header naming the methods it serves', async () => {
+    const cases = [
+      ['TRACE', '/api/patients', 'POST'],
+      ['PUT', '/api/patients/5', 'GET, HEAD'],
+      ['GET', '/api/patients/batch', 'POST'],
+      ['DELETE', '/api/patients/jobs/1-0', 'GET, HEAD'],
+    ] as const;
+    for (const [method, url, allow] of cases) {
+      const res = await h.app.inject({ method, url });
+      expect(res.statusCode, `${method} ${url}`).toBe(405);
+      expect(res.headers.allow, `${method} ${url}`).toBe(allow);
+      expect(res.headers['content-type']).toMatch(/application\/problem\+json/);
+    }
+    expect((await h.app.inject({ method: 'GET', url: '/no/such/path' })).statusCode).toBe(404);
   });
 });

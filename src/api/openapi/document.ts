@@ -1,14 +1,19 @@
 import { z } from 'zod';
 import type { Config } from '../../shared/config.ts';
 import { SEED_SAMPLE } from '../../shared/patient-fields.ts';
+import { DEAD_LETTER_OFFSET_MAX, DEAD_LETTER_PAGE_MAX } from '../dead-letter-routes.ts';
+import { adminPaths, deadLetterSchemas } from './admin-paths.ts';
+import { patientInputSchemas } from './patient-input.ts';
 import { apiSchemas } from './schemas.ts';
+import { positiveRange } from './wire-patterns.ts';
 
 // The help page, successor of the ASP.NET one: OpenAPI 3.1 generated from the zod schemas above.
 
 type Json = Record<string, unknown>;
+const ROUTE_INT32 = { type: 'string', maxLength: 10, pattern: `^0*${positiveRange(1, 2147483647)}$` };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string, extra: Json = {}) => ({ content: { 'application/json': { schema: ref(name), ...extra } } });
-const problem = (description: string) => ({ description, content: { 'application/problem+json': { schema: ref('Problem') } } });
+const problem = (description: string, schema: Json = ref('Problem')) => ({ description, content: { 'application/problem+json': { schema } } });
 
 function toSchema(schema: z.ZodType): Json {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', unrepresentable: 'any' }) as Json;
@@ -16,10 +21,11 @@ function toSchema(schema: z.ZodType): Json {
 }
 
 export function openApiDocument(config: Config): Json {
-  const schemas = apiSchemas(config.PATIENT_STRING_MAX);
+  const schemas = { ...apiSchemas(), ...deadLetterSchemas() };
   const accepted = { description: 'Accepted: the job is in the queue and will not be lost', headers: { Location: { schema: { type: 'string' }, description: 'the job status URL' } }, ...json('Accepted') };
   const unavailable = problem('The queue did not confirm the record (Redis down or slow), or it is backed up, or the server is overloaded: retry after Retry-After (with the same Idempotency-Key)');
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
+  const batchItems = { type: 'array', items: ref('PatientInput'), minItems: 1, maxItems: config.API_BATCH_MAX };
   return {
     openapi: '3.1.0',
     info: {
@@ -34,7 +40,7 @@ export function openApiDocument(config: Config): Json {
           operationId: 'submitPatient',
           summary: 'Submit one patient record',
           parameters: [
-            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', maxLength: 255 }, description: 'Same key and body: the first answer is replayed; same key, other body: 422.' },
+            { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: 'Same key and body: the first answer is replayed; same key, other body: 422.' },
             { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['wait=5'] }, description: `RFC 7240 \`wait=N\` (capped at ${config.API_WAIT_MAX_S} s): wait for the worker and answer 201/200 with the stored patient.` },
           ],
           requestBody: {
@@ -42,14 +48,14 @@ export function openApiDocument(config: Config): Json {
             content: {
               'application/json': { schema: ref('PatientInput'), example: SEED_SAMPLE },
               'text/json': { schema: ref('PatientInput') },
-              'application/x-www-form-urlencoded': { schema: ref('PatientInput') },
+              'application/x-www-form-urlencoded': { schema: ref('PatientForm') },
             },
           },
           responses: {
             '200': { description: 'With Prefer: wait — the patient existed and is now stored (see X-Ingest-Outcome)', ...json('Patient') },
             '201': { description: 'With Prefer: wait — a new patient was stored', ...json('Patient') },
             '202': accepted,
-            '400': problem('Invalid record: every invalid field with its path and rule'),
+            '400': problem('Invalid record (every invalid field with its path and rule), or an Idempotency-Key that is not 1-255 visible ASCII characters'),
             '409': problem('A request with the same Idempotency-Key is still in progress'),
             ...bodyErrors,
             '422': problem('Idempotency-Key reused with another body, or (Prefer: wait) the worker rejected the record'),
@@ -64,11 +70,11 @@ export function openApiDocument(config: Config): Json {
           requestBody: {
             required: true,
             content: {
-              'application/json': { schema: { type: 'array', items: ref('PatientInput'), maxItems: config.API_BATCH_MAX } },
-              'application/x-ndjson': { schema: { type: 'string', description: 'one patient JSON object per line' } },
+              'application/json': { schema: batchItems },
+              'application/x-ndjson': { schema: { ...batchItems, description: 'one patient JSON object per line' } },
             },
           },
-          responses: { '202': { description: 'At least one item accepted; one result per item, by index', ...json('BatchResult') }, '400': problem('No item valid (results per index), or not an array'), ...bodyErrors, '503': unavailable },
+          responses: { '202': { description: 'At least one item accepted; one result per item, by index', ...json('BatchResult') }, '400': problem('No item is valid (then with accepted, rejected and the results per index), or the body is not an array', { anyOf: [ref('BatchRejected'), ref('Problem')] }), ...bodyErrors, '413': problem(`Body larger than allowed, or more than ${config.API_BATCH_MAX} items`), '503': unavailable },
         },
       },
       '/api/patients/{id}': {
@@ -76,8 +82,9 @@ export function openApiDocument(config: Config): Json {
           operationId: 'getPatient',
           summary: 'The stored patient, in the old endpoint\'s response shape',
           parameters: [
-            { name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } },
-            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: { type: 'integer', minimum: 1 } },
+            // As the route reads them: 1-10 ASCII digits, 1..2147483647.
+            { name: 'id', in: 'path', required: true, schema: ROUTE_INT32 },
+            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: ROUTE_INT32 },
           ],
           responses: {
             '200': { description: 'The patient', ...json('Patient') },
@@ -95,7 +102,8 @@ export function openApiDocument(config: Config): Json {
           responses: { '200': { description: 'The job', ...json('JobStatus') }, '404': problem('Unknown job, or removed after its retention period') },
         },
       },
+      ...adminPaths(DEAD_LETTER_PAGE_MAX, DEAD_LETTER_OFFSET_MAX, json, problem),
     },
-    components: { schemas: Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) },
+    components: { schemas: { ...patientInputSchemas(config.PATIENT_STRING_MAX), ...Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) } },
   };
 }

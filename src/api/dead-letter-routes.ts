@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
+import { countDeadLetters, deadLetterSummary, listDeadLetters, replayDeadLetter } from '../shared/dead-letter-store.ts';
+import { JOB_NAME, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
+import { requireScope } from './auth.ts';
+import { statusUrl } from './enqueue.ts';
+import { sendProblem } from './problem.ts';
+import type { RouteDeps } from './route-deps.ts';
+
+// Dead letters for ops, admin scope only: the same listing and replay as `npm run dead-letters`
+// (src/shared/dead-letter-store.ts). Ids, codes, field paths, rules and times; never the record.
+
+export const DEAD_LETTER_PAGE_MAX = 500;
+export const DEAD_LETTER_OFFSET_MAX = 100_000_000;
+
+type ListQuery = { limit?: string; offset?: string; replayed?: string };
+
+const pageNumber = (text: string | undefined, fallback: number, min: number, max: number, name: string) => {
+  if (text === undefined) return fallback;
+  const n = /^[0-9]{1,9}$/.test(text) ? Number(text) : NaN;
+  if (!(n >= min && n <= max)) throw new AppError('QUERY_INVALID', 400, `${name} must be an integer from ${min} to ${max}`);
+  return n;
+};
+
+export async function deadLetterRoutes(app: FastifyInstance, { config, queue, store, accessAudit }: RouteDeps): Promise<void> {
+  const { jobOptions } = queueSettings(config);
+
+  app.get<{ Querystring: ListQuery }>('/api/admin/dead-letters', async (request) => {
+    requireScope(request, 'admin');
+    const limit = pageNumber(request.query.limit, 100, 1, DEAD_LETTER_PAGE_MAX, 'limit');
+    const offset = pageNumber(request.query.offset, 0, 0, DEAD_LETTER_OFFSET_MAX, 'offset');
+    if (request.query.replayed !== undefined && !['true', 'false'].includes(request.query.replayed)) throw new AppError('QUERY_INVALID', 400, 'replayed must be true or false');
+    const includeReplayed = request.query.replayed === 'true';
+    const [letters, total] = await Promise.all([listDeadLetters(store, { includeReplayed, limit, offset }), countDeadLetters(store, includeReplayed)]);
+    return { total, offset, limit, items: letters.map((l) => ({ ...deadLetterSummary(l), failedAt: l.failedAt.toISOString(), replayedAt: l.replayedAt?.toISOString() ?? null })) };
+  });
+
+  app.post<{ Params: { id: string } }>('/api/admin/dead-letters/:id/replay', async (request, reply) => {
+    requireScope(request, 'admin');
+    const letter = await store.deadLetters.findOne({ _id: request.params.id });
+    if (!letter) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no dead letter with this id' });
+    if (letter.replayJobId) throw new AppError('ALREADY_REPLAYED', 409, `already replayed as ${letter.replayJobId}`);
+    // The API produces for its own queue only; a letter of another queue is replayed by that deployment.
+    if (letter.queue !== config.QUEUE_NAME) throw new AppError('OTHER_QUEUE', 409, 'the letter belongs to another queue; replay it with that deployment');
+    const entry = { action: 'dead-letter.replay' as const, keyId: request.client.id, patientId: letter.patientId, clientAddress: request.ip, requestId: request.id, letterId: letter._id };
+    let ref: string;
+    try {
+      ref = await replayDeadLetter(store, letter, async (_name, data) => {
+        const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
+        return recordRef(String(job.id), 0);
+      }, request.client.id);
+    } catch (err) {
+      await accessAudit.record({ ...entry, outcome: 'failed' }).catch(() => {});
+      throw err;
+    }
+    await accessAudit.record({ ...entry, outcome: 'replayed', jobId: ref });
+    request.logFields = { letter: letter._id, jobId: ref };
+    return reply.code(202).header('location', statusUrl(ref)).send({ id: letter._id, replayJobId: ref, statusUrl: statusUrl(ref) });
+  });
+}
