@@ -83,5 +83,5 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
 
     expect(readFileSync(join(out, 'latest.md'), 'utf8')).toMatch(/^# Benchmark results \(smoke mode\)/);
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  }, 300_000);
+  }, 400_000);
 });
