@@ -27,8 +27,8 @@ const schema = benchSchema();
 const say = (m: string) => process.stderr.write(`[embedded] ${m}\n`);
 
 type Key = 'number' | 'string';
-// Typed as the number _id of today's PatientDocument; the string one is the same to the server.
-const keyOf = (kind: Key, id: number) => (kind === 'number' ? id : `3:${id}`) as number;
+// Typed as PatientDocument's string _id ("<center>:<id>"); the number one (the legacy key) is the same to the server.
+const keyOf = (kind: Key, id: number) => (kind === 'number' ? id : `3:${id}`) as string;
 function doc(kind: Key, id: number, version: number): PatientDocument {
   const d = patientDocument(schema, record(id, Date.UTC(2025, 0, 1) + version), String(version).padStart(8, '0'), 0);
   return { ...d, _id: keyOf(kind, id) };
@@ -56,7 +56,7 @@ async function measure(patients: Collection<PatientDocument>, kind: Key, redisUr
   let v = 2;
   r.guardedMs = await time(() => {
     const d = doc(kind, N - 2, v++);
-    return patients.replaceOne({ _id: d._id, '_ingest.version': { $not: { $gte: d._ingest.version } }, $or: [{ center_id: { $in: [3] } }, { cluster_id: { $in: [] } }] }, d, { upsert: true });
+    return patients.replaceOne({ _id: d._id, '_ingest.version': { $not: { $gte: d._ingest.version } } }, d, { upsert: true });
   });
   r.replaceByIdMs = await time(() => patients.replaceOne({ _id: near(3) }, doc(kind, N - 3, v++)));
   r.inMs = await time(() => patients.find({ _id: { $in: [near(4), near(5), near(6)] } }).toArray());
@@ -87,9 +87,9 @@ async function race(url: string, db: string): Promise<number> {
       await Promise.all(Array.from({ length: 40 }, (_, i) => {
         const d = doc('number', id, 40 - i);
         const c = clients[i % clients.length]!.db(db).collection<PatientDocument>('race');
-        return c.replaceOne({ _id: id, '_ingest.version': { $not: { $gte: d._ingest.version } } }, d, { upsert: true }).catch(() => {}); // E11000 = refused
+        return c.replaceOne({ _id: keyOf('number', id), '_ingest.version': { $not: { $gte: d._ingest.version } } }, d, { upsert: true }).catch(() => {}); // E11000 = refused
       }));
-      const stored = await clients[0]!.db(db).collection<PatientDocument>('race').findOne({ _id: id });
+      const stored = await clients[0]!.db(db).collection<PatientDocument>('race').findOne({ _id: keyOf('number', id) });
       if (stored?._ingest.version !== doc('number', id, 40)._ingest.version) olderLast++;
     }
   } finally {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/local-servers.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
+import { patientKey } from '../../src/shared/patient-key.ts';
 import { createPatientSchema, parsePatient, type PatientSchema } from '../../src/shared/patient-schema.ts';
 import { recordRef, type PatientRecord } from '../../src/shared/queue.ts';
 import { versionOf } from '../../src/worker/process-patient-job.ts';
@@ -46,7 +47,7 @@ export function patientDocument(schema: PatientSchema, data: PatientRecord, jobI
   if (!parsed.ok) throw new Error(`seed patient is invalid: ${JSON.stringify(parsed.issues)}`);
   const { patient } = parsed;
   return {
-    _id: patient.id,
+    _id: patientKey(patient.center_id ?? null, patient.id),
     ...patient,
     _ingest: {
       version: versionOf(patient.modify_time, data.receivedAt, jobId, index),

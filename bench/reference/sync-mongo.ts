@@ -3,6 +3,7 @@
 // answer only after the write. Same Fastify setup as the API. Run as a process with the API's env vars.
 import { ValidationError } from '../../src/shared/errors.ts';
 import { createStore } from '../../src/shared/mongo.ts';
+import { patientKey } from '../../src/shared/patient-key.ts';
 import { createPatientSchema, parsePatient } from '../../src/shared/patient-schema.ts';
 import { serveReference } from './fastify-setup.ts';
 
@@ -13,7 +14,8 @@ await serveReference('syncMongo', async (app, config) => {
     const parsed = parsePatient(schema, request.body);
     if (!parsed.ok) throw new ValidationError(parsed.issues);
     const { patient } = parsed;
-    const result = await store.patients.replaceOne({ _id: patient.id }, { _id: patient.id, ...patient } as never, { upsert: true });
+    const _id = patientKey(patient.center_id ?? null, patient.id);
+    const result = await store.patients.replaceOne({ _id }, { _id, ...patient } as never, { upsert: true });
     return reply.code(result.upsertedCount > 0 ? 201 : 200).send({ id: patient.id });
   });
   return () => store.close();

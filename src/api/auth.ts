@@ -105,7 +105,7 @@ export function mayAccess(client: Client, record: { center_id: number | null }):
 }
 
 /**
- * What goes into the job for the worker's check of the stored record; none for dev mode and admins.
+ * What goes into the job for the worker's check of the record's own center; none for dev mode and admins.
  * Clusters are already resolved to centers here, so the worker never grants by a record's cluster_id.
  */
 export function tenantOf(client: Client): Tenant | undefined {

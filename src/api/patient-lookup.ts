@@ -4,15 +4,16 @@ import { patientKey } from '../shared/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
 
 // Finds a patient for a key: under "<center>:<id>" for the key's centers only (the tenancy model),
-// and, until the worker stores under that key (docs/operations.md), under the plain numeric id,
-// filtered by the key's centers as before. Another center's record is never returned.
+// and, until `npm run migrate-keys` has moved the documents written before that key
+// (docs/operations.md), under the plain numeric id, filtered by the key's centers as before.
+// Another center's record is never returned.
 
 export type Lookup =
   | { outcome: 'returned'; doc: PatientDocument }
   | { outcome: 'not-found' | 'denied' }
   | { outcome: 'ambiguous' };
 
-/** Either key form: the documents the worker writes today have the numeric id as `_id`. */
+/** Either key form: documents written before the (center_id, id) keys have the numeric id as `_id`. */
 type StoredPatient = Omit<PatientDocument, '_id'> & { _id: number | string };
 
 /**
@@ -31,8 +32,22 @@ export async function lookupPatient(patients: Collection<PatientDocument>, clien
         ? { $or: [{ _id: id }, { id, _id: { $type: 'string' } }] }
         : { _id: { $in: [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id)).concat(id as never) } };
   const found = (await collection.find(filter).limit(10).toArray()) as unknown as PatientDocument[];
-  const visible = found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center));
+  const visible = newestPerCenter(found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center)));
   if (visible.length > 1) return { outcome: 'ambiguous' };
   if (visible.length === 1) return { outcome: 'returned', doc: visible[0]! };
   return { outcome: found.length > 0 ? 'denied' : 'not-found' };
+}
+
+/**
+ * Until `npm run migrate-keys` has run, one center's patient can be under both keys (the legacy
+ * numeric one and the new one a worker wrote since): they are one patient, the newest version wins.
+ */
+function newestPerCenter(docs: PatientDocument[]): PatientDocument[] {
+  const version = (d: PatientDocument) => (typeof d._ingest?.version === 'string' ? d._ingest.version : '');
+  const newest = new Map<number | null, PatientDocument>();
+  for (const doc of docs) {
+    const other = newest.get(doc.center_id ?? null);
+    if (!other || version(doc) > version(other)) newest.set(doc.center_id ?? null, doc);
+  }
+  return [...newest.values()];
 }

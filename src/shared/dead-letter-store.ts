@@ -19,7 +19,7 @@ export async function countDeadLetters(store: Pick<Store, 'deadLetters'>, includ
 /** What an operator needs to decide: ids, codes, field paths and rules, times; never the record's values. */
 export function deadLetterSummary(l: DeadLetter) {
   return {
-    id: l._id, queue: l.queue, jobId: l.jobId, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
+    id: l._id, queue: l.queue, jobId: l.jobId, centerId: l.centerId ?? null, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
     attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt ?? null, replayJobId: l.replayJobId ?? null,
   };
 }

@@ -14,13 +14,16 @@ export type IngestMeta = {
   attempt: number;
 };
 
-export type PatientDocument = Patient & { _id: number; _ingest: IngestMeta };
+/** `_id` = patientKey(center_id, id), "<center_id>:<id>" (src/shared/patient-key.ts); `id` and `center_id` stay fields. */
+export type PatientDocument = Patient & { _id: string; _ingest: IngestMeta };
 
 export type DeadLetter = {
   _id: string; // `${queue}:${jobId}`
   queue: string;
   jobId: string;
   patientId: number | null;
+  /** The record's own center: with patientId, the record's identity. Absent on letters older than the (center_id, id) keys. */
+  centerId?: number | null;
   /** The record as received, kept so it can be replayed once the cause is fixed. */
   data: unknown;
   /** Instead of `data` (then null) when the server refuses the record's keys ($-prefixed, dotted). */

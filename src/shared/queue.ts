@@ -13,9 +13,9 @@ export type PatientRecord = {
   /** Id of the API key that submitted it: for the audit trail and status access. */
   submittedBy?: string;
   /**
-   * What that key may write. The API checks the incoming record's center; the worker checks the
-   * STORED record's, so a key cannot take over another center's patient by reusing its id.
-   * Absent (other producers, development mode): no restriction.
+   * What that key may write. The API and the worker check the record's OWN center against it; a
+   * stored record of another center is never consulted: the `(center_id, id)` key keeps each
+   * center's records apart. Absent (other producers, development mode, admin): no restriction.
    */
   tenant?: Tenant;
 };

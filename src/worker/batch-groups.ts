@@ -1,12 +1,13 @@
 import type { PatientDocument } from '../shared/mongo.ts';
-import { tenantAllows, type Tenant, type WriteOutcome } from '../shared/queue.ts';
+import type { WriteOutcome } from '../shared/queue.ts';
 import { JobError } from './job-errors.ts';
 import type { Stored } from './write-strategy.ts';
 
 // A batch seen per patient: of several versions of one patient only the newest (the candidate) is
 // written; the others are decided by what happened to it.
 
-export type WriteItem = { doc: PatientDocument; tenant?: Tenant };
+/** `doc._id` is patientKey(center_id, id): a group is one patient of one center. */
+export type WriteItem = { doc: PatientDocument };
 export type WriteResult = { ok: true; outcome: WriteOutcome } | { ok: false; error: JobError };
 
 export type Key = PatientDocument['_id'];
@@ -18,13 +19,11 @@ export function settleGroup(g: Group, results: (WriteResult | undefined)[]): voi
   const winner = g.result ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) };
   results[g.candidate.index] = winner;
   const applied = winner.ok && (winner.outcome === 'inserted' || winner.outcome === 'updated');
-  const owner = applied ? owners(g.candidate.item.doc) : g.stored?.owner;
   const storedVersion = applied ? g.candidate.item.doc._ingest.version : g.stored?.version;
   for (const { index, item } of g.entries) {
     if (index === g.candidate.index) continue;
     const v = item.doc._ingest.version;
-    if (owner && !tenantAllows(item.tenant, owner)) results[index] = forbidden();
-    else if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
+    if ((applied || winner.ok || g.stored) && storedVersion !== undefined && v <= storedVersion) results[index] = { ok: true, outcome: v === storedVersion ? 'unchanged' : 'stale' };
     else results[index] = { ok: false, error: new JobError('WRITE_DEFERRED', 'a newer version in the same batch was not written; will retry', false) };
   }
 }
@@ -46,6 +45,3 @@ export function groupByPatient(items: WriteItem[]): Map<Key, Group> {
 export function failAll(keys: Key[], groups: Map<Key, Group>, results: (WriteResult | undefined)[], error: JobError): void {
   for (const k of keys) for (const { index } of groups.get(k)!.entries) results[index] = { ok: false, error };
 }
-
-const owners = (doc: PatientDocument) => ({ center_id: doc.center_id ?? null, cluster_id: doc.cluster_id ?? null });
-export const forbidden = (): WriteResult => ({ ok: false, error: new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this API key may not write', true) });

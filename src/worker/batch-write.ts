@@ -1,7 +1,6 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import { tenantAllows } from '../shared/queue.ts';
-import { failAll, forbidden, groupByPatient, settleGroup, type Group, type Key, type WriteItem, type WriteResult } from './batch-groups.ts';
+import { failAll, groupByPatient, settleGroup, type Group, type Key, type WriteItem, type WriteResult } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
@@ -14,9 +13,11 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 // 2. Insert first: candidates go in with one unordered insert. A patient not stored yet is stored
 //    right there, atomically (the _id is unique), with no read.
 // 3. The known ones (duplicate key) get a guarded replace: it matches only if the stored version is
-//    older or absent (`$not: {$gte}`: a missing, null or non-string version counts as older) and the
-//    stored record belongs to a center the key may write. A refused one is then read to tell stale,
-//    unchanged and forbidden apart. On FerretDB the strategy reads first, under the lock.
+//    older or absent (`$not: {$gte}`: a missing, null or non-string version counts as older). The
+//    `_id` is patientKey(center_id, id): it scopes the write to the record's own center, so no stored
+//    record of another center is ever matched, compared or reported (no oracle, no squatting). A
+//    refused one is then read to tell stale and unchanged apart. On FerretDB the strategy reads
+//    first, under the lock.
 // 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
 //    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
@@ -127,8 +128,7 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
     const s = stored.get(g.key);
     g.stored = s;
     if (!s) return true; // gone since the insert said it exists: the upsert inserts it
-    const { doc, tenant } = g.candidate.item;
-    if (!tenantAllows(tenant, s.owner)) return (g.result = forbidden()), false;
+    const { doc } = g.candidate.item;
     if (s.version < doc._ingest.version) return true;
     if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
     g.result = { ok: true, outcome: 'unchanged' }; // our own version: a re-delivery
@@ -174,9 +174,8 @@ function decide(g: Group, a: BulkAnswer['answers'][number], bulk: BulkAnswer): v
 }
 
 function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<PatientDocument> {
-  const { doc, tenant } = item;
-  const owned = tenant ? { $or: [{ center_id: { $in: tenant.centers } }, { cluster_id: { $in: tenant.clusters } }] } : {};
-  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } }, ...owned }, replacement: doc, upsert: true } };
+  const { doc } = item;
+  return { replaceOne: { filter: { _id: doc._id, '_ingest.version': { $not: { $gte: doc._ingest.version } } }, replacement: doc, upsert: true } };
 }
 
 /** Whether failAll already answered this patient's records (lock trouble): settleGroup must not overwrite. */

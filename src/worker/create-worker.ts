@@ -14,7 +14,7 @@ import { createJobHandler } from './job-handler.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { ensureIndexes } from './indexes.ts';
-import { createWriteLock, withLocalTurns } from './write-lock.ts';
+import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
 export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
@@ -81,7 +81,7 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   // take jobs only then; after that the driver rides out outages by itself.
   void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
-    const lock = withLocalTurns(createWriteLock(connection, `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`, config.WORKER_WRITE_LOCK_MS));
+    const lock = withLocalTurns(createWriteLock(connection, writeLockPrefix(config), config.WORKER_WRITE_LOCK_MS));
     const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
     if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
     ready(createPatientStore({ patients: store.patients, strategy: prepared }));

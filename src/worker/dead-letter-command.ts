@@ -80,7 +80,7 @@ async function list(store: Store, args: string[], out: Out, err: Out): Promise<n
 }
 
 const line = (l: DeadLetter) =>
-  `${l._id}\tpatient ${l.patientId ?? '-'}\t${l.attempts} attempt(s)\t${l.failedAt.toISOString()}\t${l.errorCode}: ${l.errorMessage}` +
+  `${l._id}\tpatient ${l.centerId ?? '-'}:${l.patientId ?? '-'}\t${l.attempts} attempt(s)\t${l.failedAt.toISOString()}\t${l.errorCode}: ${l.errorMessage}` +
   (l.replayJobId ? `\treplayed as job ${l.replayJobId}` : '') + '\n';
 
 type Operator = { keyId: string; audit: AccessAudit };

@@ -34,13 +34,15 @@ export function undecidedRecords(job: Job<PatientJobData>, attempts = job.attemp
 export async function recordDeadLetter(store: Store, queue: string, source: LetterSource, failure: Failure, recordedBy: RecordedBy): Promise<void> {
   const ref = recordRef(source.jobId, source.index);
   const data = source.record;
-  const rawId = isRecord(data) && isRecord(data.patient) ? data.patient.id : undefined;
+  const patient = isRecord(data) && isRecord(data.patient) ? data.patient : undefined;
   const receivedAt = isRecord(data) && typeof data.receivedAt === 'number' && Number.isFinite(data.receivedAt) ? new Date(data.receivedAt) : null;
   const now = new Date();
   const failureFields = {
     queue,
     jobId: ref,
-    patientId: idOf(rawId),
+    // The record's own identity, (center_id, id): a letter names no other center.
+    patientId: idOf(patient?.id),
+    centerId: idOf(patient?.center_id),
     data: data as unknown,
     errorCode: failure.code,
     errorMessage: failure.message,

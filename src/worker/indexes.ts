@@ -4,8 +4,9 @@ import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 
 // The indexes the operational queries need, created idempotently at every worker start:
-// open dead letters by time (`dead-letters list`, the replay), a patient's audit trail by time, and
-// the optional audit retention (a TTL index, AUDIT_RETENTION_DAYS; 0 = keep everything).
+// open dead letters by time (`dead-letters list`, the replay), a patient's audit trail by time, a
+// patient id across centers (`_id` is "<center_id>:<id>"; an admin's look-up by `id` alone), and the
+// optional audit retention (a TTL index, AUDIT_RETENTION_DAYS; 0 = keep everything).
 
 const RETENTION = 'audit_retention';
 const NOT_IMPLEMENTED = 238; // FerretDB v1 has no TTL indexes
@@ -21,6 +22,7 @@ export async function ensureIndexes(store: Store, config: Config, logger: Logger
   };
   await store.deadLetters.createIndex({ replayedAt: 1, failedAt: 1 }, { name: 'open_by_time' }).catch(keep('dead_letters.open_by_time'));
   await store.audit.createIndex({ 'entries.patientId': 1, at: 1 }, { name: 'patient_by_time' }).catch(keep('audit.patient_by_time'));
+  await store.patients.createIndex({ id: 1 }, { name: 'id_across_centers' }).catch(keep('patients.id_across_centers'));
   const seconds = config.AUDIT_RETENTION_DAYS * 86_400;
   try {
     if (seconds === 0) await store.audit.dropIndex(RETENTION).catch((err: unknown) => ignore(err, NO_SUCH_INDEX));

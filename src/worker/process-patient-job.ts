@@ -1,6 +1,7 @@
 import type { PatientDocument } from '../shared/mongo.ts';
+import { patientKey } from '../shared/patient-key.ts';
 import { parsePatient, type PatientSchema } from '../shared/patient-schema.ts';
-import { idOf, recordRef, recordsOf, type RecordResult, type Tenant } from '../shared/queue.ts';
+import { idOf, recordRef, recordsOf, tenantAllows, type RecordResult, type Tenant } from '../shared/queue.ts';
 import type { WriteItem, WriteResult } from './batch-write.ts';
 import { JobError } from './job-errors.ts';
 
@@ -61,14 +62,17 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
     if (results[index]) return;
     const doc = toDocument(record, index, job, deps.schema, appliedAt);
     if (doc instanceof JobError) return reject(index, doc);
-    items.push({ doc, tenant: (record as { tenant?: Tenant }).tenant });
+    // The record's OWN center against its key's (other producers, replays); never a stored record's:
+    // its key already scopes the write to that center, so nothing of another center is consulted.
+    if (!tenantAllows((record as { tenant?: Tenant }).tenant, doc)) return reject(index, forbiddenCenter());
+    items.push({ doc });
     at.push(index);
   });
   const written = items.length > 0 ? await deps.write(items) : [];
   let retry: JobError | undefined;
   written.forEach((w, k) => {
     const index = at[k]!;
-    if (w.ok) results[index] = { outcome: w.outcome, patientId: items[k]!.doc._id };
+    if (w.ok) results[index] = { outcome: w.outcome, patientId: items[k]!.doc.id };
     else if (w.error.permanent) reject(index, w.error);
     else retry ??= w.error;
   });
@@ -87,7 +91,7 @@ function toDocument(record: unknown, index: number, job: JobInput, schema: Patie
   }
   const { patient } = parsed;
   return {
-    _id: patient.id,
+    _id: patientKey(patient.center_id ?? null, patient.id),
     ...patient,
     _ingest: {
       version: versionOf(patient.modify_time, r.receivedAt, job.id, index),
@@ -98,6 +102,8 @@ function toDocument(record: unknown, index: number, job: JobInput, schema: Patie
     },
   };
 }
+
+const forbiddenCenter = () => new JobError('FORBIDDEN_TENANT', "the record's center_id is not a center this API key may write", true);
 
 function patientIdOf(record: unknown): number | null {
   const patient = typeof record === 'object' && record !== null ? (record as { patient?: unknown }).patient : undefined;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.ts';
 
 // Per-patient write lock in Redis, held only while one batch writes a patient, and only on a
 // server that cannot run the guarded replace atomically (write-strategy.ts).
@@ -26,6 +27,9 @@ for i, key in ipairs(KEYS) do
   if redis.call('GET', key) == ARGV[1] then n = n + redis.call('DEL', key) end
 end
 return n`;
+
+/** The lock keys' prefix, one per queue prefix and database: shared by the worker and migrate-keys. */
+export const writeLockPrefix = (config: Pick<Config, 'QUEUE_PREFIX' | 'MONGO_DB'>) => `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`;
 
 export function createWriteLock(redis: Redis, keyPrefix: string, ttlMs: number): WriteLock {
   const key = (id: LockKey) => `${keyPrefix}:${String(id)}`;

@@ -4,14 +4,15 @@ import type { Lease, LockKey, WriteLock } from './write-lock.ts';
 
 // The one server-specific part of the write path, chosen once at start from buildInfo.
 //
-// MongoDB runs the guarded replace (filter: this _id, an older or no stored version, a center the
-// key may write) as one atomic operation, and reports per-op errors of an unordered bulk exactly:
+// MongoDB runs the guarded replace (filter: this _id, an older or no stored version) as one atomic
+// operation, and reports per-op errors of an unordered bulk exactly:
 // no lock, no read before writing. FerretDB v1 runs it as read, compare, write: writers of one
 // patient take turns through the Redis lock, read the stored versions first (so that a normal
 // bulk has no errors: FerretDB stops a bulk at its first error and reports it at index 0), and
-// read by `_id` equality, which it looks up by key, where `$in` scans the whole collection.
+// read by `_id` equality, which it looks up by key (for string keys such as patientKey's), where
+// `$in` scans the whole collection.
 
-export type Stored = { version: string; owner: { center_id: number | null; cluster_id: number | null } };
+export type Stored = { version: string };
 type Key = PatientDocument['_id'];
 
 export type WriteStrategy = {
@@ -26,7 +27,7 @@ export type WriteStrategy = {
   read: (patients: Collection<PatientDocument>, keys: Key[]) => Promise<Map<Key, Stored>>;
 };
 
-const PROJECTION = { '_ingest.version': 1, center_id: 1, cluster_id: 1 } as const;
+const PROJECTION = { '_ingest.version': 1 } as const;
 const READ_PARALLEL = 16;
 
 export function mongoStrategy(): WriteStrategy {
@@ -65,10 +66,5 @@ export async function chooseStrategy(db: Db, ferret: () => WriteStrategy): Promi
 
 function toStored(docs: PatientDocument[]): Map<Key, Stored> {
   // A document written before this service (no _ingest, or a version that is not a string) is older than any.
-  return new Map(
-    docs.map((d) => [
-      d._id,
-      { version: typeof d._ingest?.version === 'string' ? d._ingest.version : '', owner: { center_id: d.center_id ?? null, cluster_id: d.cluster_id ?? null } },
-    ]),
-  );
+  return new Map(docs.map((d) => [d._id, { version: typeof d._ingest?.version === 'string' ? d._ingest.version : '' }]));
 }

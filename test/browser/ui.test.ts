@@ -7,6 +7,7 @@ import { sha256 } from '../../src/api/auth.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // A real browser (Debian's chromium, installed by scripts/test.sh) on the help page and the dashboard.
 const CHROMIUM = '/usr/bin/chromium';
@@ -38,7 +39,7 @@ beforeAll(async () => {
   }
   // A poison record straight into the queue (as another producer could), beside a valid one.
   await h.enqueueJob([{ patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() }, { patient: { ...SEED_SAMPLE, id: 6, fullname: CANARY }, receivedAt: Date.now() }]);
-  await until('3 jobs completed, the poison record\'s neighbour stored', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3 && (await h.store.patients.countDocuments({ _id: 6 })) === 1, 50, async () => ({ counts: await h.queue.getJobCounts(), stored: await h.store.patients.countDocuments() }));
+  await until('3 jobs completed, the poison record\'s neighbour stored', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3 && (await h.store.patients.countDocuments({ _id: seedKey(6) })) === 1, 50, async () => ({ counts: await h.queue.getJobCounts(), stored: await h.store.patients.countDocuments() }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -110,7 +111,7 @@ describe.skipIf(!hasBrowser)('in a real browser', () => {
     await jobControls.filter({ visible: true }).first().click();
     const confirm = page.getByRole('button', { name: /confirm|retry/i }).last();
     if (await confirm.isVisible().catch(() => false)) await confirm.click();
-    await until('the retried record stored', 15_000, async () => (await h.store.patients.countDocuments({ _id: 5 })) === 1, 100, async () => h.queue.getJobCounts());
+    await until('the retried record stored', 15_000, async () => (await h.store.patients.countDocuments({ _id: seedKey(5) })) === 1, 100, async () => h.queue.getJobCounts());
     expect(await h.queue.getJobCountByTypes('failed')).toBe(0);
     await context.close();
   });

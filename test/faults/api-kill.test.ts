@@ -81,8 +81,8 @@ describe('fault: the API process is killed', () => {
 
     // The worker (never restarted) drains what Redis holds.
     const behind = async () => {
-      const docs = await env.store.patients.find({}, { projection: { _id: 1, fullname: 1 } }).toArray();
-      const stored = new Map(docs.map((d) => [d._id, versionOf(String(d.fullname))]));
+      const docs = await env.store.patients.find({}, { projection: { id: 1, fullname: 1 } }).toArray();
+      const stored = new Map(docs.map((d) => [d.id, versionOf(String(d.fullname))]));
       return [...newestAcked].filter(([id, v]) => (stored.get(id) ?? 0) < v).map(([id, v]) => ({ id, acked: v, stored: stored.get(id) ?? null }));
     };
     let lastBehind: Awaited<ReturnType<typeof behind>> = [];

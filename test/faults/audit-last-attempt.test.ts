@@ -4,6 +4,7 @@ import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
 import { auditEntries } from '../../src/worker/audit.ts';
 import { createFaultEnv, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { refParts } from '../support/records.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // One attempt per job (JOB_ATTEMPTS=1), so every run is the last: when the audit entry of that run
 // cannot be inserted (cut on the wire), the entry must still end up in `audit`, and a record that
@@ -36,7 +37,7 @@ describe('fault: the audit entry of a job\'s last attempt cannot be inserted', (
     expect(proxy.cuts() - before).toBe(2);
     expect(await job.getState()).toBe('completed');
     expect(await env.store.deadLetters.countDocuments({ jobId })).toBe(0);
-    expect(await env.store.patients.countDocuments({ _id: 701 })).toBe(1);
+    expect(await env.store.patients.countDocuments({ _id: seedKey(701) })).toBe(1);
     expect(job.returnvalue.results).toEqual([{ outcome: 'inserted', patientId: 701 }]);
     expect(entries.length).toBeGreaterThanOrEqual(1);
     expect(entries.every((e) => e.patientId === 701)).toBe(true);

@@ -35,7 +35,7 @@ describe('fault: dead letters are replayed once the cause is fixed', () => {
     await until('3 patients stored', 30_000, async () => (await env.store.patients.countDocuments()) === 3);
     const letters = await env.store.deadLetters.find({}).sort({ jobId: 1 }).toArray();
     const replayResults = await Promise.all(letters.map(async (l) => (l.replayJobId ? (await env.recordResult(l.replayJobId)).result : undefined)));
-    const stored = await env.store.patients.find({}).sort({ _id: 1 }).toArray();
+    const stored = await env.store.patients.find({}).sort({ id: 1 }).toArray();
     const unreplayed = await env.deadLetters('list');
     console.log('[dead-letter-replay]', JSON.stringify({ acknowledged: refs.length, originalJobs: jobIdsOf(refs), deadLetters: letters.length, replayed: letters.filter((l) => l.replayedAt).length, replayResults, storedDocs: stored.length, listedAfter: unreplayed.stdout.trim() }));
 
@@ -48,7 +48,7 @@ describe('fault: dead letters are replayed once the cause is fixed', () => {
     }
     expect(jobIdsOf(letters.map((l) => l.replayJobId!))).toHaveLength(3); // each letter its own new job
     expect(replayResults.map((r) => r?.outcome)).toEqual(['inserted', 'inserted', 'inserted']);
-    expect(stored.map((d) => [d._id, d.fullname, d._ingest.jobId])).toEqual(letters.map((l, i) => [701 + i, `patient ${701 + i} version 1`, l.replayJobId]));
+    expect(stored.map((d) => [d.id, d.fullname, d._ingest.jobId])).toEqual(letters.map((l, i) => [701 + i, `patient ${701 + i} version 1`, l.replayJobId]));
     expect(unreplayed.stdout).toContain('0 dead letter(s)');
   });
 });

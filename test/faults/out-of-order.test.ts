@@ -5,7 +5,7 @@ import { createRedis } from '../../src/shared/redis.ts';
 import { createPatientStore } from '../../src/worker/batch-write.ts';
 import { createWriteLock } from '../../src/worker/write-lock.ts';
 import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
-import { patientDoc } from '../support/patient-docs.ts';
+import { patientDoc, seedKey } from '../support/patient-docs.ts';
 import { createFaultEnv, jobIdsOf, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
 // Jobs of 4 records (versions of the one patient share a job too) and 4 processes x 4 jobs at once:
@@ -59,7 +59,7 @@ describe('fault: versions of one patient arrive out of order', () => {
         const versions = shuffle(Array.from({ length: 40 }, (_, v) => v + 1));
         const results = await Promise.all(versions.map((v, i) => writers[i % writers.length]!.writer.write([{ doc: patientDoc(id, v) }])));
         expect(results.flat().filter((r) => !r.ok)).toEqual([]);
-        const stored = await env.store.patients.findOne({ _id: id });
+        const stored = await env.store.patients.findOne({ _id: seedKey(id) });
         if (stored?.fullname === `patient ${id} version 40`) newestStored++;
       }
     } finally {

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { queueSettings } from '../../src/shared/queue.ts';
 import { createFaultEnv, refParts, patientVersion, until, type FaultEnv } from '../support/fault-env.ts';
 import { startMongoProxy, type MongoProxy } from '../support/fault-proxy.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // The worker reaches FerretDB through a proxy that can cut a connection instead of forwarding a
 // chosen command: the write never reaches the server and the driver sees a network error.
@@ -56,8 +57,8 @@ describe('fault: poison input and transient write failures', () => {
     expect(letters[0]!.errorMessage).toMatch(/isactive/);
     expect(letters[0]!.data).toMatchObject({ patient: { isactive: secret } }); // kept for replay
     expect(JSON.stringify([job.returnvalue, job.failedReason, letters.map((l) => l.errorMessage)])).not.toContain(secret);
-    expect(await env.store.patients.countDocuments({ _id: 501 })).toBe(0);
-    expect(await env.store.patients.findOne({ _id: 504 })).toMatchObject({ fullname: 'patient 504 version 1', _ingest: { jobId: neighbour, attempt: 1 } });
+    expect(await env.store.patients.countDocuments({ _id: seedKey(501) })).toBe(0);
+    expect(await env.store.patients.findOne({ _id: seedKey(504) })).toMatchObject({ fullname: 'patient 504 version 1', _ingest: { jobId: neighbour, attempt: 1 } });
   });
 
   it('when the write of a job is cut off on the wire twice and then goes through, then the record is stored after 3 attempts', { timeout: 60_000 }, async () => {
@@ -66,8 +67,8 @@ describe('fault: poison input and transient write failures', () => {
     await until('the job settled', 45_000, settled(jobOf(ref)), 100, () => env.counts());
 
     const job = (await env.queue.getJob(jobOf(ref)))!;
-    const stored = await env.store.patients.findOne({ _id: 502 });
-    console.log('[transient]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, storedAttempt: stored?._ingest.attempt, storedDocs: await env.store.patients.countDocuments({ _id: 502 }) }));
+    const stored = await env.store.patients.findOne({ _id: seedKey(502) });
+    console.log('[transient]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, storedAttempt: stored?._ingest.attempt, storedDocs: await env.store.patients.countDocuments({ _id: seedKey(502) }) }));
 
     expect(proxy.cuts()).toBe(2);
     expect(await job.getState()).toBe('completed');
@@ -84,7 +85,7 @@ describe('fault: poison input and transient write failures', () => {
 
     const job = (await env.queue.getJob(jobOf(poison)))!;
     const letter = await env.store.deadLetters.findOne({ jobId: poison });
-    const stored = await env.store.patients.findOne({ _id: 505 });
+    const stored = await env.store.patients.findOne({ _id: seedKey(505) });
     const audit = (await auditEntries(env.store.audit, { patientId: { $in: [503, 505] } })).map(({ jobId, action }) => ({ jobId, action })).sort((a, b) => a.jobId.localeCompare(b.jobId));
     console.log('[dead-letter-outage]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, deadLetter: letter && { errorCode: letter.errorCode, attempts: letter.attempts }, audit }));
 
@@ -122,6 +123,6 @@ describe('fault: poison input and transient write failures', () => {
     ]);
     expect(await env.store.deadLetters.countDocuments()).toBe(lettersBefore + 3);
     expect(results.map((r) => [r?.outcome, r?.code])).toEqual([['rejected', 'PATIENT_INVALID'], ['rejected', 'DB_UNAVAILABLE'], ['rejected', 'DB_UNAVAILABLE']]);
-    expect(await env.store.patients.countDocuments({ _id: { $in: [506, 507, 508] } })).toBe(0);
+    expect(await env.store.patients.countDocuments({ _id: { $in: [506, 507, 508].map(seedKey) } })).toBe(0);
   });
 });

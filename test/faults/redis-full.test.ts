@@ -57,7 +57,7 @@ describe('fault: a flood fills Redis (maxmemory, noeviction)', () => {
     await until('the worker drained every accepted record', 150_000, async () => (counts = await env.counts()).wait + counts.active + counts.delayed === 0, 500).catch((err: Error) => {
       throw new Error(`${err.message}; last counts ${JSON.stringify(counts)}; answers ${JSON.stringify(byStatus)}`);
     });
-    const storedIds = new Set((await env.store.patients.find({}, { projection: { _id: 1 } }).toArray()).map((d) => d._id));
+    const storedIds = new Set((await env.store.patients.find({}, { projection: { id: 1 } }).toArray()).map((d) => d.id));
     const acceptedNotStored = accepted.filter((a) => !storedIds.has(a.id)).length;
     const lettered = await env.store.deadLetters.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$errorCode', n: { $sum: 1 } } }]).toArray();
     const after = await post(99_999);

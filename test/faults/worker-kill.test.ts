@@ -13,8 +13,8 @@ beforeAll(async () => {
 });
 afterAll(() => env.close());
 
-// 5,000 records as 250 patients x 20 versions: FerretDB finds a numeric _id by scanning the whole
-// collection, so fewer, busier patients keep the run short while mixing versions more. In jobs of
+// 5,000 records as 250 patients x 20 versions: FerretDB found a numeric _id (the key before (center_id, id))
+// by scanning the whole collection, so fewer, busier patients keep the run short while mixing versions more. In jobs of
 // 10 records (500 jobs), so that a kill catches many jobs and records in flight.
 const PATIENTS = 250;
 const VERSIONS = 20;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessEntry } from '../../src/shared/access-audit.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { patientKey } from '../../src/shared/patient-key.ts';
 import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
@@ -15,7 +16,7 @@ let h: Harness;
 beforeAll(async () => {
   h = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: keysEnv(writer), API_TRUST_PROXY: PROXY });
   const doc = (id: number, center: number) => ({
-    ...SEED_SAMPLE, _id: id, id, center_id: center, fullname: CANARY, hn: CANARY, create_time: null, modify_time: null, followup_date: null,
+    ...SEED_SAMPLE, _id: patientKey(center, id), id, center_id: center, fullname: CANARY, hn: CANARY, create_time: null, modify_time: null, followup_date: null,
     _ingest: { version: 'x', jobId: '0', receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
   });
   await h.store.patients.insertMany([doc(301, 3), doc(401, 4)] as never[]);
@@ -34,7 +35,8 @@ describe('read audit', () => {
     const entries = await audit().find({ action: 'patient.read' }, { projection: { _id: 0, at: 0 } }).toArray();
     expect(entries).toEqual([
       { action: 'patient.read', keyId: 'center-3-writer', patientId: 301, outcome: 'returned', clientAddress: '203.0.113.7', requestId: expect.any(String) },
-      { action: 'patient.read', keyId: 'center-3-writer', patientId: 401, outcome: 'denied', clientAddress: '203.0.113.7', requestId: expect.any(String) },
+      // Center 4's 401 is stored as "4:401", outside this key's centers: for it, not there at all.
+      { action: 'patient.read', keyId: 'center-3-writer', patientId: 401, outcome: 'not-found', clientAddress: '203.0.113.7', requestId: expect.any(String) },
       // Not from the trusted proxy: its X-Forwarded-For is not believed.
       { action: 'patient.read', keyId: 'center-3-writer', patientId: 999, outcome: 'not-found', clientAddress: '10.0.0.2', requestId: expect.any(String) },
     ]);

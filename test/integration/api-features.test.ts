@@ -95,7 +95,7 @@ describe('POST /api/patients/batch', () => {
     const rejected = body.results.filter((r: { errors?: unknown }) => r.errors);
     expect(rejected.map((r: { index: number }) => r.index)).toEqual([...bad].sort((a, b) => a - b));
     expect(rejected[0].errors).toEqual([{ path: 'isactive', message: expect.stringMatching(/-128 to 127/) }]);
-    const stored = () => h.store.patients.countDocuments({ _id: { $gte: 5000, $lt: 6000 } });
+    const stored = () => h.store.patients.countDocuments({ id: { $gte: 5000, $lt: 6000 } });
     await until('990 stored', 60_000, async () => (await stored()) >= 990, 100, async () => ({ stored: await stored(), counts: await h.queue.getJobCounts() }));
     expect(await stored()).toBe(990);
     expect(await h.queue.getJobCountByTypes('failed')).toBe(0);

@@ -22,7 +22,7 @@ function runSmoke(): Promise<{ code: number | null; output: string }> {
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
     // The harness has its own hard limit (3 minutes in smoke mode); this one is a second fence.
-    const timer = setTimeout(() => child.kill('SIGTERM'), 240_000);
+    const timer = setTimeout(() => child.kill("SIGTERM"), 360_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
       resolve({ code, output });
@@ -83,5 +83,5 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
 
     expect(readFileSync(join(out, 'latest.md'), 'utf8')).toMatch(/^# Benchmark results \(smoke mode\)/);
     expect(readFileSync(join(out, 'latest.svg'), 'utf8')).toMatch(/^<svg [^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
-  }, 300_000);
+  }, 400_000);
 });

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // Issue 3's contract over HTTP: the seed's sample in every format the old endpoint took is stored
 // identically; other media types, oversized and invalid bodies are refused with problem+json, and
@@ -41,17 +42,17 @@ describe('the seed sample in every accepted format', () => {
     ['SEED_SAMPLE as a form, all values strings', asForm(SEED_SAMPLE), 'application/x-www-form-urlencoded'],
     ['examples/patient.json as a form, all values strings', asForm(JSON.parse(RAW_FILE) as Record<string, unknown>), 'application/x-www-form-urlencoded'],
   ])('when %s is posted verbatim, then MongoDB holds the same typed document', async (_name, payload, contentType) => {
-    await stored.store.patients.deleteOne({ _id: 1 });
+    await stored.store.patients.deleteOne({ _id: seedKey(1) });
     const res = await post(stored, payload, contentType);
     expect(res.statusCode).toBe(202);
     const { state, result } = await stored.settled(res.json().jobId);
     expect(state).toBe('completed');
     expect(result).toEqual({ outcome: 'inserted', patientId: 1 });
 
-    const { _ingest, ...doc } = (await stored.store.patients.findOne({ _id: 1 }))!;
+    const { _ingest, ...doc } = (await stored.store.patients.findOne({ _id: seedKey(1) }))!;
     expect(_ingest).toMatchObject({ jobId: res.json().jobId });
     expect(doc).toEqual({
-      _id: 1,
+      _id: seedKey(1),
       ...SEED_SAMPLE,
       create_time: new Date('2025-10-31T12:55:09.138Z'),
       modify_time: new Date('2025-10-31T12:55:09.138Z'),
@@ -60,8 +61,8 @@ describe('the seed sample in every accepted format', () => {
     expect(Object.keys(doc)).toEqual(['_id', ...PATIENT_FIELD_NAMES]);
     // Stored as int and date by the server's own reckoning, not only as JS values.
     const ints = ['id', 'cluster_id', 'record_status_id', 'isactive', 'status_id', 'med_sup_role_id'];
-    for (const f of ints) expect(await stored.store.patients.countDocuments({ _id: 1, [f]: { $type: 'int' } }), f).toBe(1);
-    expect(await stored.store.patients.countDocuments({ _id: 1, followup_date: { $type: 'date' } })).toBe(1);
+    for (const f of ints) expect(await stored.store.patients.countDocuments({ _id: seedKey(1), [f]: { $type: 'int' } }), f).toBe(1);
+    expect(await stored.store.patients.countDocuments({ _id: seedKey(1), followup_date: { $type: 'date' } })).toBe(1);
   });
 });
 

@@ -33,7 +33,7 @@ describe('dead letters over HTTP (admin scope)', () => {
     expect(res.statusCode).toBe(200);
     const body = res.json();
     expect(body).toMatchObject({ total: 1, offset: 0, limit: 100 });
-    expect(body.items).toEqual([expect.objectContaining({ jobId: poison, patientId: 61, errorCode: expect.any(String), attempts: 1, replayedAt: null, replayJobId: null })]);
+    expect(body.items).toEqual([expect.objectContaining({ jobId: poison, centerId: 3, patientId: 61, errorCode: expect.any(String), attempts: 1, replayedAt: null, replayJobId: null })]);
     expect(body.items[0].errorMessage).toContain('isactive');
     expect(new Date(body.items[0].failedAt).getTime()).toBeGreaterThan(0);
     expect(res.body).not.toContain(CANARY);

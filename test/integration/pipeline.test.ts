@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // Issue 2's acceptance: the seed's sample goes in over HTTP and comes out of MongoDB, through the
 // real queue and the real worker.
@@ -28,7 +29,7 @@ describe('POST /api/patients through to MongoDB', () => {
     expect(state).toBe('completed');
     expect(result).toEqual({ outcome: 'inserted', patientId: 1 });
 
-    const doc = await h.store.patients.findOne({ _id: 1 });
+    const doc = await h.store.patients.findOne({ _id: seedKey(1) });
     expect(doc).not.toBeNull();
     for (const field of PATIENT_FIELD_NAMES) expect(doc, field).toHaveProperty(field);
     expect(doc!.create_time).toBeInstanceOf(Date);
@@ -38,7 +39,7 @@ describe('POST /api/patients through to MongoDB', () => {
     expect(doc!._ingest).toMatchObject({ jobId: body.jobId, attempt: 1 });
 
     // BSON types as stored, asked of the server itself rather than of the driver's JS values.
-    const typed = (field: string, type: string) => h.store.patients.countDocuments({ _id: 1, [field]: { $type: type } });
+    const typed = (field: string, type: string) => h.store.patients.countDocuments({ _id: seedKey(1), [field]: { $type: type } });
     for (const f of ['id', 'cluster_id', 'center_id', 'modify_by', 'record_status_id', 'isactive', 'order', 'total_hd', 'med_sup_role_id']) {
       expect(await typed(f, 'int'), f).toBe(1);
     }
@@ -53,19 +54,19 @@ describe('POST /api/patients through to MongoDB', () => {
     expect(first.json().jobId).not.toBe(second.json().jobId);
     await h.settled(first.json().jobId);
     await h.settled(second.json().jobId);
-    expect(await h.store.patients.countDocuments({ _id: 2 })).toBe(1);
-    expect((await h.store.patients.findOne({ _id: 2 }))!.fullname).toBe('changed name');
+    expect(await h.store.patients.countDocuments({ _id: seedKey(2) })).toBe(1);
+    expect((await h.store.patients.findOne({ _id: seedKey(2) }))!.fullname).toBe('changed name');
   });
 
   it('when the same job is delivered again, then nothing changes and the outcome is unchanged', async () => {
     const res = await post({ ...SEED_SAMPLE, id: 3 });
     const { job } = await h.settled(res.json().jobId);
-    const before = await h.store.patients.findOne({ _id: 3 });
+    const before = await h.store.patients.findOne({ _id: seedKey(3) });
     await job.retry('completed'); // BullMQ re-delivers the very same job
     const again = await h.settled(res.json().jobId);
     expect(again.result?.outcome).toBe('unchanged');
-    expect(await h.store.patients.countDocuments({ _id: 3 })).toBe(1);
-    expect((await h.store.patients.findOne({ _id: 3 }))!._ingest.version).toBe(before!._ingest.version);
+    expect(await h.store.patients.countDocuments({ _id: seedKey(3) })).toBe(1);
+    expect((await h.store.patients.findOne({ _id: seedKey(3) }))!._ingest.version).toBe(before!._ingest.version);
   });
 
   it('when the body is not JSON or has no id, then a 4xx problem says why and nothing is enqueued', async () => {

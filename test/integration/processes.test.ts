@@ -5,6 +5,7 @@ import { createStore } from '../../src/shared/mongo.ts';
 import { startProcess, waitForOutput } from '../support/processes.ts';
 import { testConfig } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 const config = testConfig();
 const store = createStore(config);
@@ -49,7 +50,7 @@ describe('the API and worker as processes', () => {
         return (status as { state?: string }).state === 'stored';
       }, 50, async () => ({ status, worker: worker.output().slice(-2000) }));
       expect(status).toMatchObject({ state: 'stored', outcome: 'inserted', patientId: 77 });
-      expect(await store.patients.countDocuments({ _id: 77 })).toBe(1);
+      expect(await store.patients.countDocuments({ _id: seedKey(77) })).toBe(1);
       expect(worker.output()).toMatch(/"records":1,"inserted":1.*"msg":"job done"/);
     } finally {
       api.child.kill('SIGTERM');

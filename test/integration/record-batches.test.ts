@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { seedKey } from '../support/patient-docs.ts';
 
 // Issue 9: a queue job is a batch of records. Concurrent single requests share a job, a big batch
 // request is split into jobs of at most JOB_MAX_RECORDS, and every record keeps its own status
@@ -54,7 +55,7 @@ describe('records coalesced into jobs', () => {
 
     const final = await finalStatuses(urls);
     expect(final.map((s) => [s.patientId, s.state, s.outcome])).toEqual(ids.map((id) => [id, 'stored', 'inserted']));
-    expect(await h.store.patients.countDocuments({ _id: { $gte: 100, $lt: 140 } })).toBe(40);
+    expect(await h.store.patients.countDocuments({ id: { $gte: 100, $lt: 140 } })).toBe(40);
   });
 
   it('when a batch of 1200 is posted, then it becomes ceil(1200/500) = 3 jobs and each item\'s status is its own', { timeout: 120_000 }, async () => {
@@ -74,7 +75,7 @@ describe('records coalesced into jobs', () => {
     const wrong = final.filter((s, i) => s.patientId !== 10_000 + i || s.state !== 'stored' || s.outcome !== 'inserted');
     expect(wrong.slice(0, 5)).toEqual([]);
     expect(final.map((s, i) => s.jobId === body.results[i]!.jobId).every(Boolean)).toBe(true);
-    expect(await h.store.patients.countDocuments({ _id: { $gte: 10_000, $lt: 11_200 } })).toBe(1200);
+    expect(await h.store.patients.countDocuments({ id: { $gte: 10_000, $lt: 11_200 } })).toBe(1200);
   });
 });
 
@@ -92,7 +93,7 @@ describe('a poison record inside a job', () => {
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(1);
     expect(settled.map((s) => [s.state, s.result?.outcome])).toEqual([['completed', 'inserted'], ['failed', 'rejected'], ['completed', 'inserted']]);
-    expect(await h.store.patients.find({ _id: { $in: [201, 202, 203] } }).map((d) => [d._id, d._ingest.jobId]).toArray()).toEqual([[201, refs[0]], [203, refs[2]]]);
+    expect(await h.store.patients.find({ _id: { $in: [201, 202, 203].map(seedKey) } }).map((d) => [d.id, d._ingest.jobId]).toArray()).toEqual([[201, refs[0]], [203, refs[2]]]);
     expect(await h.store.deadLetters.countDocuments()).toBe(lettersBefore + 1);
     expect(await h.store.deadLetters.findOne({ jobId: refs[1] })).toMatchObject({ errorCode: 'PATIENT_INVALID', patientId: 202, attempts: 1 });
 

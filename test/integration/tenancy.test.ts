@@ -53,7 +53,7 @@ describe('patient keys', () => {
 
 describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
   const stored = (id: number, center: number, cluster: number | null) => ({
-    ...SEED_SAMPLE, _id: id, id, center_id: center, cluster_id: cluster, create_time: null, modify_time: null, followup_date: null,
+    ...SEED_SAMPLE, _id: patientKey(center, id), id, center_id: center, cluster_id: cluster, create_time: null, modify_time: null, followup_date: null,
     _ingest: { version: 'x', jobId: '0', receivedAt: new Date(), appliedAt: new Date(), attempt: 1 },
   });
 
@@ -81,15 +81,15 @@ describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/patients/501', headers: bearer(cluster2) })).statusCode).toBe(404);
   });
 
-  it('when a cluster key reuses the id of another cluster\'s record labelled with its cluster, then the worker refuses it', async () => {
+  it('when a cluster key reuses the id of another cluster\'s record labelled with its cluster, then the worker stores its own center\'s record and the other stays untouched', async () => {
     await h.store.patients.insertOne(stored(502, 5, 2) as never);
     h.startWorker();
     const res = await post(bearer(cluster2), { ...SEED_SAMPLE, id: 502, center_id: 4, cluster_id: 2, fullname: 'moved', modify_time: '2026-01-01T00:00:00Z' });
     expect(res.statusCode).toBe(202);
     const { state, result } = await h.settled(res.json().jobId);
-    expect(state).toBe('failed');
-    expect(result?.code).toBe('FORBIDDEN_TENANT');
-    expect(await h.store.patients.findOne({ _id: 502 })).toMatchObject({ center_id: 5, fullname: SEED_SAMPLE.fullname });
+    expect([state, result?.outcome]).toEqual(['completed', 'inserted']);
+    expect(await h.store.patients.findOne({ _id: patientKey(5, 502) })).toMatchObject({ center_id: 5, fullname: SEED_SAMPLE.fullname });
+    expect(await h.store.patients.findOne({ _id: patientKey(4, 502) })).toMatchObject({ center_id: 4, fullname: 'moved' });
     await h.stopWorker();
   });
 });

@@ -145,11 +145,11 @@ export async function storedVersusAcknowledged(store: Store, newest: Map<number,
   let newestStored = 0;
   const wrong: number[] = [];
   for (const doc of docs) {
-    const expected = newest.get(doc._id);
+    const expected = newest.get(doc.id);
     if (expected && doc.fullname === expected.fullname && doc._ingest.jobId === expected.jobId) newestStored++;
-    else wrong.push(doc._id);
+    else wrong.push(doc.id);
   }
-  const missing = [...newest.keys()].filter((id) => !docs.some((d) => d._id === id));
+  const missing = [...newest.keys()].filter((id) => !docs.some((d) => d.id === id));
   return { patients: newest.size, storedDocs: docs.length, newestStored, duplicates: duplicates.length, missing: missing.length, wrong: wrong.slice(0, 10) };
 }
 

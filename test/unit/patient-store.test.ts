@@ -20,7 +20,7 @@ describe('the write path on MongoDB answers', () => {
     const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2));
     expect(results).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
     expect(sent).toHaveLength(2);
-    expect(sent[1]![0]).toMatchObject({ replaceOne: { filter: { _id: 1, '_ingest.version': items(1)[0]!.doc._ingest.version } } });
+    expect(sent[1]![0]).toMatchObject({ replaceOne: { filter: { _id: '3:1', '_ingest.version': items(1)[0]!.doc._ingest.version } } });
   });
 
   it('when the confirming write times out too, then the items fail retryable DB_NOT_DURABLE (never "unchanged")', async () => {
@@ -35,7 +35,7 @@ describe('the write path on MongoDB answers', () => {
   it('when a guarded replace of known patients is applied with a write-concern error, then upserted reads "inserted", matched "updated"', async () => {
     const { patients } = scriptedCollection([
       allDuplicates(2),
-      () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 1, upserted: [{ index: 1, _id: 2 }], writeConcernError: WRITE_CONCERN_TIMEOUT }),
+      () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 1, upserted: [{ index: 1, _id: '3:2' }], writeConcernError: WRITE_CONCERN_TIMEOUT }),
       () => bulkOutcome('update', 2, { ok: 1, n: 2, nModified: 0 }),
     ]);
     const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2));
@@ -46,22 +46,23 @@ describe('the write path on MongoDB answers', () => {
     const newer = patientDoc(2, 9)._ingest;
     const { patients, sent, reads } = scriptedCollection(
       [allDuplicates(3), () => bulkOutcome('update', 3, { ok: 1, n: 2, nModified: 2, writeErrors: [duplicateKey(1)] })],
-      new Map([[2, { _ingest: newer, center_id: 3, cluster_id: 2 }]]),
+      new Map([['3:2', { _ingest: newer, center_id: 3, cluster_id: 2 }]]),
     );
     const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1, 2, 3));
     expect(results).toEqual([{ ok: true, outcome: 'updated' }, { ok: true, outcome: 'stale' }, { ok: true, outcome: 'updated' }]);
     expect(sent).toHaveLength(2); // one insert, one unordered bulk: no op-by-op round trips
-    expect(reads).toEqual([[2]]); // only the refused patient is read
+    expect(reads).toEqual([['3:2']]); // only the refused patient is read
   });
 
-  it('when the guarded replace carries the tenant, then the condition is in the filter and a refusal by owner ends FORBIDDEN_TENANT', async () => {
+  it('when the guarded replace is sent, then its filter is the record\'s own key and version only (no stored owner), and a refusal reads as stale', async () => {
     const { patients, sent } = scriptedCollection(
       [allDuplicates(1), () => bulkOutcome('update', 1, { ok: 1, n: 0, writeErrors: [duplicateKey(0)] })],
-      new Map([[1, { _ingest: patientDoc(1, 1)._ingest, center_id: 8, cluster_id: 9 }]]),
+      new Map([['3:1', { _ingest: patientDoc(1, 9)._ingest, center_id: 3, cluster_id: 2 }]]),
     );
-    const [result] = await createPatientStore({ patients, strategy: mongoStrategy() }).write([{ doc: patientDoc(1, 5), tenant: { centers: [3], clusters: [] } }]);
-    expect(sent[1]![0]).toMatchObject({ replaceOne: { filter: { $or: [{ center_id: { $in: [3] } }, { cluster_id: { $in: [] } }] }, upsert: true } });
-    expect(result).toMatchObject({ ok: false, error: { code: 'FORBIDDEN_TENANT', permanent: true } });
+    const [result] = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(1));
+    const filter = (sent[1]![0] as { replaceOne: { filter: Record<string, unknown> } }).replaceOne.filter;
+    expect(filter).toEqual({ _id: '3:1', '_ingest.version': { $not: { $gte: items(1)[0]!.doc._ingest.version } } });
+    expect(result).toEqual({ ok: true, outcome: 'stale' });
   });
 
   it('when the stored document has no _ingest version (a migration), then the guarded filter still matches it: $not $gte, not $lt', async () => {

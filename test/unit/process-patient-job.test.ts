@@ -27,13 +27,12 @@ function writeLayer(answer: (item: WriteItem, k: number) => WriteResult = () => 
 
 describe('processPatientJob (a batch of records, one attempt)', () => {
   it('when a job mixes valid, invalid and malformed records, then the valid ones go to one write in order and the others are rejected on their own', async () => {
-    const layer = writeLayer((item) => ({ ok: true, outcome: item.doc._id === 1 ? 'inserted' : 'updated' }));
+    const layer = writeLayer((item) => ({ ok: true, outcome: item.doc.id === 1 ? 'inserted' : 'updated' }));
     const data = { records: [valid(1), { patient: { ...SEED_SAMPLE, id: 9, isactive: 999 }, receivedAt: RECEIVED }, { not: 'a record' }, valid(2)] };
     const out = await processPatientJob({ id: '7', data, attemptsMade: 0 }, { schema, write: layer.write, now: () => NOW });
 
     expect(layer.calls).toHaveLength(1); // one group commit for the job
-    expect(layer.calls[0]!.map((i) => i.doc._id)).toEqual([1, 2]);
-    expect(layer.calls[0]![0]!.tenant).toEqual({ centers: [3], clusters: [] });
+    expect(layer.calls[0]!.map((i) => [i.doc._id, i.doc.id, i.doc.center_id])).toEqual([['3:1', 1, 3], ['3:2', 2, 3]]); // keyed by (center_id, id)
     expect(layer.calls[0]![1]!.doc._ingest).toEqual({ version: versionOf(new Date('2025-10-31T12:55:09.138Z'), RECEIVED, '7', 3), jobId: '7-3', receivedAt: new Date(RECEIVED), appliedAt: NOW, attempt: 1 });
     expect(layer.calls[0]![1]!.doc._ingest.version).toMatch(/\|0000000000000007\.00003$/);
     expect(out.results).toEqual([
@@ -53,7 +52,7 @@ describe('processPatientJob (a batch of records, one attempt)', () => {
     const decided: (RecordResult | null)[] = [{ outcome: 'inserted', patientId: 1 }, null, { outcome: 'rejected', patientId: 3, code: 'PATIENT_INVALID', message: 'm' }];
     const out = await processPatientJob({ id: '8', data: { records: [valid(1), valid(2), valid(3)] }, attemptsMade: 1, decided }, { schema, write: layer.write });
 
-    expect(layer.calls.map((c) => c.map((i) => i.doc._id))).toEqual([[2]]);
+    expect(layer.calls.map((c) => c.map((i) => i.doc._id))).toEqual([['3:2']]);
     expect(layer.calls[0]![0]!.doc._ingest).toMatchObject({ jobId: '8-1', attempt: 2 });
     expect(out.results).toEqual([decided[0], { outcome: 'inserted', patientId: 2 }, decided[2]]);
     expect(out.rejected).toEqual([]); // refused in an earlier attempt, dead-lettered then
@@ -68,7 +67,7 @@ describe('processPatientJob (a batch of records, one attempt)', () => {
 
   it('when the write layer answers a transient error for some records, then those stay undecided and the job is to be retried with that error', async () => {
     const transient = new JobError('DB_UNAVAILABLE', 'database unreachable', false);
-    const layer = writeLayer((item) => (item.doc._id === 2 || item.doc._id === 3 ? { ok: false, error: transient } : { ok: true, outcome: 'unchanged' as WriteOutcome }));
+    const layer = writeLayer((item) => (item.doc.id === 2 || item.doc.id === 3 ? { ok: false, error: transient } : { ok: true, outcome: 'unchanged' as WriteOutcome }));
     const out = await processPatientJob({ id: '10', data: { records: [valid(1), valid(2), valid(3), valid(4)] }, attemptsMade: 0 }, { schema, write: layer.write });
 
     expect(out.results).toEqual([{ outcome: 'unchanged', patientId: 1 }, null, null, { outcome: 'unchanged', patientId: 4 }]);
@@ -77,13 +76,29 @@ describe('processPatientJob (a batch of records, one attempt)', () => {
   });
 
   it('when the write layer answers a permanent error for a record, then that record alone is rejected and nothing is retried', async () => {
-    const forbidden = new JobError('FORBIDDEN_TENANT', 'the stored patient belongs to a center this key may not write', true);
-    const layer = writeLayer((item) => (item.doc._id === 2 ? { ok: false, error: forbidden } : { ok: true, outcome: 'inserted' }));
+    const refused = new JobError('DB_REJECTED', 'MongoDB refused the document', true);
+    const layer = writeLayer((item) => (item.doc.id === 2 ? { ok: false, error: refused } : { ok: true, outcome: 'inserted' }));
     const out = await processPatientJob({ id: '11', data: { records: [valid(1), valid(2)] }, attemptsMade: 0 }, { schema, write: layer.write });
 
-    expect(out.results).toEqual([{ outcome: 'inserted', patientId: 1 }, { outcome: 'rejected', patientId: 2, code: 'FORBIDDEN_TENANT', message: forbidden.message }]);
-    expect(out.rejected.map((r) => [r.index, r.error])).toEqual([[1, forbidden]]);
+    expect(out.results).toEqual([{ outcome: 'inserted', patientId: 1 }, { outcome: 'rejected', patientId: 2, code: 'DB_REJECTED', message: refused.message }]);
+    expect(out.rejected.map((r) => [r.index, r.error])).toEqual([[1, refused]]);
     expect(out.retry).toBeUndefined();
+  });
+
+  it('when a record has no center (development mode, admin), then its key is "-:<id>", apart from every center\'s', async () => {
+    const layer = writeLayer();
+    const out = await processPatientJob({ id: '13', data: { records: [{ patient: { ...SEED_SAMPLE, id: 7, center_id: null, cluster_id: null }, receivedAt: RECEIVED }, valid(7)] }, attemptsMade: 0 }, { schema, write: layer.write });
+    expect(layer.calls[0]!.map((i) => i.doc._id)).toEqual(['-:7', '3:7']);
+    expect(out.results).toEqual([{ outcome: 'inserted', patientId: 7 }, { outcome: 'inserted', patientId: 7 }]);
+  });
+
+  it('when a record\'s own center is not one its key may write, then it alone is rejected FORBIDDEN_TENANT, never written, and no center is named', async () => {
+    const layer = writeLayer();
+    const foreign = { ...valid(2), patient: { ...SEED_SAMPLE, id: 2, center_id: 4 } };
+    const out = await processPatientJob({ id: '14', data: { records: [valid(1), foreign] }, attemptsMade: 0 }, { schema, write: layer.write });
+    expect(layer.calls[0]!.map((i) => i.doc._id)).toEqual(['3:1']);
+    expect(out.results[1]).toMatchObject({ outcome: 'rejected', patientId: 2, code: 'FORBIDDEN_TENANT' });
+    expect(out.results[1]!.message).not.toMatch(/\d/);
   });
 
   it('when a job of the one-record shape (before batches) is still queued, then it is processed as a batch of one', async () => {

@@ -10,6 +10,7 @@ export function deadLetterSchemas() {
     id: z.string().meta({ description: 'the letter id: `<queue>:<jobId>-<index>`' }),
     queue: z.string(),
     jobId: z.string().meta({ description: 'the record reference that failed' }),
+    centerId: z.int().nullable().meta({ description: "the record's own center (null: none, or a letter older than the (center_id, id) keys)" }),
     patientId: z.int().nullable(),
     errorCode: z.string(),
     errorMessage: z.string().meta({ description: 'the rule or failure, with field paths; never a value' }),

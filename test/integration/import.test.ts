@@ -1,0 +1,92 @@
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../scripts/local-servers.ts';
+import { createHarness, type Harness } from '../support/harness.ts';
+import { drained, readNdjson, storedIds, runImporter, serve, stop, tempDir, workerFor, writeExport, type Format, type Served } from '../support/import.ts';
+import type { Proc } from '../support/processes.ts';
+
+// Issue 13's acceptance: a registry export of 20,000 records (1 % invalid) in each format goes
+// through `node src/import/main.ts` -> the real API -> Redis -> the real worker -> MongoDB.
+
+const COUNT = 20_000;
+let h: Harness;
+let api: Served;
+let worker: Proc;
+const dir = tempDir();
+
+beforeAll(async () => {
+  // Status checks (--wait) are one GET per record: a limit and a retention that let 20,000 through.
+  h = await createHarness({ RATE_LIMIT_MAX: '1000000', JOB_KEEP_COMPLETED: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000', LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: '60000' });
+  worker = workerFor(h);
+  api = await serve(h);
+});
+// Dropping a large database on a busy FerretDB can take a while.
+afterAll(async () => {
+  await stop(worker);
+  await h.close();
+  rmSync(dir, { recursive: true, force: true });
+}, 180_000);
+
+type Reject = { line: number; errors: { path: string; message: string }[]; record: unknown };
+
+describe('npm run import, against the real stack', () => {
+  it.each<[Format, number, string[]]>([
+    ['ndjson', 1_000_000, []],
+    ['json', 2_000_000, []],
+    ['csv', 3_000_000, []],
+  ])('when a %s export of 20,000 records with 1 in 100 invalid is imported, then every valid record is stored, every invalid one is in the rejects file with its line, and the exit code is 1', async (format, firstId, extra) => {
+    const file = await writeExport(dir, format, COUNT, firstId);
+    const before = api.batches.length;
+    const run = runImporter([file.path, '--url', api.url, ...extra], dir);
+    const { code } = await run.exited;
+    expect(code, run.output()).toBe(1);
+    expect(run.output()).toContain(`20,000 records, ${file.validIds.length.toLocaleString('en-US')} accepted, ${file.invalid.length} rejected`);
+    // Batches of the API's maximum (1000, read from its /docs/json), each acknowledged exactly once;
+    // a loaded machine may answer some with 503 first, which are sent again.
+    const acknowledged = api.batches.slice(before).filter((b) => b.status === 202).map((b) => b.requestId.replace(/^import-[0-9a-f]+-/, ''));
+    expect(acknowledged.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: COUNT / 1000 }, (_, i) => String(i)));
+
+    // In the order the batches were acknowledged (several are in flight at once).
+    const rejects = readNdjson<Reject>(join(dir, `registry-${firstId}.${format}.rejects.ndjson`)).sort((a, b) => a.line - b.line);
+    expect(rejects.map((r) => r.line)).toEqual(file.invalid.map((r) => r.line));
+    rejects.forEach((r, i) => {
+      expect(r.errors.length, `line ${r.line}`).toBeGreaterThan(0);
+      expect(JSON.stringify(r.record), `line ${r.line}`).toContain(String(file.invalid[i]!.id));
+    });
+    expect(new Set(rejects.flatMap((r) => r.errors.map((e) => e.path)))).toEqual(new Set(
+      { ndjson: ['isactive', 'create_time', '(line)'], json: ['isactive', 'create_time', 'center_id'], csv: ['isactive', 'create_time', '(row)'] }[format],
+    ));
+
+    await drained(h, 300_000, worker);
+    expect(await storedIds(h, firstId, COUNT)).toEqual(file.validIds);
+    // A value with a newline and quotes (a CSV field over two lines) arrives as it was written.
+    expect((await h.store.patients.findOne({ _id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
+  }, 480_000);
+
+  it('when the output is not a terminal, then progress comes as plain lines without escape codes; --wait counts every accepted record stored', async () => {
+    const file = await writeExport(dir, 'ndjson', 2000, 4_000_000);
+    const run = runImporter([file.path, '--url', api.url, '--batch-size', '100', '--concurrency', '1', '--wait'], dir);
+    expect((await run.exited).code, run.output()).toBe(1);
+    const lines = run.output().split('\n');
+    expect(lines.filter((l) => /^\d+% \| [\d,]+ sent \| [\d,]+ accepted \| [\d,]+ rejected \| [\d,]+ rec\/s \| ETA /.test(l)).length).toBeGreaterThanOrEqual(2);
+    expect(lines.some((l) => l.startsWith('100% | 2,000 sent | 1,980 accepted | 20 rejected'))).toBe(true);
+    expect(run.output()).not.toMatch(/\u001b\[/);
+    // One status GET per record (each one reads its job): small batches keep this test quick.
+    expect(run.output()).toContain('stored 1,980, stale 0 (an equal or newer version was already stored), failed 0, unknown 0 (no longer kept by the API), still pending 0');
+  }, 240_000);
+
+  it('when the URL, the file or a flag is wrong, then it exits 2 naming the problem', async () => {
+    const closed = await freePort();
+    const nowhere = runImporter([join(dir, 'registry-1000000.ndjson'), '--url', `http://127.0.0.1:${closed}`, '--fresh'], dir);
+    expect((await nowhere.exited).code).toBe(2);
+    expect(nowhere.output()).toMatch(new RegExp(`import: GET http://127\\.0\\.0\\.1:${closed}/docs/json kept failing for \\d s \\(last: ECONNREFUSED\\)`));
+    const missing = runImporter([join(dir, 'nope.csv'), '--url', api.url], dir);
+    expect((await missing.exited).code).toBe(2);
+    expect(missing.output()).toMatch(/cannot read .*nope\.csv: ENOENT/);
+    const flag = runImporter(['x.txt', '--concurrency', 'many'], dir);
+    expect((await flag.exited).code).toBe(2);
+    expect(flag.output()).toMatch(/--concurrency must be a number; cannot tell the format of x\.txt|--concurrency must be a number/);
+    expect(readFileSync(join(dir, 'registry-1000000.ndjson.checkpoint.json'), 'utf8')).toContain('"complete":true');
+  });
+});
