@@ -61,7 +61,7 @@ describe('npm run import, against the real stack', () => {
     await drained(h, 300_000, worker);
     expect(await storedIds(h, firstId, COUNT)).toEqual(file.validIds);
     // A value with a newline and quotes (a CSV field over two lines) arrives as it was written.
-    expect((await h.store.patients.findOne({ _id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
+    expect((await h.store.patients.findOne({ id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
   }, 480_000);
 
   it('when the output is not a terminal, then progress comes as plain lines without escape codes; --wait counts every accepted record stored', async () => {

@@ -105,7 +105,7 @@ export async function drained(h: Harness, timeoutMs: number, worker?: Proc): Pro
  * one read time out: the read is tried again (bounded), and a lasting failure names the error.
  */
 export async function storedIds(h: Harness, first: number, count: number, timeoutMs = 180_000): Promise<number[]> {
-  const read = () => h.store.patients.distinct('_id', { _id: { $gte: first, $lt: first + count } }).then((ids) => (ids as number[]).sort((a, b) => a - b), (err: Error) => `${err.name}: ${err.message}`);
+  const read = () => h.store.patients.distinct('id', { id: { $gte: first, $lt: first + count } }).then((ids) => (ids as number[]).sort((a, b) => a - b), (err: Error) => `${err.name}: ${err.message}`);
   return (await pollUntil('MongoDB to answer the stored ids', timeoutMs, read, (v) => Array.isArray(v))) as number[];
 }
 
