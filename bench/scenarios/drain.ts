@@ -62,7 +62,7 @@ async function prestore(ctx: Ctx, db: string, firstId: number, count: number): P
   }
 }
 
-const applied = (patients: Collection<PatientDocument>, kind: DrainKind) => patients.countDocuments(kind === 'update' ? { total_hd: UPDATED_TOTAL_HD } : {});
+const applied = (patients: Collection<PatientDocument>, kind: DrainKind) => patients.countDocuments(kind === 'update' ? { total_hd: UPDATED_TOTAL_HD } : {}, { timeoutMS: 60_000 });
 
 async function drainWith(ctx: Ctx, kind: DrainKind, workers: number, round: number): Promise<DrainRun> {
   const p = ctx.params;
@@ -131,11 +131,18 @@ async function rawBulkWrite(ctx: Ctx, kind: DrainKind, op: string, round: number
     const size = kind === 'update' ? Math.min(p.rawBatchSize, 100) : p.rawBatchSize;
     for (let i = 0; i < docs.length; i += size) {
       try {
-        await patients.bulkWrite(docs.slice(i, i + size).map((doc) => rawOp(op, doc)), { ordered: false, writeConcern: wc });
+        const chunk = docs.slice(i, i + size);
+        if (op === 'replaceOne by _id') {
+          // As the worker's FerretDB strategy sends them: each replace alone, 16 at once (a bulk of
+          // replaces on FerretDB v1 + PostgreSQL was seen to hang its connection for good).
+          for (let k = 0; k < chunk.length; k += 16) {
+            await Promise.all(chunk.slice(k, k + 16).map((doc) => patients.replaceOne({ _id: doc._id }, doc, { writeConcern: wc, timeoutMS: 30_000 })));
+          }
+        } else await patients.bulkWrite(chunk.map((doc) => rawOp(op, doc)), { ordered: false, writeConcern: wc, timeoutMS: 60_000 });
       } catch (err) {
         // The server gave up on a batch (seen with FerretDB under load): counted, the run goes on.
         failed++;
-        say(`  raw, ${kind}: a bulkWrite failed (${(err as Error).name}); going on`);
+        say(`  raw, ${kind}: a bulkWrite failed (${(err as Error).name}: ${(err as { code?: unknown }).code ?? ""}); going on`);
       }
       ctx.checkDeadline();
       if ((performance.now() - t0) / 1000 > p.drainMaxS) break;
