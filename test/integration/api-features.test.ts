@@ -15,15 +15,15 @@ const post = (url: string, payload: unknown, headers: Record<string, string> = {
 const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
 
 describe('synchronous mode (Prefer: wait)', () => {
-  it('when the seed is posted with Prefer: wait=5, then 201 the first time and 200 the second, in the seed shape', async () => {
-    const first = await post('/api/patients', SEED_SAMPLE, { prefer: 'wait=5' });
+  it('when the seed is posted with Prefer: wait=20, then 201 the first time and 200 the second, in the seed shape', async () => {
+    const first = await post('/api/patients', SEED_SAMPLE, { prefer: 'wait=20' });
     expect(first.statusCode).toBe(201);
-    expect(first.headers['preference-applied']).toBe('wait=5');
+    expect(first.headers['preference-applied']).toBe('wait=20');
     expect(first.headers.location).toBe('/api/patients/1');
     expect(Object.keys(first.json())).toEqual(PATIENT_FIELD_NAMES);
     expect(first.json()).toMatchObject({ ...SEED_SAMPLE, create_time: '2025-10-31T19:55:09.1380000+07:00', modify_time: '2025-10-31T19:55:09.1380000+07:00', followup_date: '2025-10-31T19:55:09.1530000+07:00' });
 
-    const second = await post('/api/patients', { ...SEED_SAMPLE, fullname: 'second' }, { prefer: 'respond-async, wait=5' });
+    const second = await post('/api/patients', { ...SEED_SAMPLE, fullname: 'second' }, { prefer: 'respond-async, wait=20' });
     expect(second.statusCode).toBe(200);
     expect(second.headers['x-ingest-outcome']).toBe('updated');
     expect(second.json().fullname).toBe('second');
@@ -43,7 +43,7 @@ describe('synchronous mode (Prefer: wait)', () => {
 
 describe('GET /api/patients/{id}', () => {
   it('when the patient is stored, then it comes back in the seed shape; when absent, 404 problem', async () => {
-    await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=5' });
+    await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=20' });
     const found = await h.app.inject({ method: 'GET', url: '/api/patients/10' });
     expect(found.statusCode).toBe(200);
     expect(found.json()).toMatchObject({ id: 10, hn: SEED_SAMPLE.hn, modify_time: '2025-10-31T19:55:09.1380000+07:00' });

@@ -25,7 +25,7 @@ describe('patient values never leave the data', () => {
     const withCanary = { ...SEED_SAMPLE, fullname: CANARY, hn: CANARY, hn_owner: CANARY, trt_no: CANARY, trt_patient_id: CANARY, trt_cn: CANARY };
 
     // 1. success, synchronously and not
-    const ok = await post('/api/patients', { ...withCanary, id: 101 }, { prefer: 'wait=5', 'idempotency-key': 'canary-1' });
+    const ok = await post('/api/patients', { ...withCanary, id: 101 }, { prefer: 'wait=20', 'idempotency-key': 'canary-1' });
     expect(ok.statusCode).toBe(201);
     // (the stored record is the one answer that should carry it)
     expect(ok.body).toContain(CANARY);

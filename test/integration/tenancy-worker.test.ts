@@ -19,7 +19,7 @@ afterAll(() => h.close());
 
 const patient = (id: number, center: number, fullname: string) => ({ ...SEED_SAMPLE, id, center_id: center, cluster_id: center === 5 ? 7 : 2, fullname });
 const postWaiting = (key: TestKey, body: object) =>
-  h.app.inject({ method: 'POST', url: '/api/patients', payload: body, headers: { ...bearer(key), prefer: 'wait=5' } });
+  h.app.inject({ method: 'POST', url: '/api/patients', payload: body, headers: { ...bearer(key), prefer: 'wait=20' } });
 const get = (url: string, key: TestKey) => h.app.inject({ method: 'GET', url, headers: bearer(key) });
 
 describe('one center\'s id neither reveals nor blocks another center\'s (worker)', () => {
