@@ -61,7 +61,9 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
 
     const s3 = r.scenarios.drain;
     expect(s3).toMatchObject({ records: 300, recordsPerJob: num, workerConcurrency: num, rawBatchSize: num });
-    for (const k of ['workerNew', 'rawNew', 'twoWorkersNew', 'workerUpdate', 'rawUpdate']) expect(s3.rounds[k][0]).toMatchObject({ records: 300, stored: num, seconds: num, perS: num });
+    expect(s3.updates).toBe(100);
+    for (const k of ['workerNew', 'rawNew', 'twoWorkersNew']) expect(s3.rounds[k][0]).toMatchObject({ records: 300, stored: num, seconds: num, perS: num });
+    for (const k of ['workerUpdate', 'rawUpdate']) expect(s3.rounds[k][0]).toMatchObject({ records: 100, stored: num, seconds: num, perS: num });
 
     const s4 = r.scenarios.endToEnd;
     expect(s4.rounds[0]).toMatchObject({ offeredRate: num, acceptedPerS: num, storedPerS: num, maxQueueDepth: num });
