@@ -17,12 +17,14 @@ let api: Proc;
 let port: number;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'hemo-fault-full-'));
-  // Small enough that records coalesced into batch jobs fill it well within the flood, large enough
-  // that what stays after the drain (BullMQ's event stream, buffers) is below the 80 % threshold.
-  redis = await started(redisServer({ dataDir: dir, fsync: 'everysec', maxmemory: '4mb' }));
+  // With the API refusing at half of it (below): the flood reaches that well within its 12,000
+  // requests, and what stays after the drain (BullMQ's event stream, buffers: ~2 MB) is below it.
+  redis = await started(redisServer({ dataDir: dir, fsync: 'everysec', maxmemory: '8mb' }));
   env = await createFaultEnv({ redisUrl: redis.url, workerEnv: { WORKER_CONCURRENCY: '10', JOB_KEEP_COMPLETED: '10' } });
   port = await freePort();
-  api = startProcess('api', { ...env.processEnv, API_PORT: String(port), AUTH_DEV_MODE: 'true', RATE_LIMIT_MAX: '10000000', LOG_LEVEL: 'warn' });
+  // Half of maxmemory: the memory reading is refreshed every 250 ms, and what a flood adds meanwhile must
+  // not take Redis to its limit (then no worker could take a job: noeviction refuses its writes too).
+  api = startProcess('api', { ...env.processEnv, API_PORT: String(port), AUTH_DEV_MODE: 'true', RATE_LIMIT_MAX: '10000000', LOG_LEVEL: 'warn', QUEUE_MAX_MEMORY_PERCENT: '50' });
   await waitForOutput(api, /Server listening|listening/i).catch(() => {});
   await until('the API answers', 15_000, async () => (await fetch(`http://127.0.0.1:${port}/health/live`)).ok);
 });
