@@ -1,4 +1,6 @@
+import { Cluster } from 'ioredis';
 import { AppError } from '../shared/errors.ts';
+import type { RedisClient } from '../shared/redis.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 export class BackpressureError extends AppError {
@@ -18,21 +20,22 @@ export type DepthLimits = {
 };
 
 /**
- * Refuses new work while more than `maxWaiting` records wait or Redis is nearly full. A job holds
+ * Refuses new work while more than `maxWaiting` records wait (all partitions together) or Redis is
+ * nearly full (on a cluster: any master, the fullest one decides). A job holds
  * many records, so the depth in records is the waiting jobs times the mean records per job this
  * process enqueued (an estimate that is exact for one-size jobs). Both are read from Redis at most
  * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
  */
-export function createDepthGuard(queue: PatientQueue, limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250) {
+export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250) {
   let depth = 0;
   let memoryFull = false;
   let readAt = 0;
   let reading: Promise<void> | undefined;
   const refresh = () =>
-    (reading ??= Promise.all([queue.getWaitingCount(), queue.client.then((c) => (c as unknown as { info: (section: string) => Promise<string> }).info('memory'))])
-      .then(([n, info]) => {
-        depth = n;
-        memoryFull = memoryShare(info) * 100 >= limits.maxMemoryPercent;
+    (reading ??= Promise.all([Promise.all(queues.map((q) => q.getWaitingCount())), queues[0]!.client.then((c) => fullestShare(c as unknown as RedisClient))])
+      .then(([counts, share]) => {
+        depth = counts.reduce((a, b) => a + b, 0);
+        memoryFull = share * 100 >= limits.maxMemoryPercent;
         readAt = Date.now();
       })
       .catch(() => {}) // Redis down: the enqueue itself answers 503
@@ -41,6 +44,13 @@ export function createDepthGuard(queue: PatientQueue, limits: DepthLimits, recor
     if (Date.now() - readAt > refreshMs) await refresh();
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
+}
+
+/** The highest used/max memory share of the Redis (of every master of a cluster). */
+async function fullestShare(client: RedisClient): Promise<number> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const infos = await Promise.all(nodes.map((n) => n.info('memory')));
+  return Math.max(0, ...infos.map(memoryShare));
 }
 
 /** used_memory / maxmemory from `INFO memory`; 0 without a maxmemory. */

@@ -1,24 +1,30 @@
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { QueueUnavailableError, withTimeout } from '../shared/errors.ts';
-import { JOB_NAME, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../shared/queue.ts';
+import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
+import { partitionOf } from '../shared/partitions.ts';
+import { JOB_NAME, partitionedRef, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../shared/queue.ts';
+import type { ConfirmReplicas } from '../shared/replica-wait.ts';
 
 export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
 
 export const statusUrl = (ref: string) => `/api/patients/jobs/${ref}`;
 
 export type EnqueuerOptions = {
-  queue: PatientQueue;
+  /** One queue per partition (index = partition). */
+  queues: PatientQueue[];
   /** A job holds at most this many records and about this many bytes of them. */
   maxRecords: number;
   maxBytes: number;
   timeoutMs: number;
   log: FastifyBaseLogger;
+  /** REDIS_WAIT_REPLICAS: resolves once replicas have the queue's writes; rejects (503) otherwise. */
+  confirm?: ConfirmReplicas;
 };
 
 export type Enqueuer = {
   /**
-   * Resolves with one reference per record (`<jobId>-<index>`) once Redis has the job(s) holding
+   * Resolves with one reference per record (`<jobId>-<index>`, `p<partition>-<jobId>-<index>` with
+   * several partitions) once Redis has the job(s) holding
    * them; rejects with QueueUnavailableError (503) if Redis failed or was slower than `timeoutMs`.
    */
   submit: (records: PatientRecord[], bytes: number) => Promise<string[]>;
@@ -32,12 +38,47 @@ type Waiter = { start: number; count: number; resolve: (refs: string[]) => void;
 type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[] };
 
 /**
- * Group commit for the intake: the records submitted during one event-loop turn (concurrent single
+ * Records are split by partition (the patient's), and each partition coalesces its own jobs:
+ * a job never mixes partitions. The references come back in the order of the records.
+ */
+export function createEnqueuer(o: EnqueuerOptions): Enqueuer {
+  const parts = o.queues.map((queue) => createQueueEnqueuer(queue, o));
+  const n = parts.length;
+  const submit = async (list: PatientRecord[], bytes: number): Promise<string[]> => {
+    if (n === 1) return parts[0]!.submit(list, bytes);
+    const byPartition = new Map<number, number[]>();
+    list.forEach((r, i) => {
+      const p = partitionOf(r.patient, n);
+      byPartition.get(p)?.push(i) ?? byPartition.set(p, [i]);
+    });
+    const refs = new Array<string>(list.length);
+    await Promise.all(
+      [...byPartition].map(async ([p, at]) => {
+        const got = await parts[p]!.submit(at.map((i) => list[i]!), (bytes * at.length) / list.length);
+        at.forEach((i, k) => (refs[i] = partitionedRef(p, n, got[k]!)));
+      }),
+    );
+    return refs;
+  };
+  return {
+    submit,
+    recordsPerJob: () => {
+      const jobs = parts.reduce((sum, p) => sum + p.counts().jobs, 0);
+      return jobs === 0 ? 1 : parts.reduce((sum, p) => sum + p.counts().records, 0) / jobs;
+    },
+    flush: () => parts.forEach((p) => p.flush()),
+  };
+}
+
+type QueueEnqueuer = Pick<Enqueuer, 'submit' | 'flush'> & { counts: () => { jobs: number; records: number } };
+
+/**
+ * Group commit for the intake (one partition's queue): the records submitted during one event-loop turn (concurrent single
  * requests, small batches) become ONE job, acknowledged by one Redis script, instead of a script
  * per record. Each submitter still waits until Redis has its record. A submission too big to share
  * a job is split into jobs of at most maxRecords / maxBytes, added in one round trip.
  */
-export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log }: EnqueuerOptions): Enqueuer {
+function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes, timeoutMs, log, confirm }: EnqueuerOptions): QueueEnqueuer {
   let open: Group | undefined;
   let scheduled = false;
   let jobs = 0;
@@ -50,15 +91,17 @@ export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log }: 
       groups.length === 1
         ? queue.add(JOB_NAME, { records: groups[0]!.records }).then((job) => [job])
         : queue.addBulk(groups.map((g) => ({ name: JOB_NAME, data: { records: g.records } })));
-    withTimeout(adding, timeoutMs, () => new QueueUnavailableError()).then(
+    const confirmed = withTimeout(adding, timeoutMs, () => new QueueUnavailableError()).then(async (added) => (confirm ? (await confirm(queue), added) : added));
+    confirmed.then(
       (added) =>
         groups.forEach((g, i) => {
           const jobId = String(added[i]!.id);
           for (const w of g.waiters) w.resolve(Array.from({ length: w.count }, (_, k) => recordRef(jobId, w.start + k)));
         }),
       (err: unknown) => {
-        log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, jobs: groups.length }, 'enqueue failed');
-        for (const g of groups) for (const w of g.waiters) w.reject(new QueueUnavailableError());
+        log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, jobs: groups.length, queue: queue.name }, 'enqueue failed');
+        const answer = err instanceof AppError ? err : new QueueUnavailableError();
+        for (const g of groups) for (const w of g.waiters) w.reject(answer);
       },
     );
   };
@@ -118,5 +161,5 @@ export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log }: 
     send(groups);
   };
 
-  return { submit, recordsPerJob: () => (jobs === 0 ? 1 : records / jobs), flush };
+  return { submit, counts: () => ({ jobs, records }), flush };
 }

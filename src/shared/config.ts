@@ -1,5 +1,6 @@
 import { MongoClient } from 'mongodb';
 import { z } from 'zod';
+import { parsePartitionList } from './partitions.ts';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
 // once and pass the result down; nothing else reads process.env.
@@ -114,6 +115,22 @@ export const ConfigSchema = z.object({
   MONGO_JOURNAL: bool.default(true),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
   QUEUE_PREFIX: z.string().min(1).max(100).default('bull'),
+  // Queue partitions (src/shared/partitions.ts): each its own BullMQ queue `{QUEUE_NAME-p}`; 1 keeps QUEUE_NAME.
+  QUEUE_PARTITIONS: int(1, 1024).default(1),
+  // The partitions this worker process takes: `all`, or a list/ranges such as 0,2-3 (checked against QUEUE_PARTITIONS).
+  WORKER_PARTITIONS: z.string().regex(/^(all|\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*)$/, 'must be all, or partitions and ranges such as 0,2-3').default('all'),
+  // A Redis Cluster's seed nodes (host:port,...): then every client is a cluster client. REDIS_URL's
+  // scheme (rediss = TLS), user and password apply to every node; its host is one more seed.
+  REDIS_CLUSTER_NODES: z.string().transform((text, ctx) => {
+    const nodes = text.split(',').map((s) => s.trim()).filter(Boolean);
+    if (nodes.every((n) => /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(n) && Number(n.split(':')[1]) <= 65535)) return nodes;
+    ctx.issues.push({ code: 'custom', message: 'must be a comma-separated list of host:port', input: undefined });
+    return z.NEVER;
+  }).default([]),
+  // Durability on failover: a 202 only once WAIT confirms the job reached this many replicas (0: no WAIT).
+  REDIS_WAIT_REPLICAS: int(0, 16).default(0),
+  // How long WAIT may take; fewer replicas by then answers 503 (the job may still run: retry with the same Idempotency-Key).
+  REDIS_WAIT_TIMEOUT_MS: int(10, 60_000).default(500),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: int(0, 65535).default(3000),
   API_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -199,6 +216,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
   );
   const result = ConfigSchema.superRefine((c, ctx) => {
+    const partitions = parsePartitionList(c.WORKER_PARTITIONS, c.QUEUE_PARTITIONS);
+    if (typeof partitions === 'string') ctx.addIssue({ code: 'custom', path: ['WORKER_PARTITIONS'], message: partitions });
     if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
       ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
     }

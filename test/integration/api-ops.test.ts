@@ -44,7 +44,7 @@ describe('backpressure and metrics', () => {
     expect(metric(text, 'patients_rejected_total{reason="invalid"}')).toBe(1);
     expect(metric(text, 'http_requests_total{route="/api/patients",method="POST",status="202"}')).toBe(6);
     expect(metric(text, 'http_requests_total{route="/api/patients",method="POST",status="503"}')).toBe(1);
-    expect(text).toMatch(/^queue_jobs\{state="completed"\} \d+$/m);
+    expect(text).toMatch(/^queue_jobs\{state="completed",partition="0"\} \d+$/m);
     expect(text).not.toContain('sample string');
   });
 });

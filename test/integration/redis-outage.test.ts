@@ -33,7 +33,7 @@ describe('intake while Redis is down', () => {
     queue.on('error', () => {});
     const { logger, logs } = captureLogger('api');
     const store = createStore(config);
-    const app = await buildApp({ config, logger, queue, redis: producer, store });
+    const app = await buildApp({ config, logger, queues: [queue], redis: producer, store });
     const post = () => app.inject({ method: 'POST', url: '/api/patients', payload: SEED_SAMPLE });
     try {
       const before = await post();
