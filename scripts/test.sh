@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quick start, command 2: the whole test suite (type check, unit, integration, contract (schemathesis),
-# browser, fault tests).
+# browser, fault tests, Redis Cluster tests).
 # With arguments, they go to vitest as they are (e.g. `bash scripts/test.sh test/faults`).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/schemathesis.sh"
@@ -14,7 +14,9 @@ mkdir -p .data && rm -f .data/test-*.json
 status=0
 # The fault tests kill and restart real processes and servers and are timing-heavy: they run after
 # the rest, one file at a time, so they never compete with other test files for the 2 cores.
-npx vitest run --exclude 'test/faults/**' --reporter=default --reporter=json --outputFile.json=.data/test-main.json || status=$?
+npx vitest run --exclude 'test/faults/**' --exclude 'test/cluster/**' --reporter=default --reporter=json --outputFile.json=.data/test-main.json || status=$?
 npx vitest run test/faults --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-faults.json || status=$?
-node scripts/test-summary.ts .data/test-main.json .data/test-faults.json
+# The Redis Cluster tests (issue 11) start a 6-node cluster each and kill a master: last, one file at a time.
+npx vitest run test/cluster --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-cluster.json || status=$?
+node scripts/test-summary.ts .data/test-main.json .data/test-faults.json .data/test-cluster.json
 exit $status

@@ -97,3 +97,21 @@ describe('queue partitions on one Redis', () => {
     }
   });
 });
+
+describe('REDIS_WAIT_REPLICAS on a Redis without replicas', () => {
+  it('when no replica can confirm the job, then POST answers 503 REPLICAS_UNCONFIRMED as problem+json with Retry-After, for a single record and a batch alike', async () => {
+    const w = await createHarness({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '50' });
+    try {
+      const one = await w.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, id: 8001 } });
+      const batch = await w.app.inject({ method: 'POST', url: '/api/patients/batch', payload: [{ ...SEED_SAMPLE, id: 8002 }] });
+      for (const res of [one, batch]) {
+        expect(res.statusCode).toBe(503);
+        expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+        expect(res.headers['retry-after']).toBeDefined();
+        expect(res.json()).toMatchObject({ status: 503, code: 'REPLICAS_UNCONFIRMED' });
+      }
+    } finally {
+      await w.close();
+    }
+  });
+});

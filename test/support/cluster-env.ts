@@ -88,6 +88,8 @@ export async function createClusterEnv(partitions: number, env: Record<string, s
       await waitForOutput(proc, /worker started/, 60_000);
       return proc;
     },
+    /** A replica's link to its master is up (it has synced). */
+    replicaLinkUp: (port: number) => /master_link_status:up/.test(execFileSync('redis-cli', ['-p', String(port), 'info', 'replication'], { timeout: 5000 }).toString()),
     /** Jobs not yet finished, all partitions together. */
     async pending(): Promise<number> {
       const counts = await Promise.all(queues.map((q) => q.getJobCounts('wait', 'active', 'delayed', 'prioritized', 'paused')));
