@@ -68,3 +68,21 @@ describe('partitions on a Redis Cluster', () => {
     for (const [port, set] of byMaster) for (const p of set) expect(ownerOf(nodes, keySlot(`{${env.config.QUEUE_NAME}-${p}}`))?.port).toBe(port);
   });
 });
+
+describe('the API\'s own keys on a Redis Cluster', () => {
+  it('when a record is posted twice with one Idempotency-Key, then the second answer replays the first, its status answers from its partition, and readiness and metrics cover the cluster', { timeout: 60_000 }, async () => {
+    const post = () => fetch(`${base}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json', 'idempotency-key': 'cluster-key-1' }, body: JSON.stringify(version(90_001, 1)) });
+    const first = await post();
+    const second = await post();
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.headers.get('idempotent-replayed')).toBe('true');
+    const ref = ((await first.json()) as { jobId: string }).jobId;
+    expect(((await second.json()) as { jobId: string }).jobId).toBe(ref);
+    expect(ref).toMatch(/^p\d-\d+-\d+$/);
+    await until('the record stored', 30_000, async () => ((await (await fetch(`${base}/api/patients/jobs/${ref}`)).json()) as { state: string }).state === 'stored');
+    expect((await fetch(`${base}/health/ready`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (let p = 0; p < PARTITIONS; p++) expect(metrics).toMatch(new RegExp(`^queue_jobs\\{state="completed",partition="${p}"\\} \\d+$`, 'm'));
+  });
+});
