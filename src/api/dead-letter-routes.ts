@@ -50,8 +50,9 @@ export async function deadLetterRoutes(app: FastifyInstance, { config, queues, s
       ref = await replayDeadLetter(store, letter, async (_name, data) => {
         // To the patient's partition now (the queue name only says the letter is ours).
         const p = replayPartition(names, config.QUEUE_NAME, letter, data)!;
+        const confirming = await confirm?.(queues[p]!);
         const job = await withTimeout(queues[p]!.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
-        await confirm?.(queues[p]!);
+        await confirming?.();
         return partitionedRef(p, queues.length, recordRef(String(job.id), 0));
       }, request.client.id);
     } catch (err) {

@@ -216,6 +216,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
   );
   const result = ConfigSchema.superRefine((c, ctx) => {
+    // The queue names carry the hash tags on a cluster; a tag in the prefix would win and put every partition in one slot.
+    if (c.REDIS_CLUSTER_NODES.length > 0 && c.QUEUE_PREFIX.includes('{')) ctx.addIssue({ code: 'custom', path: ['QUEUE_PREFIX'], message: 'must not contain a hash tag with REDIS_CLUSTER_NODES (the queue names carry one per partition)' });
     const partitions = parsePartitionList(c.WORKER_PARTITIONS, c.QUEUE_PARTITIONS);
     if (typeof partitions === 'string') ctx.addIssue({ code: 'custom', path: ['WORKER_PARTITIONS'], message: partitions });
     if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {

@@ -6,6 +6,12 @@ import { AppError, withTimeout } from './errors.ts';
 // when that master fails over before a replica had it. WAIT k blocks the connection that wrote the
 // job until k replicas confirm everything it wrote so far; the 202 waits for it. On a cluster, WAIT
 // must go over the connection to the master that owns the queue's slot (it wrote the job).
+//
+// WAIT counts the writes of ITS connection: one sent over another connection (a reconnect, a new
+// master after a failover) would confirm nothing, so the connection is noted before the write and
+// must be the same after it. And one WAIT covers every write sent before it on the connection:
+// requests that come while one is out share the next one, so a busy API sends one WAIT per round
+// trip per master instead of one per job (a WAIT also holds up the connection's later commands).
 
 export class ReplicasUnconfirmedError extends AppError {
   constructor() {
@@ -13,15 +19,45 @@ export class ReplicasUnconfirmedError extends AppError {
   }
 }
 
-export type ConfirmReplicas = (queue: Pick<Queue, 'client' | 'toKey'>) => Promise<void>;
+type QueueLike = Pick<Queue, 'client' | 'toKey'>;
+/** Called before the write; resolves with the confirmation to await after it (rejects: 503). */
+export type ConfirmReplicas = (queue: QueueLike) => Promise<() => Promise<void>>;
+
+type Shared = { running?: Promise<number>; queued?: Promise<number> };
 
 export function createReplicaWait(replicas: number, timeoutMs: number): ConfirmReplicas | undefined {
   if (replicas === 0) return undefined;
-  return async (queue) => {
+  const shared = new WeakMap<Redis, Shared>();
+  const reconnects = new WeakMap<Redis, number>();
+  const send = (node: Redis) => withTimeout(node.call('WAIT', replicas, timeoutMs) as Promise<number>, timeoutMs + 1000, () => new ReplicasUnconfirmedError()).catch(() => 0);
+  const waitOn = (node: Redis): Promise<number> => {
+    let s = shared.get(node);
+    if (!s) shared.set(node, (s = {}));
+    const state = s;
+    if (!state.running) return (state.running = send(node).finally(() => (state.running = undefined)));
+    // The WAIT out now may have left before our write: take the next one, shared with the others.
+    return (state.queued ??= state.running.then(() => {
+      state.queued = undefined;
+      return waitOn(node);
+    }));
+  };
+  const connectionOf = async (queue: QueueLike) => {
     const client = (await queue.client) as unknown as Redis | Cluster;
     const node = client instanceof Cluster ? masterOf(client, queue.toKey('id')) : client;
-    const acked = node ? await withTimeout(node.call('WAIT', replicas, timeoutMs), timeoutMs + 1000, () => new ReplicasUnconfirmedError()).catch(() => 0) : 0;
-    if (typeof acked !== 'number' || acked < replicas) throw new ReplicasUnconfirmedError();
+    if (node && !reconnects.has(node)) {
+      reconnects.set(node, 0);
+      node.on('ready', () => reconnects.set(node, (reconnects.get(node) ?? 0) + 1));
+    }
+    return { node, generation: node ? reconnects.get(node) : undefined };
+  };
+  return async (queue) => {
+    const before = await connectionOf(queue);
+    return async () => {
+      const after = await connectionOf(queue);
+      const same = before.node !== undefined && after.node === before.node && after.generation === before.generation;
+      const acked = same ? await waitOn(before.node!) : 0;
+      if (acked < replicas) throw new ReplicasUnconfirmedError();
+    };
   };
 }
 

@@ -102,8 +102,9 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], opera
     // The replay is the operator's act: the write audit and the status belong to them. The original
     // tenant restriction stays, so a replay never writes more than the first submission could.
     const records = (data as PatientJobData).records.map((r) => (typeof r === 'object' && r !== null ? { ...r, submittedBy: operator.keyId } : r));
+    const confirming = await confirm?.(queue);
     const job = await withTimeout(queue.add(JOB_NAME, { records }, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
-    await confirm?.(queue);
+    await confirming?.();
     const ref = recordRef(String(job.id), 0);
     return p === undefined ? ref : partitionedRef(p, names.length, ref);
   };

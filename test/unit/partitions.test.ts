@@ -55,3 +55,10 @@ describe('queue partitions', () => {
     expect(keySlot('foo{{bar}}zap')).toBe(keySlot('{bar'));
   });
 });
+
+describe('cluster configuration', () => {
+  it('when REDIS_CLUSTER_NODES is set and QUEUE_PREFIX is a hash tag, then the configuration is refused naming QUEUE_PREFIX (every partition would share one slot)', () => {
+    expect(() => loadConfig({ ...base, REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: '{bull}' })).toThrow(/QUEUE_PREFIX must not contain a hash tag/);
+    expect(queueSettings(loadConfig({ ...base, REDIS_CLUSTER_NODES: '127.0.0.1:7000' })).names).toEqual(['{patients-0}']);
+  });
+});
