@@ -1,24 +1,14 @@
-import type { Queue } from 'bullmq';
-import type { FastifyBaseLogger } from 'fastify';
 import { partitionOf } from '../shared/partitions.ts';
-import { partitionedRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../shared/queue.ts';
-import type { ConfirmReplicas } from '../shared/replica-wait.ts';
-import { createQueueEnqueuer } from './queue-enqueuer.ts';
+import { partitionedRef, type PatientRecord } from '../shared/queue.ts';
+import { createQueueEnqueuer, type PatientQueue, type QueueEnqueuerOptions } from './queue-enqueuer.ts';
 
-export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
+export type { PatientQueue } from './queue-enqueuer.ts';
 
 export const statusUrl = (ref: string) => `/api/patients/jobs/${ref}`;
 
-export type EnqueuerOptions = {
+export type EnqueuerOptions = QueueEnqueuerOptions & {
   /** One queue per partition (index = partition). */
   queues: PatientQueue[];
-  /** A job holds at most this many records and about this many bytes of them. */
-  maxRecords: number;
-  maxBytes: number;
-  timeoutMs: number;
-  log: FastifyBaseLogger;
-  /** REDIS_WAIT_REPLICAS: resolves once replicas have the queue's writes; rejects (503) otherwise. */
-  confirm?: ConfirmReplicas;
 };
 
 export type Enqueuer = {

@@ -1,13 +1,32 @@
+import type { Queue } from 'bullmq';
+import type { FastifyBaseLogger } from 'fastify';
 import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
-import { JOB_NAME, recordRef, type PatientRecord } from '../shared/queue.ts';
-import type { Enqueuer, EnqueuerOptions, PatientQueue } from './enqueue.ts';
+import { JOB_NAME, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../shared/queue.ts';
+import type { ConfirmReplicas } from '../shared/replica-wait.ts';
 
 // One partition's group commit (src/api/enqueue.ts splits the records by partition first).
+
+export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
+
+export type QueueEnqueuerOptions = {
+  /** A job holds at most this many records and about this many bytes of them. */
+  maxRecords: number;
+  maxBytes: number;
+  timeoutMs: number;
+  log: FastifyBaseLogger;
+  /** REDIS_WAIT_REPLICAS: resolves once replicas have the queue's writes; rejects (503) otherwise. */
+  confirm?: ConfirmReplicas;
+};
 
 type Waiter = { start: number; count: number; resolve: (refs: string[]) => void; reject: (err: unknown) => void };
 type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[] };
 
-export type QueueEnqueuer = Pick<Enqueuer, 'submit' | 'flush'> & { counts: () => { jobs: number; records: number } };
+export type QueueEnqueuer = {
+  /** One reference per record (`<jobId>-<index>`) once Redis has the job(s) holding them. */
+  submit: (records: PatientRecord[], bytes: number) => Promise<string[]>;
+  flush: () => void;
+  counts: () => { jobs: number; records: number };
+};
 
 /**
  * Group commit for the intake (one partition's queue): the records submitted during one event-loop turn (concurrent single
@@ -15,7 +34,7 @@ export type QueueEnqueuer = Pick<Enqueuer, 'submit' | 'flush'> & { counts: () =>
  * per record. Each submitter still waits until Redis has its record. A submission too big to share
  * a job is split into jobs of at most maxRecords / maxBytes, added in one round trip.
  */
-export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes, timeoutMs, log, confirm }: EnqueuerOptions): QueueEnqueuer {
+export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes, timeoutMs, log, confirm }: QueueEnqueuerOptions): QueueEnqueuer {
   let open: Group | undefined;
   let scheduled = false;
   let jobs = 0;
