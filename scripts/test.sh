@@ -3,6 +3,8 @@
 # browser, fault tests).
 # With arguments, they go to vitest as they are (e.g. `bash scripts/test.sh test/faults`).
 source "$(dirname "$0")/lib.sh"
+# Plain text when the output is not a terminal (CI logs): no colour codes inside the summary lines.
+if [ ! -t 1 ]; then export NO_COLOR=1; unset FORCE_COLOR; fi
 source "$(dirname "$0")/schemathesis.sh"
 bootstrap
 ensure_chromium

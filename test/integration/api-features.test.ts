@@ -43,7 +43,8 @@ describe('synchronous mode (Prefer: wait)', () => {
 
 describe('GET /api/patients/{id}', () => {
   it('when the patient is stored, then it comes back in the seed shape; when absent, 404 problem', async () => {
-    await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=20' });
+    const stored = await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=20' });
+    expect(stored.statusCode, stored.body).toBe(201);
     const found = await h.app.inject({ method: 'GET', url: '/api/patients/10' });
     expect(found.statusCode).toBe(200);
     expect(found.json()).toMatchObject({ id: 10, hn: SEED_SAMPLE.hn, modify_time: '2025-10-31T19:55:09.1380000+07:00' });
