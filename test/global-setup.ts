@@ -28,6 +28,8 @@ async function dockerEngine(): Promise<boolean> {
 }
 
 export default async function setup(project: TestProject) {
+  // Unit tests need no servers: a run of the unit project alone starts none.
+  if (project.vitest.projects.every((p) => p.name === 'unit')) return;
   const stops: (() => Promise<unknown>)[] = [];
   let redisUrl = process.env.REDIS_URL;
   let mongoUrl = process.env.MONGO_URL;
