@@ -38,17 +38,21 @@ export const ApiKeySchema = z.object({
 });
 export type ApiKey = z.infer<typeof ApiKeySchema>;
 
-export const apiKeys = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}', input: undefined });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(ApiKeySchema, { error: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}' }))
+/** JSON text holding `schema`; both failures say `shape`, never the text (it may hold secrets). */
+const jsonText = <T extends z.ZodType>(shape: string, schema: (error: string) => T) =>
+  z
+    .string()
+    .transform((text, ctx) => {
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        ctx.issues.push({ code: 'custom', message: `must be ${shape}`, input: undefined });
+        return z.NEVER;
+      }
+    })
+    .pipe(schema(`must be ${shape}`));
+
+export const apiKeys = jsonText('a JSON array of {id, sha256, scopes, centers?, clusters?}', (error) => z.array(ApiKeySchema, { error }))
   // Logs, rate limits and the audit go by id; two entries with one id (or one key twice) would blur them.
   .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'has two entries with the same id')
   .refine((keys) => new Set(keys.map((k) => k.sha256)).size === keys.length, 'has two entries with the same sha256');
@@ -63,17 +67,7 @@ export function mongoTls(url: string): boolean | undefined {
 }
 
 // {"<center id>": <cluster id>}: which cluster each center belongs to. Cluster keys reach centers only through it.
-export const centerClusters = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'must be a JSON object {"<center id>": <cluster id>}', input: undefined });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^-?\d{1,10}$/, 'keys must be center ids'), z.int(), { error: 'must be a JSON object {"<center id>": <cluster id>}' }))
+export const centerClusters = jsonText('a JSON object {"<center id>": <cluster id>}', (error) => z.record(z.string().regex(/^-?\d{1,10}$/, 'keys must be center ids'), z.int(), { error }))
   .transform((map) => new Map(Object.entries(map).map(([center, cluster]) => [Number(center), cluster])));
 
 const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])$/;
