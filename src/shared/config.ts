@@ -1,4 +1,4 @@
-import { MongoClient } from 'mongodb';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
@@ -55,6 +55,8 @@ const apiKeys = z
 
 /** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
 function mongoTls(url: string): boolean | undefined {
+  // Loaded on first use, not with this module: tracing must start before the driver loads (src/shared/tracing.ts).
+  const { MongoClient } = createRequire(import.meta.url)('mongodb') as typeof import('mongodb');
   try {
     return new MongoClient(url).options.tls === true;
   } catch {
@@ -88,6 +90,27 @@ const trustProxy = z.string().transform((text, ctx): boolean | string[] => {
   ctx.issues.push({ code: 'custom', message: 'must be false, true, or a comma-separated list of addresses/CIDRs', input: undefined });
   return z.NEVER;
 });
+
+// OpenTelemetry tracing, off unless one of these says where to send spans (tracingEnabled). Only the
+// switch is read here; the SDK reads these and every other OTEL_* variable (sampler, headers...) itself.
+const otlpProtocol = z.enum(['http/protobuf', 'http/json', 'grpc'], { error: 'must be http/protobuf, http/json or grpc' });
+const tracingShape = {
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_TRACES_EXPORTER: z.string().regex(/^(none|(otlp|console)(,(otlp|console))*)$/, 'must be none, otlp, console or otlp,console').optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: url(['http:', 'https:']).optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_SERVICE_NAME: z.string().min(1).max(200).optional(),
+};
+const TracingSchema = z.object(tracingShape);
+export type TracingConfig = z.infer<typeof TracingSchema>;
+
+/** On when an exporter or an OTLP endpoint is configured, and not disabled. */
+export function tracingEnabled(c: TracingConfig): boolean {
+  if (c.OTEL_SDK_DISABLED || c.OTEL_TRACES_EXPORTER === 'none') return false;
+  return c.OTEL_TRACES_EXPORTER !== undefined || c.OTEL_EXPORTER_OTLP_ENDPOINT !== undefined || c.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined;
+}
 
 export const ConfigSchema = z.object({
   // `production` (the image sets it): TLS to Redis and MongoDB, no development mode.
@@ -180,6 +203,7 @@ export const ConfigSchema = z.object({
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+  ...tracingShape,
 }).superRefine((c, ctx) => {
   // Patient records must not cross a network in clear text in production.
   if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
@@ -195,14 +219,24 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError naming every bad variable (never its value). */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const known = Object.fromEntries(
-    Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  return parseEnv(
+    ConfigSchema.superRefine((c, ctx) => {
+      if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
+        ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
+      }
+    }),
+    env,
   );
-  const result = ConfigSchema.superRefine((c, ctx) => {
-    if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
-      ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
-    }
-  }).safeParse(known);
+}
+
+/** The tracing switch alone, read before anything else is loaded (src/shared/tracing.ts); same errors as loadConfig. */
+export function loadTracingConfig(env: Record<string, string | undefined>): TracingConfig {
+  return parseEnv(TracingSchema, env);
+}
+
+function parseEnv<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const known = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const result = schema.safeParse(known);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0]);
