@@ -14,6 +14,8 @@ export type EnqueuerOptions = {
   maxBytes: number;
   timeoutMs: number;
   log: FastifyBaseLogger;
+  /** The submitter's W3C trace context (tracing on): stamped on its records, so the worker links to it. */
+  traceparent?: () => string | undefined;
 };
 
 export type Enqueuer = {
@@ -37,7 +39,7 @@ type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[] };
  * per record. Each submitter still waits until Redis has its record. A submission too big to share
  * a job is split into jobs of at most maxRecords / maxBytes, added in one round trip.
  */
-export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log }: EnqueuerOptions): Enqueuer {
+export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log, traceparent }: EnqueuerOptions): Enqueuer {
   let open: Group | undefined;
   let scheduled = false;
   let jobs = 0;
@@ -79,6 +81,9 @@ export function createEnqueuer({ queue, maxRecords, maxBytes, timeoutMs, log }: 
   const submit = (list: PatientRecord[], bytes: number) =>
     new Promise<string[]>((resolve, reject) => {
       if (list.length === 0) return resolve([]);
+      // A job holds the records of many requests; each record names its own request's trace.
+      const trace = traceparent?.();
+      if (trace) for (const record of list) record.traceparent = trace;
       if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, resolve, reject);
       if (open && (open.records.length + list.length > maxRecords || open.bytes + bytes > maxBytes)) flush();
       open ??= { records: [], bytes: 0, waiters: [] };

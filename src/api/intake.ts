@@ -22,10 +22,12 @@ export type IntakeOptions = {
   jobMaxRecords: number;
   jobMaxBytes: number;
   enqueueTimeoutMs: number;
+  /** The request's trace context, carried with each of its records (tracing on). */
+  traceparent?: () => string | undefined;
 };
 
 export function createIntake(o: IntakeOptions): Intake {
-  const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log });
+  const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, traceparent: o.traceparent });
   const guard = createDepthGuard(o.queue, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob);
   return {
     async accept(records, bytes, endpoint) {

@@ -1,4 +1,4 @@
-import { MongoClient } from 'mongodb';
+import { createRequire } from 'node:module';
 import { z } from 'zod';
 
 // The value types of the configuration (config.ts): each parses one variable's text and names the
@@ -59,6 +59,8 @@ export const apiKeys = jsonText('a JSON array of {id, sha256, scopes, centers?, 
 
 /** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
 export function mongoTls(url: string): boolean | undefined {
+  // Loaded on first use, not with this module: tracing must start before the driver loads (src/shared/tracing.ts).
+  const { MongoClient } = createRequire(import.meta.url)('mongodb') as typeof import('mongodb');
   try {
     return new MongoClient(url).options.tls === true;
   } catch {

@@ -1,9 +1,11 @@
 import { z } from 'zod';
+import { TracingSchema, tracingShape, type TracingConfig } from './config-tracing.ts';
 import { apiKeys, bool, centerClusters, int, mongoTls, timeZone, trustProxy, url } from './config-values.ts';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
 // once and pass the result down; nothing else reads process.env.
 
+export { tracingEnabled, type TracingConfig } from './config-tracing.ts';
 export { ApiKeySchema, isLoopback, type ApiKey, type Scope } from './config-values.ts';
 
 export const ConfigSchema = z.object({
@@ -97,6 +99,7 @@ export const ConfigSchema = z.object({
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+  ...tracingShape,
 }).superRefine((c, ctx) => {
   // Patient records must not cross a network in clear text in production.
   if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
@@ -112,14 +115,24 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError naming every bad variable (never its value). */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const known = Object.fromEntries(
-    Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  return parseEnv(
+    ConfigSchema.superRefine((c, ctx) => {
+      if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
+        ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
+      }
+    }),
+    env,
   );
-  const result = ConfigSchema.superRefine((c, ctx) => {
-    if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
-      ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
-    }
-  }).safeParse(known);
+}
+
+/** The tracing switch alone, read before anything else is loaded (src/shared/tracing.ts); same errors as loadConfig. */
+export function loadTracingConfig(env: Record<string, string | undefined>): TracingConfig {
+  return parseEnv(TracingSchema, env);
+}
+
+function parseEnv<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const known = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const result = schema.safeParse(known);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0]);

@@ -4,20 +4,29 @@ import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
-import type { PatientJobData, PatientJobResult } from '../shared/queue.ts';
+import { recordsOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
+import type { Tracing } from '../shared/tracing.ts';
 import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
-import { createJobHandler } from './job-handler.ts';
+import { createJobHandler, type PatientJob } from './job-handler.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { ensureIndexes } from './indexes.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
-export type WorkerDeps = { config: Config; connection: Redis; store: Store; logger: Logger; observer?: JobObserver };
+export type WorkerDeps = {
+  config: Config;
+  connection: Redis;
+  store: Store;
+  logger: Logger;
+  observer?: JobObserver;
+  /** Set when tracing is on (src/shared/tracing.ts): BullMQ's job spans, linked to each record's request. */
+  tracing?: Tracing;
+};
 
 export type PatientWorker = {
   worker: Worker<PatientJobData, PatientJobResult>;
@@ -25,7 +34,7 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
+export function createWorker({ config, connection, store, logger, observer, tracing }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   // The write path is built once the server has answered and said what it is (buildInfo).
   let ready: (s: PatientStore) => void = () => {};
@@ -45,7 +54,10 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   });
 
   const keep = (count: number, ageS: number) => ({ count, age: ageS });
-  const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, (job, token) => inFlight.run(job, token, (signal) => handle(job, token, signal)), {
+  // The job span (BullMQ's, in the trace of the request that enqueued the job) links to every record's request.
+  const processor = (job: PatientJob, token?: string) => (tracing?.linkRecords(recordsOf(job.data)), inFlight.run(job, token, (signal) => handle(job, token, signal)));
+  const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, processor, {
+    ...(tracing ? { telemetry: tracing.bullmq } : {}),
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,

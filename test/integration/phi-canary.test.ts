@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
+import { makeCanary, withCanary as canaryPatient } from '../support/canary.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 
 // One unique canary value sent through every path a record can take: stored, refused by the API,
 // refused by the worker, dead-lettered, listed to ops. It may live in MongoDB (that is the data),
 // and nowhere else: not in logs, error bodies, job failure reasons, dead-letter summaries or metrics.
-const CANARY = `CANARY${Math.random().toString(36).slice(2, 10)}X`;
+// Spans: test/integration/tracing.test.ts.
+const CANARY = makeCanary();
 let h: Harness;
 const seen: string[] = [];
 const look = (where: string, text: string) => seen.push(`${where}\n${text}`);
@@ -22,7 +23,7 @@ const post = (url: string, body: unknown, headers: Record<string, string> = {}) 
 
 describe('patient values never leave the data', () => {
   it('when a canary goes through every path, then it appears in no log, error body, failure reason, summary or metric', async () => {
-    const withCanary = { ...SEED_SAMPLE, fullname: CANARY, hn: CANARY, hn_owner: CANARY, trt_no: CANARY, trt_patient_id: CANARY, trt_cn: CANARY };
+    const withCanary = canaryPatient(CANARY);
 
     // 1. success, synchronously and not
     const ok = await post('/api/patients', { ...withCanary, id: 101 }, { prefer: 'wait=20', 'idempotency-key': 'canary-1' });

@@ -10,7 +10,7 @@ import { createObserver } from '../../src/worker/observer.ts';
 import { captureLogger, createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
 
-// The worker's HTTP side and audit trail, wired as src/worker/main.ts wires them.
+// The worker's HTTP side and audit trail, wired as src/worker/run-worker.ts wires them.
 let h: Harness;
 let worker: PatientWorker;
 const connection = () => createRedis(h.config.REDIS_URL, 'worker');
