@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { post } from '../support/http.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -9,7 +10,6 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const post = (id: number, extra: object = {}) => h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, id, ...extra } });
 const metric = (text: string, name: string) => Number(text.split('\n').find((line) => line.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN);
 
 describe('health', () => {
@@ -23,9 +23,9 @@ describe('health', () => {
 
 describe('backpressure and metrics', () => {
   it('when more jobs wait than QUEUE_MAX_WAITING, then POST answers 503 with Retry-After, and 202 again once the queue drains', async () => {
-    for (let i = 1; i <= 5; i++) expect((await post(i)).statusCode).toBe(202);
+    for (let i = 1; i <= 5; i++) expect((await post(h.app, { ...SEED_SAMPLE, id: i })).statusCode).toBe(202);
     await new Promise((r) => setTimeout(r, 300)); // let the shared depth reading refresh
-    const full = await post(6);
+    const full = await post(h.app, { ...SEED_SAMPLE, id: 6 });
     expect(full.statusCode).toBe(503);
     expect(full.headers['retry-after']).toBeDefined();
     expect(full.json()).toMatchObject({ code: 'QUEUE_FULL' });
@@ -34,11 +34,11 @@ describe('backpressure and metrics', () => {
     h.startWorker();
     await until('the queue drained', 5000, async () => (await h.queue.getWaitingCount()) === 0, 50, () => h.queue.getJobCounts());
     await new Promise((r) => setTimeout(r, 300));
-    expect((await post(6)).statusCode).toBe(202);
+    expect((await post(h.app, { ...SEED_SAMPLE, id: 6 })).statusCode).toBe(202);
   });
 
   it('when /metrics is scraped after a small run, then the counters match what was done', async () => {
-    await post(7, { isactive: 1000 }); // invalid
+    await post(h.app, { ...SEED_SAMPLE, id: 7, ...{ isactive: 1000 } }); // invalid
     const text = (await h.app.inject({ method: 'GET', url: '/metrics' })).body;
     expect(metric(text, 'patients_enqueued_total{endpoint="single"}')).toBe(6);
     expect(metric(text, 'patients_rejected_total{reason="invalid"}')).toBe(1);

@@ -3,6 +3,7 @@ import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { patientKey } from '../../src/shared/patient-key.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
+import { post } from '../support/http.ts';
 
 const writer = makeKey('center-3-writer', 'patients:write,patients:read', 'centers=3');
 const reader = makeKey('center-3-reader', 'patients:read', 'centers=3');
@@ -15,14 +16,13 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const post = (headers: Record<string, string>, body: unknown = SEED_SAMPLE) => h.app.inject({ method: 'POST', url: '/api/patients', payload: body as object, headers });
 const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
 
 describe('authentication', () => {
   it('when no key or a wrong key is sent, then 401 problem+json with WWW-Authenticate', async () => {
     const attempts: Record<string, string>[] = [{}, { authorization: 'Bearer hk_wrong' }, { 'x-api-key': writer.key.slice(0, -1) }];
     for (const headers of attempts) {
-      const res = await post(headers);
+      const res = await post(h.app, SEED_SAMPLE, { headers });
       expect(res.statusCode).toBe(401);
       expect(res.headers['www-authenticate']).toBe('Bearer');
       expect(res.headers['content-type']).toMatch(/problem\+json/);
@@ -31,22 +31,22 @@ describe('authentication', () => {
   });
 
   it('when the key comes as Bearer or as X-API-Key, then it is accepted', async () => {
-    expect((await post(bearer(writer))).statusCode).toBe(202);
-    expect((await post({ 'x-api-key': writer.key })).statusCode).toBe(202);
+    expect((await post(h.app, SEED_SAMPLE, { headers: bearer(writer) })).statusCode).toBe(202);
+    expect((await post(h.app, SEED_SAMPLE, { headers: { 'x-api-key': writer.key } })).statusCode).toBe(202);
   });
 });
 
 describe('authorization', () => {
   it('when a key posts a patient of another center, then 403 and nothing is enqueued', async () => {
     const before = await jobCount();
-    const res = await post(bearer(writer), { ...SEED_SAMPLE, center_id: 4 });
+    const res = await post(h.app, { ...SEED_SAMPLE, center_id: 4 }, { headers: bearer(writer) });
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ code: 'FORBIDDEN_TENANT' });
     expect(await jobCount()).toBe(before);
   });
 
   it('when a key lacks the write scope, then 403', async () => {
-    const res = await post(bearer(reader));
+    const res = await post(h.app, SEED_SAMPLE, { headers: bearer(reader) });
     expect(res.statusCode).toBe(403);
     expect(res.json()).toMatchObject({ code: 'FORBIDDEN_SCOPE' });
   });
@@ -62,7 +62,7 @@ describe('authorization', () => {
   });
 
   it('when another key asks for a job\'s status, then 404; the submitting key sees it', async () => {
-    const { jobId } = (await post(bearer(writer))).json();
+    const { jobId } = (await post(h.app, SEED_SAMPLE, { headers: bearer(writer) })).json();
     expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(writer) })).statusCode).toBe(200);
     expect((await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${jobId}`, headers: bearer(reader) })).statusCode).toBe(404);
   });
@@ -85,7 +85,7 @@ describe('authorization', () => {
 
   it('when an ops key asks for patients or posts one, then 403: it reaches the dashboard and /metrics only', async () => {
     expect((await h.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(ops) })).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
-    expect((await post(bearer(ops))).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
+    expect((await post(h.app, SEED_SAMPLE, { headers: bearer(ops) })).json()).toMatchObject({ status: 403, code: 'FORBIDDEN_SCOPE' });
     expect((await h.app.inject({ method: 'GET', url: '/metrics', headers: bearer(ops) })).statusCode).toBe(200);
   });
 
