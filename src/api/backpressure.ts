@@ -38,7 +38,7 @@ export function createDepthGuard(queue: PatientQueue, limits: DepthLimits, recor
       .catch(() => {}) // Redis down: the enqueue itself answers 503
       .finally(() => (reading = undefined)));
   return async function check(incoming = 1): Promise<void> {
-    if (Date.now() - readAt > refreshMs) await refresh();
+    if (Date.now() - readAt >= refreshMs) await refresh();
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
 }

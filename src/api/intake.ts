@@ -22,11 +22,12 @@ export type IntakeOptions = {
   jobMaxRecords: number;
   jobMaxBytes: number;
   enqueueTimeoutMs: number;
+  depthRefreshMs: number;
 };
 
 export function createIntake(o: IntakeOptions): Intake {
   const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log });
-  const guard = createDepthGuard(o.queue, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob);
+  const guard = createDepthGuard(o.queue, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs);
   return {
     async accept(records, bytes, endpoint) {
       try {

@@ -28,14 +28,19 @@ describe('synchronous mode (Prefer: wait)', () => {
     expect(second.json().fullname).toBe('second');
   });
 
-  it('when no worker runs and Prefer: wait=1 is asked, then the normal 202 comes back', async () => {
-    await h.stopWorker();
+  it('when no worker runs and Prefer: wait=1 is asked, then the normal 202 comes back and the record waits in the queue', async () => {
+    // A harness of its own without a worker: the file's shared worker is never stopped and restarted
+    // (a restarted worker connects and ensures its indexes again before it takes a job, which the
+    // next test's wait would pay for).
+    const idle = await createHarness();
     try {
-      const res = await post(h.app, { ...SEED_SAMPLE, id: 900 }, { headers: { prefer: 'wait=1' } });
-      expect(res.statusCode).toBe(202);
+      const res = await post(idle.app, { ...SEED_SAMPLE, id: 900 }, { headers: { prefer: 'wait=1' } });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.headers['preference-applied']).toBe('wait=1');
       expect(res.json()).toMatchObject({ status: 'queued' });
+      expect((await idle.recordResult(res.json().jobId)).jobState).toBe('waiting');
     } finally {
-      h.startWorker();
+      await idle.close();
     }
   });
 });
@@ -74,6 +79,22 @@ describe('Idempotency-Key', () => {
     expect(other.statusCode).toBe(422);
     expect(other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await jobCount()).toBe(before);
+  });
+
+  it('when the same key comes again while the first request is still being enqueued, then 409 and only the first is enqueued', async () => {
+    const body = { ...SEED_SAMPLE, id: 23 };
+    const before = await jobCount();
+    // Both requests are in the API at once: the second finds the key claimed and not yet answered.
+    const answers = await Promise.all([1, 2].map(() => post(h.app, body, { headers: { 'idempotency-key': 'k-23' } })));
+    expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
+    const conflict = answers.find((a) => a.statusCode === 409)!;
+    expect(conflict.headers['content-type']).toMatch(/problem\+json/);
+    expect(conflict.json()).toMatchObject({ status: 409, code: 'IDEMPOTENCY_IN_PROGRESS' });
+    expect(await jobCount()).toBe(before + 1);
+    // Once the first has its answer, the key replays it.
+    const later = await post(h.app, body, { headers: { 'idempotency-key': 'k-23' } });
+    expect(later.headers['idempotent-replayed']).toBe('true');
+    expect(later.json()).toEqual(answers.find((a) => a.statusCode === 202)!.json());
   });
 
   it('when no key is sent, then each post is a new job', async () => {

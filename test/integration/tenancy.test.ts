@@ -4,6 +4,7 @@ import { patientKey } from '../../src/shared/patient-key.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 import { post } from '../support/http.ts';
+import { jobIdsOf, refParts } from '../support/records.ts';
 
 // Tenancy: the tenant comes from the key. Clusters are groups of centers configured in
 // CENTER_CLUSTERS (cluster 2 = centers 3 and 4 here, center 5 is in cluster 7); a record's cluster_id
@@ -62,6 +63,20 @@ describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
     expect((await post(h.app, { ...SEED_SAMPLE, center_id: 4, cluster_id: null }, { headers: bearer(cluster2) })).statusCode).toBe(202);
     const other = await post(h.app, { ...SEED_SAMPLE, center_id: 5, cluster_id: 7 }, { headers: bearer(cluster2) });
     expect(other.json()).toMatchObject({ status: 403, code: 'FORBIDDEN_TENANT' });
+  });
+
+  it('when a cluster key posts a batch of its clusters\' centers and another cluster\'s, then the others are accepted and that item alone is refused by index', async () => {
+    const items = [{ ...SEED_SAMPLE, id: 601, center_id: 3 }, { ...SEED_SAMPLE, id: 602, center_id: 5, cluster_id: 7 }, { ...SEED_SAMPLE, id: 603, center_id: 4, cluster_id: null }];
+    const res = await post(h.app, items, { url: '/api/patients/batch', headers: bearer(cluster2) });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(res.json().results[1]).toEqual({ index: 1, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
+    // What Redis holds is exactly the two accepted records, each under its own reference.
+    const refs: string[] = [0, 2].map((i) => res.json().results[i].jobId);
+    const queued = await Promise.all(refs.map(async (ref) => (await h.recordResult(ref)).job?.data.records[refParts(ref).index]?.patient.id));
+    expect(queued).toEqual([601, 603]);
+    const jobs = await Promise.all(jobIdsOf(refs).map((id) => h.queue.getJob(id)));
+    expect(jobs.flatMap((j) => j!.data.records.map((r) => r.patient.id))).toEqual([601, 603]);
   });
 
   it('when the body\'s cluster_id disagrees with the configured cluster of its center, then 400 naming cluster_id', async () => {
