@@ -77,7 +77,8 @@ describe.skipIf(!hasBrowser)('in a real browser', () => {
     const refused = cspRefusals(page);
     await page.goto(`${base}/admin/queues`);
     await page.getByText(h.config.QUEUE_NAME).first().waitFor({ timeout: 20_000 });
-    const counts = await h.queue.getJobCounts('completed', 'failed');
+    const { completed = 0, failed = 0 } = await h.queue.getJobCounts('completed', 'failed');
+    const counts = { completed, failed };
     expect(counts.completed + counts.failed).toBeGreaterThan(0); // a list to look at, whichever test ran before
     for (const status of ['completed', 'failed'] as const) {
       await page.goto(`${base}/admin/queues/queue/${h.config.QUEUE_NAME}?status=${status}`);
