@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
-import { post } from '../support/http.ts';
+import { post, type Answer } from '../support/http.ts';
 import { until } from '../support/records.ts';
 
 let h: Harness;
@@ -61,5 +61,24 @@ describe('backpressure and metrics', () => {
     expect(metric(after, 'queue_jobs{state="waiting"}')).toBe(await h.queue.getWaitingCount());
     expect(await h.queue.getWaitingCount()).toBeGreaterThanOrEqual(1);
     expect(after).not.toContain('sample string');
+  });
+
+  it('when the event loop lags past API_MAX_EVENT_LOOP_DELAY_MS, then POST answers 503 with Retry-After, while /health/live stays 200', async () => {
+    const lagging = await createHarness({ API_MAX_EVENT_LOOP_DELAY_MS: '10' });
+    try {
+      let last: Answer | undefined;
+      // A deliberate overload: the loop is held 200 ms at a time until the plugin's sample sees it.
+      await until('a 503 for the lag', 15_000, async () => {
+        const end = Date.now() + 200;
+        while (Date.now() < end); // busy: nothing else runs meanwhile
+        last = await post(lagging.app, { ...SEED_SAMPLE, id: 9 });
+        return last.statusCode === 503;
+      }, 10, async () => last?.body);
+      expect(last!.headers['retry-after']).toBe('5');
+      expect(last!.json()).toMatchObject({ status: 503, detail: expect.stringMatching(/overloaded/) });
+      expect((await lagging.app.inject({ method: 'GET', url: '/health/live' })).statusCode).toBe(200);
+    } finally {
+      await lagging.close();
+    }
   });
 });
