@@ -64,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     jobMaxRecords: config.JOB_MAX_RECORDS,
     jobMaxBytes: config.JOB_MAX_BYTES,
     enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,
+    depthRefreshMs: config.QUEUE_DEPTH_REFRESH_MS,
     ...(deps.tracing ? { traceparent: deps.tracing.traceparent } : {}),
   });
   app.addHook('onClose', async () => intake.flush());

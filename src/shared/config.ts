@@ -68,6 +68,8 @@ export const ConfigSchema = z.object({
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
   // ...and above this share of Redis' maxmemory: the workers need the rest to drain the queue.
   QUEUE_MAX_MEMORY_PERCENT: int(1, 100).default(80),
+  // How old the shared reading of queue depth and Redis memory may be (one read serves every request meanwhile).
+  QUEUE_DEPTH_REFRESH_MS: int(0, 60_000).default(250),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),

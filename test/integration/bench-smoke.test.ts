@@ -21,7 +21,7 @@ function runSmoke(): Promise<{ code: number | null; output: string }> {
     let output = '';
     child.stdout.on('data', (c: Buffer) => (output += c.toString()));
     child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-    // The harness has its own hard limit (3 minutes in smoke mode); this one is a second fence.
+    // The harness has its own hard limit (3 minutes in smoke mode); this one is a second fence (a bound, not a synchronisation).
     const timer = setTimeout(() => child.kill("SIGTERM"), 360_000);
     child.once('exit', (code) => {
       clearTimeout(timer);
