@@ -1,13 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
+// One project per test layer, so each runs alone: `npm run test:unit`, `test:integration`,
+// `test:contract`, `test:browser`, `test:faults`. Only the unit project runs without servers.
+const withServers = { globalSetup: ['test/global-setup.ts'] };
+
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
-    include: ['test/**/*.test.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // 2 cores: integration files each run servers, workers and queues; keep parallelism modest.
     maxWorkers: 2,
     reporters: ['default'],
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      { extends: true, test: { name: 'integration', include: ['test/integration/**/*.test.ts'] } },
+      { extends: true, test: { name: 'contract', include: ['test/contract/**/*.test.ts'] } },
+      { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'] } },
+      // Fault tests kill and restart real processes and servers: one file at a time (scripts/test.sh).
+      { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false } },
+      // Each test starts its own 6-node Redis Cluster and kills a master (issue 11): one file at a time, last.
+      { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], fileParallelism: false } },
+    ],
   },
 });

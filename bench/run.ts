@@ -3,7 +3,7 @@
 //
 // Starts its own Redis and FerretDB (scripts/local-servers.ts, free ports, a temp dir), the real API
 // and worker as processes and the reference servers under bench/reference, runs each scenario for a
-// bounded time with progress on stderr, and writes latest.json, latest.md and latest.svg to
+// bounded time with progress on stderr, and writes latest.json and latest.md (tables and Mermaid charts) to
 // bench/results (or --out). See bench/README.md for the method.
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -14,7 +14,7 @@ import { embeddedBackend, ferretdbBinary, ferretdbServer, redisServer, ROOT, sta
 import { createHarnessMongo, createHarnessRedis, type Ctx } from './lib/context.ts';
 import { MODES, type Mode } from './lib/modes.ts';
 import { RssSampler, stopAll, type Role } from './lib/procs.ts';
-import { computeTargets, peakRss, renderMarkdown, renderSvg, type BenchResults } from './lib/report.ts';
+import { computeTargets, peakRss, renderMarkdown, type BenchResults } from './lib/report.ts';
 import { round, say, setQuiet } from './lib/util.ts';
 import { drain } from './scenarios/drain.ts';
 import { endToEnd, soak } from './scenarios/end-to-end.ts';
@@ -201,8 +201,7 @@ async function main() {
 
   writeAtomic(join(opts.out, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
   writeAtomic(join(opts.out, 'latest.md'), renderMarkdown(results));
-  writeAtomic(join(opts.out, 'latest.svg'), renderSvg(results));
-  say(`done in ${results.durationS} s: ${join(opts.out, 'latest.json')}, latest.md, latest.svg`);
+  say(`done in ${results.durationS} s: ${join(opts.out, 'latest.json')} and latest.md`);
   for (const t of results.targets) say(`  ${t.met === null ? 'n/a ' : t.met ? 'MET ' : 'MISS'} ${t.name}: ${t.measured ?? 'n/a'} ${t.unit} (target ${t.comparator} ${t.target})`);
 }
 

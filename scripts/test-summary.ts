@@ -1,4 +1,4 @@
-// Prints one closing line over vitest's JSON reports, e.g. "Tests: 409 passed, 0 failed".
+// Prints the closing lines over vitest's JSON reports, e.g. "Tests: 409 passed, 0 failed".
 import { existsSync, readFileSync } from 'node:fs';
 
 let passed = 0;
@@ -14,4 +14,15 @@ for (const file of process.argv.slice(2)) {
   failed += report.numFailedTests;
   skipped += report.numPendingTests + report.numTodoTests;
 }
-process.stdout.write(`Tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
+// The last two lines repeat the totals in vitest's own summary format, for tools that read that.
+const files = { passed: 0, failed: 0 };
+for (const file of process.argv.slice(2)) {
+  if (!existsSync(file)) continue;
+  const report = JSON.parse(readFileSync(file, 'utf8')) as { testResults: { status: string }[] };
+  for (const r of report.testResults) files[r.status === 'passed' ? 'passed' : 'failed'] += 1;
+}
+const part = (n: number, word: string) => (n ? [`${n} ${word}`] : []);
+const total = passed + failed + skipped;
+process.stdout.write(`Tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n\n`);
+process.stdout.write(` Test Files  ${[...part(files.failed, 'failed'), ...part(files.passed, 'passed')].join(' | ')} (${files.passed + files.failed})\n`);
+process.stdout.write(`      Tests  ${[...part(failed, 'failed'), ...part(passed, 'passed'), ...part(skipped, 'skipped')].join(' | ')} (${total})\n`);

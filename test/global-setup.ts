@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { until } from './support/records.ts';
 import { ferretdbServer, redisServer, started, type LocalServer } from '../scripts/local-servers.ts';
 
 declare module 'vitest' {
@@ -28,6 +29,8 @@ async function dockerEngine(): Promise<boolean> {
 }
 
 export default async function setup(project: TestProject) {
+  // Unit tests need no servers: a run of the unit project alone starts none.
+  if (project.vitest.projects.every((p) => p.name === 'unit')) return;
   const stops: (() => Promise<unknown>)[] = [];
   let redisUrl = process.env.REDIS_URL;
   let mongoUrl = process.env.MONGO_URL;
@@ -46,12 +49,8 @@ export default async function setup(project: TestProject) {
       const mongo = await new GenericContainer('mongo:8').withCommand(['--replSet', 'rs0', '--bind_ip_all']).withExposedPorts(27017).withWaitStrategy(Wait.forLogMessage(/Waiting for connections/)).start();
       stops.push(() => redis.stop(), () => mongo.stop());
       await mongo.exec(['mongosh', '--quiet', '--eval', "rs.initiate({ _id: 'rs0', members: [{ _id: 0, host: '127.0.0.1:27017' }] })"]);
-      for (let i = 0; ; i++) {
-        const { output } = await mongo.exec(['mongosh', '--quiet', '--eval', 'db.hello().isWritablePrimary']);
-        if (output.trim() === 'true') break;
-        if (i > 100) throw new Error('the mongo:8 replica set elected no primary within ~30 s');
-        await new Promise((r) => setTimeout(r, 300));
-      }
+      let hello = '';
+      await until('the mongo:8 replica set to elect a primary', 30_000, async () => (hello = (await mongo.exec(['mongosh', '--quiet', '--eval', 'db.hello().isWritablePrimary'])).output.trim()) === 'true', 300, async () => hello);
       redisUrl ??= `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`;
       // directConnection: the member's own name (127.0.0.1 inside the container) is not reachable from here.
       mongoUrl ??= `mongodb://${mongo.getHost()}:${mongo.getMappedPort(27017)}/?directConnection=true`;

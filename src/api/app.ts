@@ -66,12 +66,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     jobMaxRecords: config.JOB_MAX_RECORDS,
     jobMaxBytes: config.JOB_MAX_BYTES,
     enqueueTimeoutMs: config.API_ENQUEUE_TIMEOUT_MS,
+    depthRefreshMs: config.QUEUE_DEPTH_REFRESH_MS,
+    ...(deps.tracing ? { traceparent: deps.tracing.traceparent } : {}),
   });
   app.addHook('onClose', async () => intake.flush());
   const accessAudit = createAccessAudit(accessAuditCollection(deps.store.db));
   const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit };
   const authenticate = createAuthenticator(config, createBadKeyLimit(config.AUTH_FAIL_MAX, config.AUTH_FAIL_WINDOW_MS));
 
+  const tracing = deps.tracing;
+  if (tracing) app.addHook('onRequest', async (request) => tracing.nameRequest(request.method, request.routeOptions.url));
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   methodNotAllowed(app);

@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { AppError } from '../shared/errors.ts';
+import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { PatientQueue } from './enqueue.ts';
 
@@ -25,8 +25,10 @@ export type DepthLimits = {
  * many records, so the depth in records is the waiting jobs times the mean records per job this
  * process enqueued (an estimate that is exact for one-size jobs). Both are read from Redis at most
  * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
+ * A read Redis does not answer within `timeoutMs` (the enqueue's own bound) is a 503: a slow Redis
+ * must not hold a request longer than it would hold the enqueue.
  */
-export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250) {
+export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250, timeoutMs = 1500) {
   let depth = 0;
   let memoryFull = false;
   let readAt = 0;
@@ -41,7 +43,7 @@ export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, re
       .catch(() => {}) // Redis down: the enqueue itself answers 503
       .finally(() => (reading = undefined)));
   return async function check(incoming = 1): Promise<void> {
-    if (Date.now() - readAt > refreshMs) await refresh();
+    if (Date.now() - readAt >= refreshMs) await withTimeout(refresh(), timeoutMs, () => new QueueUnavailableError());
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
 }

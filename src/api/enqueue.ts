@@ -9,6 +9,8 @@ export const statusUrl = (ref: string) => `/api/patients/jobs/${ref}`;
 export type EnqueuerOptions = QueueEnqueuerOptions & {
   /** One queue per partition (index = partition). */
   queues: PatientQueue[];
+  /** The submitter's W3C trace context (tracing on): stamped on its records, so the worker links to it. */
+  traceparent?: () => string | undefined;
 };
 
 export type Enqueuer = {
@@ -32,6 +34,9 @@ export function createEnqueuer(o: EnqueuerOptions): Enqueuer {
   const parts = o.queues.map((queue) => createQueueEnqueuer(queue, o));
   const n = parts.length;
   const submit = async (list: PatientRecord[], bytes: number): Promise<string[]> => {
+    // A job holds the records of many requests; each record names its own request's trace.
+    const trace = o.traceparent?.();
+    if (trace) for (const record of list) record.traceparent = trace;
     if (n === 1) return parts[0]!.submit(list, bytes);
     const byPartition = new Map<number, number[]>();
     list.forEach((r, i) => {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { PatientRecord } from '../shared/queue.ts';
 import type { ConfirmReplicas } from '../shared/replica-wait.ts';
-import { createDepthGuard } from './backpressure.ts';
+import { BackpressureError, createDepthGuard } from './backpressure.ts';
 import { createEnqueuer, type PatientQueue } from './enqueue.ts';
 import type { ApiMetrics } from './metrics.ts';
 
@@ -25,17 +25,20 @@ export type IntakeOptions = {
   jobMaxRecords: number;
   jobMaxBytes: number;
   enqueueTimeoutMs: number;
+  depthRefreshMs: number;
+  /** The request's trace context, carried with each of its records (tracing on). */
+  traceparent?: () => string | undefined;
 };
 
 export function createIntake(o: IntakeOptions): Intake {
-  const enqueuer = createEnqueuer({ queues: o.queues, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, confirm: o.confirm });
-  const guard = createDepthGuard(o.queues, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob);
+  const enqueuer = createEnqueuer({ queues: o.queues, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, confirm: o.confirm, traceparent: o.traceparent });
+  const guard = createDepthGuard(o.queues, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs, o.enqueueTimeoutMs);
   return {
     async accept(records, bytes, endpoint) {
       try {
         await guard(records.length);
       } catch (err) {
-        o.metrics.rejected.inc({ reason: 'queue_full' }, records.length);
+        if (err instanceof BackpressureError) o.metrics.rejected.inc({ reason: 'queue_full' }, records.length);
         throw err;
       }
       const refs = await enqueuer.submit(records, bytes);

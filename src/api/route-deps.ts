@@ -3,6 +3,7 @@ import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Store } from '../shared/mongo.ts';
+import type { Tracing } from '../shared/tracing.ts';
 import type { PatientQueue } from './enqueue.ts';
 import type { AccessAudit } from '../shared/access-audit.ts';
 import type { Intake } from './intake.ts';
@@ -22,6 +23,8 @@ export type AppDeps = {
   store: Pick<Store, 'patients' | 'db' | 'deadLetters'>;
   /** One per partition, needed for `Prefer: wait=N`; without them the API always answers 202. */
   queueEvents?: QueueEvents[];
+  /** Set when tracing is on (src/shared/tracing.ts): names request spans, carries each record's trace context. */
+  tracing?: Tracing;
 };
 
 /** What the route plugins get: the deps plus what buildApp derives from them. */

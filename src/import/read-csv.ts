@@ -7,7 +7,7 @@ import { parse } from 'csv-parse';
 import { Readable } from 'node:stream';
 import { PATIENT_FIELD_NAMES } from '../shared/patient-fields.ts';
 import { usageError } from './errors.ts';
-import type { ReaderOptions, SourceRecord } from './source.ts';
+import type { ReaderOptions, SourceRecord } from './source-record.ts';
 
 type Row = { record: (string | null)[]; raw: string };
 

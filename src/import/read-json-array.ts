@@ -5,7 +5,7 @@ import Tokenizer from '@streamparser/json/tokenizer.js';
 import TokenParser from '@streamparser/json/tokenparser.js';
 import TokenType from '@streamparser/json/utils/types/tokenType.js';
 import { usageError } from './errors.ts';
-import type { ReaderOptions, SourceRecord } from './source.ts';
+import type { ReaderOptions, SourceRecord } from './source-record.ts';
 
 const NEWLINE = 0x0a;
 const OPENERS = new Set<number>([TokenType.LEFT_BRACE, TokenType.LEFT_BRACKET]);

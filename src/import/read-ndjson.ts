@@ -1,6 +1,6 @@
 // NDJSON: one record per line. Lines go to the API as they are (it reports a line that is not
 // JSON as that item's error), so a record is never parsed here; blank lines are skipped.
-import type { ReaderOptions, SourceRecord } from './source.ts';
+import type { ReaderOptions, SourceRecord } from './source-record.ts';
 
 const NEWLINE = 0x0a;
 

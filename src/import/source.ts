@@ -4,17 +4,14 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { FieldIssue } from '../shared/patient-schema.ts';
 import { usageError } from './errors.ts';
 import type { Format } from './options.ts';
 import { readCsv } from './read-csv.ts';
 import { readJsonArray } from './read-json-array.ts';
 import { readNdjson } from './read-ndjson.ts';
+import type { ReaderOptions, SourceRecord } from './source-record.ts';
 
-/** One record of the input: its JSON text for the API, or the reason it cannot be sent at all. */
-export type SourceRecord = { line: number; json: string } | { line: number; errors: FieldIssue[]; original: unknown };
-
-export type ReaderOptions = { csvNull?: string | undefined; warn: (message: string) => void };
+export type { ReaderOptions, SourceRecord } from './source-record.ts';
 
 /** What the checkpoint compares before a resume: the same file, unchanged. */
 export type InputIdentity = { name: string; size: number | null; mtimeMs: number | null; head: string | null };

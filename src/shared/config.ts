@@ -1,94 +1,13 @@
-import { MongoClient } from 'mongodb';
 import { z } from 'zod';
-import { parsePartitionList } from './partitions.ts';
+import { scaleIssues, scaleShape } from './config-scale.ts';
+import { TracingSchema, tracingShape, type TracingConfig } from './config-tracing.ts';
+import { apiKeys, bool, centerClusters, int, mongoTls, timeZone, trustProxy, url } from './config-values.ts';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
 // once and pass the result down; nothing else reads process.env.
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
-const url = (protocols: string[]) =>
-  z.string().refine((value) => {
-    try {
-      return protocols.includes(new URL(value).protocol);
-    } catch {
-      return false;
-    }
-  }, `must be a URL with scheme ${protocols.join(' or ')}`);
-
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, 'must be an IANA time zone such as Asia/Bangkok');
-
-// `ops`: the dashboard and /metrics, no patient data. `admin` includes every other scope.
-const SCOPES = ['patients:write', 'patients:read', 'ops', 'admin'] as const;
-export type Scope = (typeof SCOPES)[number];
-
-export const ApiKeySchema = z.object({
-  id: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'id: letters, digits, . _ - only'),
-  /** SHA-256 of the key, hex: the key itself is never configured (scripts/api-key.ts makes both). */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/, 'sha256: 64 lowercase hex digits'),
-  scopes: z.array(z.enum(SCOPES)).min(1),
-  centers: z.array(z.int()).default([]),
-  clusters: z.array(z.int()).default([]),
-});
-export type ApiKey = z.infer<typeof ApiKeySchema>;
-
-const apiKeys = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}', input: undefined });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.array(ApiKeySchema, { error: 'must be a JSON array of {id, sha256, scopes, centers?, clusters?}' }))
-  // Logs, rate limits and the audit go by id; two entries with one id (or one key twice) would blur them.
-  .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'has two entries with the same id')
-  .refine((keys) => new Set(keys.map((k) => k.sha256)).size === keys.length, 'has two entries with the same sha256');
-
-/** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
-function mongoTls(url: string): boolean | undefined {
-  try {
-    return new MongoClient(url).options.tls === true;
-  } catch {
-    return undefined;
-  }
-}
-
-// {"<center id>": <cluster id>}: which cluster each center belongs to. Cluster keys reach centers only through it.
-const centerClusters = z
-  .string()
-  .transform((text, ctx) => {
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      ctx.issues.push({ code: 'custom', message: 'must be a JSON object {"<center id>": <cluster id>}', input: undefined });
-      return z.NEVER;
-    }
-  })
-  .pipe(z.record(z.string().regex(/^-?\d{1,10}$/, 'keys must be center ids'), z.int(), { error: 'must be a JSON object {"<center id>": <cluster id>}' }))
-  .transform((map) => new Map(Object.entries(map).map(([center, cluster]) => [Number(center), cluster])));
-
-const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])$/;
-export const isLoopback = (host: string) => LOOPBACK.test(host);
-
-// API_TRUST_PROXY: false (default: the socket's address is the client), true (any), or the proxies' addresses/CIDRs.
-const trustProxy = z.string().transform((text, ctx): boolean | string[] => {
-  if (text === 'false') return false;
-  if (text === 'true') return true;
-  const list = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length > 0 && list.every((s) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(s))) return list;
-  ctx.issues.push({ code: 'custom', message: 'must be false, true, or a comma-separated list of addresses/CIDRs', input: undefined });
-  return z.NEVER;
-});
+export { tracingEnabled, type TracingConfig } from './config-tracing.ts';
+export { ApiKeySchema, isLoopback, type ApiKey, type Scope } from './config-values.ts';
 
 export const ConfigSchema = z.object({
   // `production` (the image sets it): TLS to Redis and MongoDB, no development mode.
@@ -115,22 +34,6 @@ export const ConfigSchema = z.object({
   MONGO_JOURNAL: bool.default(true),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
   QUEUE_PREFIX: z.string().min(1).max(100).default('bull'),
-  // Queue partitions (src/shared/partitions.ts): each its own BullMQ queue `{QUEUE_NAME-p}`; 1 keeps QUEUE_NAME.
-  QUEUE_PARTITIONS: int(1, 1024).default(1),
-  // The partitions this worker process takes: `all`, or a list/ranges such as 0,2-3 (checked against QUEUE_PARTITIONS).
-  WORKER_PARTITIONS: z.string().regex(/^(all|\d{1,4}(-\d{1,4})?(,\d{1,4}(-\d{1,4})?)*)$/, 'must be all, or partitions and ranges such as 0,2-3').default('all'),
-  // A Redis Cluster's seed nodes (host:port,...): then every client is a cluster client. REDIS_URL's
-  // scheme (rediss = TLS), user and password apply to every node; its host is one more seed.
-  REDIS_CLUSTER_NODES: z.string().transform((text, ctx) => {
-    const nodes = text.split(',').map((s) => s.trim()).filter(Boolean);
-    if (nodes.every((n) => /^[A-Za-z0-9.-]{1,253}:\d{1,5}$/.test(n) && Number(n.split(':')[1]) <= 65535)) return nodes;
-    ctx.issues.push({ code: 'custom', message: 'must be a comma-separated list of host:port', input: undefined });
-    return z.NEVER;
-  }).default([]),
-  // Durability on failover: a 202 only once WAIT confirms the job reached this many replicas (0: no WAIT).
-  REDIS_WAIT_REPLICAS: int(0, 16).default(0),
-  // How long WAIT may take; fewer replicas by then answers 503 (the job may still run: retry with the same Idempotency-Key).
-  REDIS_WAIT_TIMEOUT_MS: int(10, 60_000).default(500),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: int(0, 65535).default(3000),
   API_BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
@@ -166,6 +69,8 @@ export const ConfigSchema = z.object({
   QUEUE_MAX_WAITING: int(1, 100_000_000).default(200_000),
   // ...and above this share of Redis' maxmemory: the workers need the rest to drain the queue.
   QUEUE_MAX_MEMORY_PERCENT: int(1, 100).default(80),
+  // How old the shared reading of queue depth and Redis memory may be (one read serves every request meanwhile).
+  QUEUE_DEPTH_REFRESH_MS: int(0, 60_000).default(250),
   API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
@@ -197,6 +102,8 @@ export const ConfigSchema = z.object({
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+  ...tracingShape,
+  ...scaleShape,
 }).superRefine((c, ctx) => {
   // Patient records must not cross a network in clear text in production.
   if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
@@ -212,18 +119,25 @@ export class ConfigError extends Error {
 
 /** Parses the environment; throws ConfigError naming every bad variable (never its value). */
 export function loadConfig(env: Record<string, string | undefined>): Config {
-  const known = Object.fromEntries(
-    Object.keys(ConfigSchema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]),
+  return parseEnv(
+    ConfigSchema.superRefine((c, ctx) => {
+      scaleIssues(c, ctx);
+      if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
+        ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
+      }
+    }),
+    env,
   );
-  const result = ConfigSchema.superRefine((c, ctx) => {
-    // The queue names carry the hash tags on a cluster; a tag in the prefix would win and put every partition in one slot.
-    if (c.REDIS_CLUSTER_NODES.length > 0 && c.QUEUE_PREFIX.includes('{')) ctx.addIssue({ code: 'custom', path: ['QUEUE_PREFIX'], message: 'must not contain a hash tag with REDIS_CLUSTER_NODES (the queue names carry one per partition)' });
-    const partitions = parsePartitionList(c.WORKER_PARTITIONS, c.QUEUE_PARTITIONS);
-    if (typeof partitions === 'string') ctx.addIssue({ code: 'custom', path: ['WORKER_PARTITIONS'], message: partitions });
-    if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
-      ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
-    }
-  }).safeParse(known);
+}
+
+/** The tracing switch alone, read before anything else is loaded (src/shared/tracing.ts); same errors as loadConfig. */
+export function loadTracingConfig(env: Record<string, string | undefined>): TracingConfig {
+  return parseEnv(TracingSchema, env);
+}
+
+function parseEnv<S extends z.ZodObject>(schema: S, env: Record<string, string | undefined>): z.infer<S> {
+  const known = Object.fromEntries(Object.keys(schema.shape).map((key) => [key, env[key] === '' ? undefined : env[key]]));
+  const result = schema.safeParse(known);
   if (result.success) return result.data;
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0]);

@@ -10,61 +10,18 @@ const DATE_RE =
  * `offset` (beyond ±14:00, .NET's limit), `gap` (a local time skipped by a clock change in the
  * zone), `range` (outside .NET's years 0001-9999 once converted to UTC).
  */
+import { DAY, MINUTE, utcFromFields, wallToUtc, zoneOffsetMinutes } from './time-zone.ts';
+
+export { assertTimeZone, zoneOffsetMinutes } from './time-zone.ts';
+
 export type DateFailure = 'format' | 'calendar' | 'offset' | 'gap' | 'range';
 export type DateParse = { ok: true; value: Date | null } | { ok: false; reason: DateFailure };
 
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 const MAX_OFFSET_MINUTES = 14 * 60;
-
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function zoneFormatter(timeZone: string): Intl.DateTimeFormat {
-  let f = formatters.get(timeZone);
-  if (!f) {
-    f = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-      era: 'short',
-    });
-    formatters.set(timeZone, f);
-  }
-  return f;
-}
-
-/** Throws a RangeError unless `timeZone` is an IANA zone this runtime knows. */
-export function assertTimeZone(timeZone: string): void {
-  zoneFormatter(timeZone);
-}
-
-function utcFromFields(y: number, mo: number, d: number, h: number, mi: number, s: number, ms: number): number {
-  // Date.UTC is the fast way (no Date object), but it reads years 0-99 as 1900-1999.
-  if (y >= 100) return Date.UTC(y, mo - 1, d, h, mi, s, ms);
-  const date = new Date(0);
-  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
-  date.setUTCFullYear(y, mo - 1, d);
-  date.setUTCHours(h, mi, s, ms);
-  return date.getTime();
-}
 
 /** .NET's DateTime range in UTC: 0001-01-01T00:00:00Z to 9999-12-31T23:59:59.9999999Z. */
 const MIN_UTC = utcFromFields(1, 1, 1, 0, 0, 0, 0);
 const MAX_UTC = utcFromFields(9999, 12, 31, 23, 59, 59, 999);
-
-/** Offset of `timeZone` from UTC at instant `utcMs`, in whole minutes (Bangkok: +420). */
-export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
-  const parts: Record<string, string> = {};
-  for (const p of zoneFormatter(timeZone).formatToParts(new Date(utcMs))) parts[p.type] = p.value;
-  const year = parts.era === 'BC' || parts.era === 'B' ? 1 - Number(parts.year) : Number(parts.year);
-  const asUtc = utcFromFields(year, Number(parts.month), Number(parts.day), Number(parts.hour), Number(parts.minute), Number(parts.second), 0);
-  return Math.round((asUtc - Math.floor(utcMs / 1000) * 1000) / MINUTE);
-}
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
@@ -72,22 +29,6 @@ const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 function daysInMonth(y: number, mo: number): number {
   const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
   return mo === 2 && leap ? 29 : DAYS_IN_MONTH[mo - 1]!;
-}
-
-/**
- * The instant of a wall-clock time in `timeZone` (`wall` is that time read as if it were UTC).
- * Like .NET's TimeZoneInfo.ConvertTimeToUtc: a time that occurs twice (clocks set back) is taken
- * as the later one, standard time; a time that never occurs (clocks set forward) is `null`.
- */
-function wallToUtc(wall: number, timeZone: string): number | null {
-  // The true offset is among the offsets in force within a day of the wall time.
-  const candidates = new Set([-DAY, 0, DAY].map((shift) => zoneOffsetMinutes(timeZone, wall + shift)));
-  let found: number | null = null;
-  for (const offset of candidates) {
-    const utc = wall - offset * MINUTE;
-    if (zoneOffsetMinutes(timeZone, utc) === offset && (found === null || utc > found)) found = utc;
-  }
-  return found;
 }
 
 /** Parses a .NET date string; `0001-01-01T00:00:00` (DateTime.MinValue, .NET's "no date") is null. */

@@ -3,9 +3,9 @@ import { ConfigError, loadConfig, type Config } from './config.ts';
 import type { Logger } from './logger.ts';
 
 /** Invalid configuration stops the process with one line naming the variables, exit code 2. */
-export function loadConfigOrExit(processName: string, env: Record<string, string | undefined>): Config {
+export function loadConfigOrExit<C = Config>(processName: string, env: Record<string, string | undefined>, load: (env: Record<string, string | undefined>) => C = loadConfig as never): C {
   try {
-    return loadConfig(env);
+    return load(env);
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`${processName}: ${err.message}\n`);

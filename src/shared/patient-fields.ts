@@ -1,5 +1,5 @@
 // The patient record exactly as the ASP.NET help page of `POST api/patients` lists it
-// (../shared/seed/POST-api-patients.help.txt). Order matters: responses follow it.
+// (docs/legacy-POST-api-patients.help.txt). Order matters: responses follow it.
 
 export type FieldKind = 'integer' | 'signedByte' | 'date' | 'string';
 

@@ -19,6 +19,12 @@ export type PatientRecord = {
    * center's records apart. Absent (other producers, development mode, admin): no restriction.
    */
   tenant?: Tenant;
+  /**
+   * W3C trace context of the request that sent it, when tracing is on: a job holds the records of
+   * many requests, so the worker's job span links to each (src/shared/tracing.ts). Optional: jobs
+   * from before tracing, or from other producers, have none.
+   */
+  traceparent?: string;
 };
 
 export type PatientJobData = { records: PatientRecord[] };

@@ -6,6 +6,7 @@ import { createPatientSchema } from '../shared/patient-schema.ts';
 import { parsePartitionList } from '../shared/partitions.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { RedisClient } from '../shared/redis.ts';
+import type { Tracing } from '../shared/tracing.ts';
 import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { createInFlight } from './in-flight.ts';
@@ -18,7 +19,15 @@ import { ensureIndexes } from './indexes.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
-export type WorkerDeps = { config: Config; connection: RedisClient; store: Store; logger: Logger; observer?: JobObserver };
+export type WorkerDeps = {
+  config: Config;
+  connection: RedisClient;
+  store: Store;
+  logger: Logger;
+  observer?: JobObserver;
+  /** Set when tracing is on (src/shared/tracing.ts): BullMQ's job spans, linked to each record's request. */
+  tracing?: Tracing;
+};
 
 export type PatientWorker = {
   /** The first partition's worker (the only one unless WORKER_PARTITIONS names several). */
@@ -28,7 +37,7 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-export function createWorker({ config, connection, store, logger, observer }: WorkerDeps): PatientWorker {
+export function createWorker({ config, connection, store, logger, observer, tracing }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   // The write path is built once the server has answered and said what it is (buildInfo).
   let ready: (s: PatientStore) => void = () => {};
@@ -46,7 +55,7 @@ export function createWorker({ config, connection, store, logger, observer }: Wo
   };
   const { names } = queueSettings(config);
   const chosen = parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]; // checked by loadConfig
-  const partitions = chosen.map((p) => createPartitionWorker(p, names[p]!, names.length, { config, connection, store, logger, inFlight, handler }));
+  const partitions = chosen.map((p) => createPartitionWorker(p, names[p]!, names.length, { config, connection, store, logger, inFlight, handler, tracing }));
   let stopSweeps: (() => void)[] = [];
   let closing: Promise<void> | undefined;
 

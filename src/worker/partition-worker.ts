@@ -2,12 +2,13 @@ import { Queue, Worker } from 'bullmq';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
-import { partitionedRef, recordRef, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
+import { partitionedRef, recordRef, recordsOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { RedisClient } from '../shared/redis.ts';
+import type { Tracing } from '../shared/tracing.ts';
 import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import type { InFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
-import { createJobHandler, type HandlerDeps } from './job-handler.ts';
+import { createJobHandler, type HandlerDeps, type PatientJob } from './job-handler.ts';
 
 // One BullMQ Worker per queue partition this process takes (WORKER_PARTITIONS), each with its own
 // handler (dead letters keyed by its queue, references naming its partition) and a Queue handle on
@@ -23,14 +24,18 @@ export type PartitionWorkerDeps = {
   inFlight: InFlight;
   /** What every partition's handler shares (the write path, schema, observer, retry delay). */
   handler: Omit<HandlerDeps, 'queueName' | 'refOf' | 'logger'>;
+  tracing?: Tracing;
 };
 
 export function createPartitionWorker(partition: number, queueName: string, partitions: number, deps: PartitionWorkerDeps): PartitionWorker {
-  const { config, connection, store, inFlight } = deps;
+  const { config, connection, store, inFlight, tracing } = deps;
   const logger = partitions === 1 ? deps.logger : deps.logger.child({ partition });
   const handle = createJobHandler({ ...deps.handler, queueName, logger, refOf: (jobId, index) => partitionedRef(partition, partitions, recordRef(jobId, index)) });
   const keep = (count: number, ageS: number) => ({ count, age: ageS });
-  const worker = new Worker<PatientJobData, PatientJobResult>(queueName, (job, token) => inFlight.run(job, token, (signal) => handle(job, token, signal)), {
+  // The job span (BullMQ's, in the trace of the request that enqueued the job) links to every record's request.
+  const processor = (job: PatientJob, token?: string) => (tracing?.linkRecords(recordsOf(job.data)), inFlight.run(job, token, (signal) => handle(job, token, signal)));
+  const worker = new Worker<PatientJobData, PatientJobResult>(queueName, processor, {
+    ...(tracing ? { telemetry: tracing.bullmq } : {}),
     connection,
     prefix: config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,

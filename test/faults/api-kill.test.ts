@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
 import { createFaultEnv, jobIdsOf, refParts, patientVersion, shuffle, until, type FaultEnv } from '../support/fault-env.ts';
+import { post } from '../support/http.ts';
 import { waitForOutput, type Proc } from '../support/processes.ts';
 
 // Issue 9: the API coalesces the records of concurrent requests into one job and answers each 202
@@ -49,10 +50,9 @@ describe('fault: the API process is killed', () => {
         sent.push(s);
         inFlight++;
         try {
-          const res = await fetch(`${base}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(s.record.patient), signal: AbortSignal.timeout(15_000) });
-          const body = (await res.json()) as { jobId?: string };
-          s.status = res.status;
-          if (res.status === 202) s.ref = body.jobId; // the record reference
+          const res = await post(base, s.record.patient, { timeoutMs: 15_000 });
+          s.status = res.statusCode;
+          if (res.statusCode === 202) s.ref = (res.json() as { jobId: string }).jobId; // the record reference
           if (++answered === KILL_AFTER && !killed) {
             inFlightAtKill = inFlight - 1;
             api.child.kill('SIGKILL');

@@ -1,9 +1,7 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createHarness, type Harness } from '../support/harness.ts';
-import { drained, readNdjson, storedIds, runImporter, serve, stop, tempDir, workerFor, writeExport, type Served } from '../support/import.ts';
-import type { Proc } from '../support/processes.ts';
+import { describe, expect, it } from 'vitest';
+import { drained, readNdjson, storedIds, runImporter, writeExport, importStack } from '../support/import.ts';
 
 // Issue 13: an import killed (SIGKILL) halfway and run again with --resume stores everything and
 // never sends a batch again that the checkpoint had as acknowledged. The API counts the batch
@@ -12,37 +10,22 @@ import type { Proc } from '../support/processes.ts';
 const COUNT = 20_000;
 const BATCH = 500;
 const BATCHES = COUNT / BATCH;
-let h: Harness;
-let api: Served;
-let worker: Proc;
-const dir = tempDir();
-
-beforeAll(async () => {
-  h = await createHarness({ API_BATCH_MAX: String(BATCH), RATE_LIMIT_MAX: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000', LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: '60000' });
-  worker = workerFor(h);
-  api = await serve(h);
-});
-// Dropping a large database on a busy FerretDB can take a while.
-afterAll(async () => {
-  await stop(worker);
-  await h.close();
-  rmSync(dir, { recursive: true, force: true });
-}, 180_000);
+const stack = importStack({ API_BATCH_MAX: String(BATCH), RATE_LIMIT_MAX: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000' });
 
 const batchOf = (requestId: string) => Number(requestId.split('-').at(-1));
 
 describe('import --resume after a kill', () => {
   it('when the importer is killed halfway and resumed, then every valid record is stored and no acknowledged batch is sent again', async () => {
-    const file = await writeExport(dir, 'csv', COUNT, 5_000_000);
-    const first = runImporter([file.path, '--url', api.url, '--concurrency', '2'], dir);
-    api.onBatch((n) => {
+    const file = await writeExport(stack.dir, 'csv', COUNT, 5_000_000);
+    const first = runImporter([file.path, '--url', stack.api.url, '--concurrency', '2'], stack.dir);
+    stack.api.onBatch((n) => {
       if (n === BATCHES / 2) first.child.kill('SIGKILL');
     });
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
-    api.onBatch(() => {});
-    const firstRun = api.batches.length;
+    stack.api.onBatch(() => {});
+    const firstRun = stack.api.batches.length;
 
-    const checkpoint = JSON.parse(readFileSync(join(dir, 'registry-5000000.csv.checkpoint.json'), 'utf8')) as { done: number; ahead: number[]; complete: boolean; batchSize: number };
+    const checkpoint = JSON.parse(readFileSync(join(stack.dir, 'registry-5000000.csv.checkpoint.json'), 'utf8')) as { done: number; ahead: number[]; complete: boolean; batchSize: number };
     const acknowledged = new Set([...Array.from({ length: checkpoint.done }, (_, i) => i), ...checkpoint.ahead]);
     expect(checkpoint).toMatchObject({ complete: false, batchSize: BATCH });
     expect(acknowledged.size).toBeGreaterThan(0);
@@ -50,39 +33,39 @@ describe('import --resume after a kill', () => {
 
     // The batches in flight at the kill reached the API and are sent again on resume (the importer
     // never saw their answers): the worker then holds two jobs with the same patients, newest wins.
-    const second = runImporter([file.path, '--url', api.url, '--concurrency', '2', '--resume'], dir);
+    const second = runImporter([file.path, '--url', stack.api.url, '--concurrency', '2', '--resume'], stack.dir);
     expect((await second.exited).code, second.output()).toBe(1);
     expect(second.output()).toContain(`resuming after ${(acknowledged.size * BATCH).toLocaleString('en-US')} acknowledged records`);
     expect(second.output()).toContain(`20,000 records, ${file.validIds.length.toLocaleString('en-US')} accepted, ${file.invalid.length} rejected`);
 
-    const resent = api.batches.slice(firstRun).map((b) => batchOf(b.requestId)).filter((i) => acknowledged.has(i));
+    const resent = stack.api.batches.slice(firstRun).map((b) => batchOf(b.requestId)).filter((i) => acknowledged.has(i));
     expect(resent).toEqual([]);
     // Each batch acknowledged once over both runs, apart from those in flight at the kill (at most 2).
-    const ok = api.batches.filter((b) => b.status === 202).map((b) => batchOf(b.requestId));
+    const ok = stack.api.batches.filter((b) => b.status === 202).map((b) => batchOf(b.requestId));
     expect(new Set(ok).size).toBe(BATCHES);
     expect(ok.length).toBeLessThanOrEqual(BATCHES + 2);
 
     // The rejects file holds each invalid record once: what the killed run wrote after its last checkpoint was cut off.
-    const rejects = readNdjson<{ line: number }>(join(dir, 'registry-5000000.csv.rejects.ndjson')).map((r) => r.line).sort((a, b) => a - b);
+    const rejects = readNdjson<{ line: number }>(join(stack.dir, 'registry-5000000.csv.rejects.ndjson')).map((r) => r.line).sort((a, b) => a - b);
     expect(rejects).toEqual(file.invalid.map((r) => r.line));
 
-    await drained(h, 300_000, worker);
-    expect(await storedIds(h, 5_000_000, COUNT)).toEqual(file.validIds);
+    await drained(stack.h, 300_000, stack.worker);
+    expect(await storedIds(stack.h, 5_000_000, COUNT)).toEqual(file.validIds);
   }, 480_000);
 
   it('when a checkpoint of an unfinished import exists, then a run without --resume or --fresh exits 2, and --resume of another file is refused', async () => {
-    const file = await writeExport(dir, 'ndjson', 3000, 6_000_000);
-    const first = runImporter([file.path, '--url', api.url, '--batch-size', '100', '--concurrency', '1'], dir);
-    api.onBatch((_n, requestId) => {
+    const file = await writeExport(stack.dir, 'ndjson', 3000, 6_000_000);
+    const first = runImporter([file.path, '--url', stack.api.url, '--batch-size', '100', '--concurrency', '1'], stack.dir);
+    stack.api.onBatch((_n, requestId) => {
       if (batchOf(requestId) === 3) first.child.kill('SIGKILL');
     });
     await first.exited;
-    api.onBatch(() => {});
-    const again = runImporter([file.path, '--url', api.url], dir);
+    stack.api.onBatch(() => {});
+    const again = runImporter([file.path, '--url', stack.api.url], stack.dir);
     expect((await again.exited).code).toBe(2);
     expect(again.output()).toMatch(/registry-6000000\.ndjson\.checkpoint\.json holds an unfinished import .*add --resume to continue it, or --fresh to start over/);
-    const other = await writeExport(dir, 'ndjson', 10, 7_000_000);
-    const wrong = runImporter([other.path, '--url', api.url, '--resume', '--checkpoint', join(dir, 'registry-6000000.ndjson.checkpoint.json')], dir);
+    const other = await writeExport(stack.dir, 'ndjson', 10, 7_000_000);
+    const wrong = runImporter([other.path, '--url', stack.api.url, '--resume', '--checkpoint', join(stack.dir, 'registry-6000000.ndjson.checkpoint.json')], stack.dir);
     expect((await wrong.exited).code).toBe(2);
     expect(wrong.output()).toMatch(/--resume: the input is not the file \(or format\) that .* was made for/);
   });

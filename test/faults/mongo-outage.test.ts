@@ -49,7 +49,7 @@ describe('fault: the MongoDB-protocol server goes away', () => {
     const completedAtStop = (await env.counts()).completed;
     refs.push(...(await env.enqueue(records.slice(half), { perJob: PER_JOB })));
     const jobCount = jobIdsOf(refs).length;
-    await new Promise((r) => setTimeout(r, OUTAGE_MS)); // the outage itself
+    await new Promise((r) => setTimeout(r, OUTAGE_MS)); // a deliberate fault duration: the outage itself, not a synchronisation
     const duringOutage = await env.counts();
     await ferret.start();
     await explained(until('all jobs completed', 90_000, async () => (await env.counts()).completed === jobCount, 200), workers);
@@ -80,7 +80,10 @@ describe('fault: the MongoDB-protocol server goes away', () => {
     const records = Array.from({ length: 50 }, (_, i) => patientVersion(3001 + i, 1));
     const refs = await env.enqueue(records, { perJob: 5 });
     const jobCount = jobIdsOf(refs).length;
-    await new Promise((r) => setTimeout(r, 3000)); // the outage itself (what is observed is the state after it)
+    // The worker is up and has tried MongoDB and failed three times (its own log says so): had it
+    // taken a job meanwhile, the job would show as active or failed below.
+    const refusals = () => worker.output().split('MongoDB not reachable; not taking jobs yet').length - 1;
+    await until('the worker tried MongoDB 3 times', 30_000, async () => refusals() >= 3, 50, async () => ({ counts: await env.counts(), worker: worker.output().slice(-1500) }));
     const whileDown = await env.counts();
     await ferret.start();
     await explained(until('all jobs completed', 30_000, async () => (await env.counts()).completed === jobCount, 200), [worker]);

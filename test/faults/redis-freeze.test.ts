@@ -40,7 +40,7 @@ describe('fault: Redis freezes longer than the job lock', () => {
 
     await until('a fifth of the jobs completed', 60_000, async () => (await env.counts()).completed >= records.length / 5, 20);
     redis.signal('SIGSTOP');
-    await new Promise((r) => setTimeout(r, FREEZE_MS));
+    await new Promise((r) => setTimeout(r, FREEZE_MS)); // a deliberate fault duration: Redis frozen past the job lock
     redis.signal('SIGCONT');
 
     let counts = await env.counts();

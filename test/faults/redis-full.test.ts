@@ -6,6 +6,7 @@ import { freePort, redisServer, started, type LocalServer } from '../../scripts/
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
 import { createFaultEnv, until, type FaultEnv } from '../support/fault-env.ts';
+import { post } from '../support/http.ts';
 
 // T8: a flood at several times what one worker drains, into a Redis with a small maxmemory
 // (noeviction): once Redis is full the API may only answer 429 or 503, never 202 for a record Redis
@@ -36,18 +37,18 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const post = async (id: number) => {
-  const res = await fetch(`http://127.0.0.1:${port}/api/patients`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...SEED_SAMPLE, id, fullname: 'x'.repeat(200) }) });
-  const body = (await res.json().catch(() => ({}))) as { jobId?: string };
-  return { id, status: res.status, jobId: body.jobId };
+/** One patient of the flood: its id, the status and the record reference of a 202. */
+const send = async (id: number) => {
+  const res = await post(`http://127.0.0.1:${port}`, { ...SEED_SAMPLE, id, fullname: 'x'.repeat(200) });
+  return { id, status: res.statusCode, jobId: res.statusCode === 202 ? (res.json() as { jobId: string }).jobId : undefined };
 };
 
 describe('fault: a flood fills Redis (maxmemory, noeviction)', () => {
   it('when Redis is full, then only 429/503 are answered, every 202 is kept and stored, and the API takes records again after the drain', { timeout: 180_000 }, async () => {
-    const answers: Awaited<ReturnType<typeof post>>[] = [];
+    const answers: Awaited<ReturnType<typeof send>>[] = [];
     let next = 1;
     const flood = async () => {
-      while (next <= 12_000) answers.push(await post(next++));
+      while (next <= 12_000) answers.push(await send(next++));
     };
     await Promise.all(Array.from({ length: 40 }, flood));
     const byStatus = answers.reduce<Record<number, number>>((acc, a) => ((acc[a.status] = (acc[a.status] ?? 0) + 1), acc), {});
@@ -65,7 +66,7 @@ describe('fault: a flood fills Redis (maxmemory, noeviction)', () => {
     const storedIds = new Set((await env.store.patients.find({}, { projection: { id: 1 } }).toArray()).map((d) => d.id));
     const acceptedNotStored = accepted.filter((a) => !storedIds.has(a.id)).length;
     const lettered = await env.store.deadLetters.aggregate<{ _id: string; n: number }>([{ $group: { _id: '$errorCode', n: { $sum: 1 } } }]).toArray();
-    const after = await post(99_999);
+    const after = await send(99_999);
     console.log('[redis-full]', JSON.stringify({ posted: answers.length, byStatus, firstRefusalAt: firstRefusal, liveDuringFull, accepted: accepted.length, stored: storedIds.size, acceptedNotStored, deadLetters: lettered, afterDrain: after.status, counts, workerAlive: worker.child.exitCode === null }));
 
     expect(Object.keys(byStatus).map(Number).every((s) => [202, 429, 503].includes(s))).toBe(true);

@@ -34,7 +34,7 @@ describe('fault: Redis goes away', () => {
 
     await until('a quarter of the jobs completed', 60_000, async () => (await env.counts()).completed >= beforeJobs / 4, 20, () => env.counts());
     await redis.stop();
-    await new Promise((r) => setTimeout(r, OUTAGE_MS)); // the outage itself
+    await new Promise((r) => setTimeout(r, OUTAGE_MS)); // a deliberate fault duration: the outage itself, not a synchronisation
     await redis.start();
     const seen = async () => ({ counts: await env.counts(), workers: workers.map((w) => w.output().slice(-1500)) });
     await until('every job acknowledged before the stop completed', 90_000, async () => (await env.counts()).completed === beforeJobs, 200, seen);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { post } from '../support/http.ts';
 
 let h: Harness;
 beforeAll(async () => {
@@ -10,40 +11,44 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const post = (url: string, payload: unknown, headers: Record<string, string> = {}) =>
-  h.app.inject({ method: 'POST', url, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), headers: { 'content-type': 'application/json', ...headers } });
 const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized');
 
 describe('synchronous mode (Prefer: wait)', () => {
   it('when the seed is posted with Prefer: wait=20, then 201 the first time and 200 the second, in the seed shape', async () => {
-    const first = await post('/api/patients', SEED_SAMPLE, { prefer: 'wait=20' });
+    const first = await post(h.app, SEED_SAMPLE, { headers: { prefer: 'wait=20' } });
     expect(first.statusCode).toBe(201);
     expect(first.headers['preference-applied']).toBe('wait=20');
     expect(first.headers.location).toBe('/api/patients/1');
     expect(Object.keys(first.json())).toEqual(PATIENT_FIELD_NAMES);
     expect(first.json()).toMatchObject({ ...SEED_SAMPLE, create_time: '2025-10-31T19:55:09.1380000+07:00', modify_time: '2025-10-31T19:55:09.1380000+07:00', followup_date: '2025-10-31T19:55:09.1530000+07:00' });
 
-    const second = await post('/api/patients', { ...SEED_SAMPLE, fullname: 'second' }, { prefer: 'respond-async, wait=20' });
+    const second = await post(h.app, { ...SEED_SAMPLE, fullname: 'second' }, { headers: { prefer: 'respond-async, wait=20' } });
     expect(second.statusCode).toBe(200);
     expect(second.headers['x-ingest-outcome']).toBe('updated');
     expect(second.json().fullname).toBe('second');
   });
 
-  it('when no worker runs and Prefer: wait=1 is asked, then the normal 202 comes back', async () => {
-    await h.stopWorker();
+  it('when no worker runs and Prefer: wait=1 is asked, then the normal 202 comes back and the record waits in the queue', async () => {
+    // A harness of its own without a worker: the file's shared worker is never stopped and restarted
+    // (a restarted worker connects and ensures its indexes again before it takes a job, which the
+    // next test's wait would pay for).
+    const idle = await createHarness();
     try {
-      const res = await post('/api/patients', { ...SEED_SAMPLE, id: 900 }, { prefer: 'wait=1' });
-      expect(res.statusCode).toBe(202);
+      const res = await post(idle.app, { ...SEED_SAMPLE, id: 900 }, { headers: { prefer: 'wait=1' } });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.headers['preference-applied']).toBe('wait=1');
       expect(res.json()).toMatchObject({ status: 'queued' });
+      expect((await idle.recordResult(res.json().jobId)).jobState).toBe('waiting');
     } finally {
-      h.startWorker();
+      await idle.close();
     }
   });
 });
 
 describe('GET /api/patients/{id}', () => {
   it('when the patient is stored, then it comes back in the seed shape; when absent, 404 problem', async () => {
-    await post('/api/patients', { ...SEED_SAMPLE, id: 10 }, { prefer: 'wait=20' });
+    const stored = await post(h.app, { ...SEED_SAMPLE, id: 10 }, { headers: { prefer: 'wait=20' } });
+    expect(stored.statusCode, stored.body).toBe(201);
     const found = await h.app.inject({ method: 'GET', url: '/api/patients/10' });
     expect(found.statusCode).toBe(200);
     expect(found.json()).toMatchObject({ id: 10, hn: SEED_SAMPLE.hn, modify_time: '2025-10-31T19:55:09.1380000+07:00' });
@@ -58,9 +63,9 @@ describe('GET /api/patients/{id}', () => {
 describe('Idempotency-Key', () => {
   it('when the same key comes with the same body, then the first answer is replayed and nothing new is enqueued', async () => {
     const body = { ...SEED_SAMPLE, id: 20 };
-    const first = await post('/api/patients', body, { 'idempotency-key': 'k-20' });
+    const first = await post(h.app, body, { headers: { 'idempotency-key': 'k-20' } });
     const before = await jobCount();
-    const again = await post('/api/patients', body, { 'idempotency-key': 'k-20' });
+    const again = await post(h.app, body, { headers: { 'idempotency-key': 'k-20' } });
     expect(again.statusCode).toBe(202);
     expect(again.json()).toEqual(first.json());
     expect(again.headers['idempotent-replayed']).toBe('true');
@@ -68,17 +73,33 @@ describe('Idempotency-Key', () => {
   });
 
   it('when the same key comes with a different body, then 422 and nothing is enqueued', async () => {
-    await post('/api/patients', { ...SEED_SAMPLE, id: 21 }, { 'idempotency-key': 'k-21' });
+    await post(h.app, { ...SEED_SAMPLE, id: 21 }, { headers: { 'idempotency-key': 'k-21' } });
     const before = await jobCount();
-    const other = await post('/api/patients', { ...SEED_SAMPLE, id: 21, fullname: 'other' }, { 'idempotency-key': 'k-21' });
+    const other = await post(h.app, { ...SEED_SAMPLE, id: 21, fullname: 'other' }, { headers: { 'idempotency-key': 'k-21' } });
     expect(other.statusCode).toBe(422);
     expect(other.json()).toMatchObject({ code: 'IDEMPOTENCY_KEY_REUSED' });
     expect(await jobCount()).toBe(before);
   });
 
+  it('when the same key comes again while the first request is still being enqueued, then 409 and only the first is enqueued', async () => {
+    const body = { ...SEED_SAMPLE, id: 23 };
+    const before = await jobCount();
+    // Both requests are in the API at once: the second finds the key claimed and not yet answered.
+    const answers = await Promise.all([1, 2].map(() => post(h.app, body, { headers: { 'idempotency-key': 'k-23' } })));
+    expect(answers.map((a) => a.statusCode).sort(), answers.map((a) => a.body).join('\n')).toEqual([202, 409]);
+    const conflict = answers.find((a) => a.statusCode === 409)!;
+    expect(conflict.headers['content-type']).toMatch(/problem\+json/);
+    expect(conflict.json()).toMatchObject({ status: 409, code: 'IDEMPOTENCY_IN_PROGRESS' });
+    expect(await jobCount()).toBe(before + 1);
+    // Once the first has its answer, the key replays it.
+    const later = await post(h.app, body, { headers: { 'idempotency-key': 'k-23' } });
+    expect(later.headers['idempotent-replayed']).toBe('true');
+    expect(later.json()).toEqual(answers.find((a) => a.statusCode === 202)!.json());
+  });
+
   it('when no key is sent, then each post is a new job', async () => {
-    const a = await post('/api/patients', { ...SEED_SAMPLE, id: 22 });
-    const b = await post('/api/patients', { ...SEED_SAMPLE, id: 22 });
+    const a = await post(h.app, { ...SEED_SAMPLE, id: 22 });
+    const b = await post(h.app, { ...SEED_SAMPLE, id: 22 });
     expect(a.json().jobId).not.toBe(b.json().jobId);
   });
 });
@@ -87,7 +108,7 @@ describe('POST /api/patients/batch', () => {
   it('when 1000 patients come with 10 invalid, then 990 are stored and the 10 are reported by index', { timeout: 90_000 }, async () => {
     const bad = new Set([0, 7, 99, 100, 333, 500, 501, 777, 998, 999]);
     const items = Array.from({ length: 1000 }, (_, i) => (bad.has(i) ? { ...SEED_SAMPLE, id: 5000 + i, isactive: 500 } : { ...SEED_SAMPLE, id: 5000 + i }));
-    const res = await post('/api/patients/batch', items);
+    const res = await post(h.app, items, { url: '/api/patients/batch' });
     expect(res.statusCode).toBe(202);
     const body = res.json();
     expect(body).toMatchObject({ accepted: 990, rejected: 10 });
@@ -110,11 +131,11 @@ describe('POST /api/patients/batch', () => {
 
   it('when the batch is larger than allowed or not an array, then a 4xx problem and nothing is enqueued', async () => {
     const before = await jobCount();
-    const big = await post('/api/patients/batch', Array.from({ length: 1001 }, (_, i) => ({ id: i + 1 })));
+    const big = await post(h.app, Array.from({ length: 1001 }, (_, i) => ({ id: i + 1 })), { url: '/api/patients/batch' });
     expect(big.statusCode).toBe(413);
-    const notArray = await post('/api/patients/batch', SEED_SAMPLE);
+    const notArray = await post(h.app, SEED_SAMPLE, { url: '/api/patients/batch' });
     expect(notArray.statusCode).toBe(400);
-    const allBad = await post('/api/patients/batch', [{ fullname: 'x' }]);
+    const allBad = await post(h.app, [{ fullname: 'x' }], { url: '/api/patients/batch' });
     expect(allBad.statusCode).toBe(400);
     expect(allBad.headers['content-type']).toMatch(/problem\+json/);
     expect(await jobCount()).toBe(before);

@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { seedKey } from '../support/patient-docs.ts';
+import { post } from '../support/http.ts';
 
 // Issue 3's contract over HTTP: the seed's sample in every format the old endpoint took is stored
 // identically; other media types, oversized and invalid bodies are refused with problem+json, and
@@ -23,9 +24,6 @@ afterAll(async () => {
   await bare?.close();
 });
 
-const post = (h: Harness, payload: string, contentType: string) =>
-  h.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': contentType }, payload });
-
 function expectProblem(res: Awaited<ReturnType<typeof post>>, status: number) {
   expect(res.statusCode).toBe(status);
   expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -43,7 +41,7 @@ describe('the seed sample in every accepted format', () => {
     ['examples/patient.json as a form, all values strings', asForm(JSON.parse(RAW_FILE) as Record<string, unknown>), 'application/x-www-form-urlencoded'],
   ])('when %s is posted verbatim, then MongoDB holds the same typed document', async (_name, payload, contentType) => {
     await stored.store.patients.deleteOne({ _id: seedKey(1) });
-    const res = await post(stored, payload, contentType);
+    const res = await post(stored.app, payload, { contentType });
     expect(res.statusCode).toBe(202);
     const { state, result } = await stored.settled(res.json().jobId);
     expect(state).toBe('completed');
@@ -72,13 +70,13 @@ describe('refused requests', () => {
   });
 
   it('when the body is sent as text/plain, then the answer is 415 problem+json', async () => {
-    expectProblem(await post(bare, JSON.stringify(SEED_SAMPLE), 'text/plain'), 415);
+    expectProblem(await post(bare.app, JSON.stringify(SEED_SAMPLE), { contentType: 'text/plain' }), 415);
   });
 
   it.each(['application/xml', 'text/xml', 'application/octet-stream', 'multipart/form-data; boundary=x', 'application/jsonp', 'text/html'])(
     'when the body is sent as %s, then the answer is 415 problem+json',
     async (contentType) => {
-      expectProblem(await post(bare, JSON.stringify(SEED_SAMPLE), contentType), 415);
+      expectProblem(await post(bare.app, JSON.stringify(SEED_SAMPLE), { contentType }), 415);
     },
   );
 
@@ -88,14 +86,14 @@ describe('refused requests', () => {
       const big = { ...SEED_SAMPLE, fullname: 'x'.repeat(2100) };
       const payload = contentType.includes('form') ? asForm(big) : JSON.stringify(big);
       expect(Buffer.byteLength(payload)).toBeGreaterThan(2048);
-      expectProblem(await post(bare, payload, contentType), 413);
+      expectProblem(await post(bare.app, payload, { contentType }), 413);
     },
   );
 
   it('when a body just under the limit is valid, then the limit does not refuse it', async () => {
     const payload = JSON.stringify({ ...SEED_SAMPLE, id: 9, fullname: 'x'.repeat(255) });
     expect(Buffer.byteLength(payload)).toBeLessThan(2048);
-    const res = await post(bare, payload, 'application/json');
+    const res = await post(bare.app, payload, { contentType: 'application/json' });
     expect(res.statusCode).toBe(202);
     await bare.queue.obliterate({ force: true }); // the one job this file lets into the bare queue
   });
@@ -134,7 +132,7 @@ describe('refused requests', () => {
     ['text/json', JSON.stringify(everyFieldInvalid)],
     ['application/x-www-form-urlencoded', asForm(Object.fromEntries(Object.entries(everyFieldInvalid).filter(([k]) => k !== 'modify_by' && k !== 'doctor2_id')))],
   ])('when every field of a %s body is invalid, then the 400 lists each field once and quotes none of the values', async (contentType, payload) => {
-    const res = await post(bare, payload, contentType);
+    const res = await post(bare.app, payload, { contentType });
     expectProblem(res, 400);
     const paths = (res.json().errors as { path: string; message: string }[]).map((e) => e.path);
     const expected = contentType.includes('form') ? PATIENT_FIELD_NAMES.filter((f) => f !== 'modify_by' && f !== 'doctor2_id') : PATIENT_FIELD_NAMES;
@@ -144,7 +142,7 @@ describe('refused requests', () => {
   });
 
   it('when names repeat in different case and other fields are wrong, then the 400 names all of them', async () => {
-    const res = await post(bare, JSON.stringify({ id: 1, ID: 2, FullName: 'a', fullname: 'b', isactive: 300, '$set': { id: 5 } }), 'application/json');
+    const res = await post(bare.app, JSON.stringify({ id: 1, ID: 2, FullName: 'a', fullname: 'b', isactive: 300, '$set': { id: 5 } }), { contentType: 'application/json' });
     expectProblem(res, 400);
     expect((res.json().errors as { path: string }[]).map((e) => e.path).sort()).toEqual(['fullname', 'id', 'isactive']);
   });
@@ -159,6 +157,6 @@ describe('refused requests', () => {
     ['application/x-www-form-urlencoded', 'fullname=no+id'],
     ['application/x-www-form-urlencoded', 'id=1&id=2'],
   ])('when a %s body is %s, then it is a 400 problem and nothing is enqueued', async (contentType, payload) => {
-    expectProblem(await post(bare, payload, contentType), 400);
+    expectProblem(await post(bare.app, payload, { contentType }), 400);
   });
 });

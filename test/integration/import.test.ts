@@ -1,32 +1,15 @@
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
-import { createHarness, type Harness } from '../support/harness.ts';
-import { drained, readNdjson, storedIds, runImporter, serve, stop, tempDir, workerFor, writeExport, type Format, type Served } from '../support/import.ts';
-import type { Proc } from '../support/processes.ts';
+import { drained, readNdjson, storedIds, runImporter, writeExport, type Format, importStack } from '../support/import.ts';
 
 // Issue 13's acceptance: a registry export of 20,000 records (1 % invalid) in each format goes
 // through `node src/import/main.ts` -> the real API -> Redis -> the real worker -> MongoDB.
 
 const COUNT = 20_000;
-let h: Harness;
-let api: Served;
-let worker: Proc;
-const dir = tempDir();
-
-beforeAll(async () => {
-  // Status checks (--wait) are one GET per record: a limit and a retention that let 20,000 through.
-  h = await createHarness({ RATE_LIMIT_MAX: '1000000', JOB_KEEP_COMPLETED: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000', LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: '60000' });
-  worker = workerFor(h);
-  api = await serve(h);
-});
-// Dropping a large database on a busy FerretDB can take a while.
-afterAll(async () => {
-  await stop(worker);
-  await h.close();
-  rmSync(dir, { recursive: true, force: true });
-}, 180_000);
+// Status checks (--wait) are one GET per record: a limit and a retention that let 20,000 through.
+const stack = importStack({ RATE_LIMIT_MAX: '1000000', JOB_KEEP_COMPLETED: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000' });
 
 type Reject = { line: number; errors: { path: string; message: string }[]; record: unknown };
 
@@ -36,19 +19,19 @@ describe('npm run import, against the real stack', () => {
     ['json', 2_000_000, []],
     ['csv', 3_000_000, []],
   ])('when a %s export of 20,000 records with 1 in 100 invalid is imported, then every valid record is stored, every invalid one is in the rejects file with its line, and the exit code is 1', async (format, firstId, extra) => {
-    const file = await writeExport(dir, format, COUNT, firstId);
-    const before = api.batches.length;
-    const run = runImporter([file.path, '--url', api.url, ...extra], dir);
+    const file = await writeExport(stack.dir, format, COUNT, firstId);
+    const before = stack.api.batches.length;
+    const run = runImporter([file.path, '--url', stack.api.url, ...extra], stack.dir);
     const { code } = await run.exited;
     expect(code, run.output()).toBe(1);
     expect(run.output()).toContain(`20,000 records, ${file.validIds.length.toLocaleString('en-US')} accepted, ${file.invalid.length} rejected`);
     // Batches of the API's maximum (1000, read from its /docs/json), each acknowledged exactly once;
     // a loaded machine may answer some with 503 first, which are sent again.
-    const acknowledged = api.batches.slice(before).filter((b) => b.status === 202).map((b) => b.requestId.replace(/^import-[0-9a-f]+-/, ''));
+    const acknowledged = stack.api.batches.slice(before).filter((b) => b.status === 202).map((b) => b.requestId.replace(/^import-[0-9a-f]+-/, ''));
     expect(acknowledged.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: COUNT / 1000 }, (_, i) => String(i)));
 
     // In the order the batches were acknowledged (several are in flight at once).
-    const rejects = readNdjson<Reject>(join(dir, `registry-${firstId}.${format}.rejects.ndjson`)).sort((a, b) => a.line - b.line);
+    const rejects = readNdjson<Reject>(join(stack.dir, `registry-${firstId}.${format}.rejects.ndjson`)).sort((a, b) => a.line - b.line);
     expect(rejects.map((r) => r.line)).toEqual(file.invalid.map((r) => r.line));
     rejects.forEach((r, i) => {
       expect(r.errors.length, `line ${r.line}`).toBeGreaterThan(0);
@@ -58,15 +41,15 @@ describe('npm run import, against the real stack', () => {
       { ndjson: ['isactive', 'create_time', '(line)'], json: ['isactive', 'create_time', 'center_id'], csv: ['isactive', 'create_time', '(row)'] }[format],
     ));
 
-    await drained(h, 300_000, worker);
-    expect(await storedIds(h, firstId, COUNT)).toEqual(file.validIds);
+    await drained(stack.h, 300_000, stack.worker);
+    expect(await storedIds(stack.h, firstId, COUNT)).toEqual(file.validIds);
     // A value with a newline and quotes (a CSV field over two lines) arrives as it was written.
-    expect((await h.store.patients.findOne({ id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
+    expect((await stack.h.store.patients.findOne({ id: firstId + 7 }))?.fullname).toBe(`patient ${firstId + 7}\nsecond line, "quoted"`);
   }, 480_000);
 
   it('when the output is not a terminal, then progress comes as plain lines without escape codes; --wait counts every accepted record stored', async () => {
-    const file = await writeExport(dir, 'ndjson', 2000, 4_000_000);
-    const run = runImporter([file.path, '--url', api.url, '--batch-size', '100', '--concurrency', '1', '--wait'], dir);
+    const file = await writeExport(stack.dir, 'ndjson', 2000, 4_000_000);
+    const run = runImporter([file.path, '--url', stack.api.url, '--batch-size', '100', '--concurrency', '1', '--wait'], stack.dir);
     expect((await run.exited).code, run.output()).toBe(1);
     const lines = run.output().split('\n');
     expect(lines.filter((l) => /^\d+% \| [\d,]+ sent \| [\d,]+ accepted \| [\d,]+ rejected \| [\d,]+ rec\/s \| ETA /.test(l)).length).toBeGreaterThanOrEqual(2);
@@ -78,15 +61,15 @@ describe('npm run import, against the real stack', () => {
 
   it('when the URL, the file or a flag is wrong, then it exits 2 naming the problem', async () => {
     const closed = await freePort();
-    const nowhere = runImporter([join(dir, 'registry-1000000.ndjson'), '--url', `http://127.0.0.1:${closed}`, '--fresh'], dir);
+    const nowhere = runImporter([join(stack.dir, 'registry-1000000.ndjson'), '--url', `http://127.0.0.1:${closed}`, '--fresh'], stack.dir);
     expect((await nowhere.exited).code).toBe(2);
     expect(nowhere.output()).toMatch(new RegExp(`import: GET http://127\\.0\\.0\\.1:${closed}/docs/json kept failing for \\d s \\(last: ECONNREFUSED\\)`));
-    const missing = runImporter([join(dir, 'nope.csv'), '--url', api.url], dir);
+    const missing = runImporter([join(stack.dir, 'nope.csv'), '--url', stack.api.url], stack.dir);
     expect((await missing.exited).code).toBe(2);
     expect(missing.output()).toMatch(/cannot read .*nope\.csv: ENOENT/);
-    const flag = runImporter(['x.txt', '--concurrency', 'many'], dir);
+    const flag = runImporter(['x.txt', '--concurrency', 'many'], stack.dir);
     expect((await flag.exited).code).toBe(2);
     expect(flag.output()).toMatch(/--concurrency must be a number; cannot tell the format of x\.txt|--concurrency must be a number/);
-    expect(readFileSync(join(dir, 'registry-1000000.ndjson.checkpoint.json'), 'utf8')).toContain('"complete":true');
+    expect(readFileSync(join(stack.dir, 'registry-1000000.ndjson.checkpoint.json'), 'utf8')).toContain('"complete":true');
   });
 });

@@ -1,12 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
+import { makeCanary, withCanary as canaryPatient } from '../support/canary.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
+import { post } from '../support/http.ts';
 
 // One unique canary value sent through every path a record can take: stored, refused by the API,
 // refused by the worker, dead-lettered, listed to ops. It may live in MongoDB (that is the data),
 // and nowhere else: not in logs, error bodies, job failure reasons, dead-letter summaries or metrics.
-const CANARY = `CANARY${Math.random().toString(36).slice(2, 10)}X`;
+// Spans: test/integration/tracing.test.ts.
+const CANARY = makeCanary();
 let h: Harness;
 const seen: string[] = [];
 const look = (where: string, text: string) => seen.push(`${where}\n${text}`);
@@ -17,29 +19,26 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  h.app.inject({ method: 'POST', url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
-
 describe('patient values never leave the data', () => {
   it('when a canary goes through every path, then it appears in no log, error body, failure reason, summary or metric', async () => {
-    const withCanary = { ...SEED_SAMPLE, fullname: CANARY, hn: CANARY, hn_owner: CANARY, trt_no: CANARY, trt_patient_id: CANARY, trt_cn: CANARY };
+    const withCanary = canaryPatient(CANARY);
 
     // 1. success, synchronously and not
-    const ok = await post('/api/patients', { ...withCanary, id: 101 }, { prefer: 'wait=20', 'idempotency-key': 'canary-1' });
+    const ok = await post(h.app, { ...withCanary, id: 101 }, { headers: { prefer: 'wait=20', 'idempotency-key': 'canary-1' } });
     expect(ok.statusCode).toBe(201);
     // (the stored record is the one answer that should carry it)
     expect(ok.body).toContain(CANARY);
-    const async202 = await post('/api/patients', { ...withCanary, id: 102 });
+    const async202 = await post(h.app, { ...withCanary, id: 102 });
     look('202 body', async202.body);
 
     // 2. refused by the API: invalid fields that hold the canary themselves
     for (const bad of [{ fullname: `${CANARY}\u0001` }, { hn: CANARY.repeat(40) }, { create_time: CANARY }, { isactive: CANARY }, { id: CANARY }]) {
-      const res = await post('/api/patients', { ...withCanary, id: 103, ...bad });
+      const res = await post(h.app, { ...withCanary, id: 103, ...bad });
       expect(res.statusCode).toBe(400);
       look('400 body', res.body);
     }
-    look('batch body', (await post('/api/patients/batch', [{ ...withCanary, id: 104 }, { ...withCanary, order: CANARY }])).body);
-    look('422 idempotency body', (await post('/api/patients', { ...withCanary, id: 101, fullname: 'other' }, { 'idempotency-key': 'canary-1' })).body);
+    look('batch body', (await post(h.app, [{ ...withCanary, id: 104 }, { ...withCanary, order: CANARY }], { url: '/api/patients/batch' })).body);
+    look('422 idempotency body', (await post(h.app, { ...withCanary, id: 101, fullname: 'other' }, { headers: { 'idempotency-key': 'canary-1' } })).body);
     look('invalid JSON body', (await h.app.inject({ method: 'POST', url: '/api/patients', payload: `{"fullname":"${CANARY}",`, headers: { 'content-type': 'application/json' } })).body);
 
     // 3. refused by the worker: a record another producer put straight into the queue, in a job

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { seedKey } from '../support/patient-docs.ts';
+import { post } from '../support/http.ts';
 
 // Issue 2's acceptance: the seed's sample goes in over HTTP and comes out of MongoDB, through the
 // real queue and the real worker.
@@ -13,13 +14,9 @@ beforeAll(async () => {
 });
 afterAll(() => h.close());
 
-async function post(body: unknown, contentType = 'application/json') {
-  return h.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': contentType }, payload: typeof body === 'string' ? body : JSON.stringify(body) });
-}
-
 describe('POST /api/patients through to MongoDB', () => {
   it('when the seed sample is posted verbatim, then it is stored with every field and the right BSON types', async () => {
-    const res = await post(SEED_SAMPLE);
+    const res = await post(h.app, SEED_SAMPLE);
     expect(res.statusCode).toBe(202);
     const body = res.json();
     expect(body).toMatchObject({ status: 'queued', jobId: expect.any(String) });
@@ -48,8 +45,8 @@ describe('POST /api/patients through to MongoDB', () => {
   });
 
   it('when the same patient is posted twice with a changed fullname, then one document holds the second version', async () => {
-    const first = await post({ ...SEED_SAMPLE, id: 2 });
-    const second = await post({ ...SEED_SAMPLE, id: 2, fullname: 'changed name' });
+    const first = await post(h.app, { ...SEED_SAMPLE, id: 2 });
+    const second = await post(h.app, { ...SEED_SAMPLE, id: 2, fullname: 'changed name' });
     expect([first.statusCode, second.statusCode]).toEqual([202, 202]);
     expect(first.json().jobId).not.toBe(second.json().jobId);
     await h.settled(first.json().jobId);
@@ -59,7 +56,7 @@ describe('POST /api/patients through to MongoDB', () => {
   });
 
   it('when the same job is delivered again, then nothing changes and the outcome is unchanged', async () => {
-    const res = await post({ ...SEED_SAMPLE, id: 3 });
+    const res = await post(h.app, { ...SEED_SAMPLE, id: 3 });
     const { job } = await h.settled(res.json().jobId);
     const before = await h.store.patients.findOne({ _id: seedKey(3) });
     await job.retry('completed'); // BullMQ re-delivers the very same job
@@ -71,16 +68,16 @@ describe('POST /api/patients through to MongoDB', () => {
 
   it('when the body is not JSON or has no id, then a 4xx problem says why and nothing is enqueued', async () => {
     const before = await h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
-    const notJson = await post('{"id": 1, "fullname": ');
+    const notJson = await post(h.app, '{"id": 1, "fullname": ');
     expect(notJson.statusCode).toBe(400);
     expect(notJson.headers['content-type']).toMatch(/^application\/problem\+json/);
     expect(notJson.json()).toMatchObject({ status: 400, detail: expect.stringMatching(/not valid JSON/) });
 
-    const noId = await post({ fullname: 'x' });
+    const noId = await post(h.app, { fullname: 'x' });
     expect(noId.statusCode).toBe(400);
     expect(noId.json().errors).toEqual([{ path: 'id', message: expect.stringMatching(/required/) }]);
 
-    const array = await post([SEED_SAMPLE]);
+    const array = await post(h.app, [SEED_SAMPLE]);
     expect(array.statusCode).toBe(400);
     expect(array.json().errors[0]).toMatchObject({ path: '(body)' });
 
@@ -89,9 +86,9 @@ describe('POST /api/patients through to MongoDB', () => {
 
   it('when records flow through, then the logs carry ids and timings but no patient value', async () => {
     const marker = 'CANARY-' + Math.random().toString(36).slice(2);
-    const ok = await post({ ...SEED_SAMPLE, id: 4, fullname: marker, hn: marker });
+    const ok = await post(h.app, { ...SEED_SAMPLE, id: 4, fullname: marker, hn: marker });
     await h.settled(ok.json().jobId);
-    await post({ ...SEED_SAMPLE, id: 5, fullname: marker, isactive: 999 });
+    await post(h.app, { ...SEED_SAMPLE, id: 5, fullname: marker, isactive: 999 });
     const apiLines = h.apiLogs.lines();
     expect(apiLines.some((l) => l.msg === 'request' && l.jobId === ok.json().jobId && typeof l.ms === 'number')).toBe(true);
     // One line per job, with counts per outcome: the job that carried the record.

@@ -1,7 +1,10 @@
+import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../../scripts/local-servers.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
+import { createRedis } from '../../src/shared/redis.ts';
+import { post } from '../support/http.ts';
 import { startProcess, waitForOutput } from '../support/processes.ts';
 import { testConfig } from '../support/harness.ts';
 import { until } from '../support/records.ts';
@@ -31,6 +34,31 @@ describe('the API and worker as processes', () => {
     expect((await worker.exited).code).toBe(2);
     expect(api.output()).toMatch(/api: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
     expect(worker.output()).toMatch(/worker: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
+  });
+
+  it('when the API gets SIGTERM while a request is in flight, then that request still gets its answer and the API exits 0', async () => {
+    const port = await freePort();
+    // No worker: a `Prefer: wait=3` request stays in the API for its 3 s, then answers 202.
+    const api = startProcess('api', { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true', LOG_LEVEL: 'info' });
+    const connection = createRedis(config.REDIS_URL, 'producer');
+    const queue = new Queue(config.QUEUE_NAME, { connection, prefix: config.QUEUE_PREFIX });
+    let signalled = false;
+    try {
+      await waitForOutput(api, /Server listening/);
+      const inFlight = post(`http://127.0.0.1:${port}`, { ...SEED_SAMPLE, id: 78 }, { headers: { prefer: 'wait=3' } });
+      // The request has been enqueued (its job is in Redis) and now waits: then the signal.
+      await until('the request enqueued', 10_000, async () => (await queue.getWaitingCount()) >= 1, 50, async () => api.output().slice(-1500));
+      api.child.kill('SIGTERM');
+      signalled = true;
+      const answer = await inFlight;
+      expect(answer.statusCode, answer.body).toBe(202);
+      expect(answer.json()).toMatchObject({ status: 'queued' });
+    } finally {
+      if (!signalled) api.child.kill('SIGKILL'); // a second SIGTERM would mean "exit now"
+      await queue.close();
+      connection.disconnect();
+    }
+    expect(await api.exited, api.output().slice(-3000)).toEqual({ code: 0, signal: null });
   });
 
   it('when both run, then a posted record is stored; on SIGTERM both exit 0', async () => {

@@ -3,6 +3,7 @@ import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
 import { seedKey } from '../support/patient-docs.ts';
+import { post } from '../support/http.ts';
 
 // Issue 9: a queue job is a batch of records. Concurrent single requests share a job, a big batch
 // request is split into jobs of at most JOB_MAX_RECORDS, and every record keeps its own status
@@ -17,7 +18,6 @@ afterAll(() => h.close());
 
 const STATES = ['waiting', 'active', 'completed', 'failed', 'delayed', 'prioritized'] as const;
 const jobCount = () => h.queue.getJobCountByTypes(...STATES);
-const post = (url: string, payload: unknown) => h.app.inject({ method: 'POST', url, payload: JSON.stringify(payload), headers: { 'content-type': 'application/json' } });
 const status = async (url: string) => (await h.app.inject({ method: 'GET', url })).json() as { jobId: string; state: string; outcome: string | null; patientId: number | null; error: string | null };
 
 /**
@@ -42,7 +42,7 @@ describe('records coalesced into jobs', () => {
   it('when 40 single POSTs arrive together, then they share fewer jobs than requests and each status URL answers its own record', async () => {
     const before = await jobCount();
     const ids = Array.from({ length: 40 }, (_, i) => 100 + i);
-    const answers = await Promise.all(ids.map((id) => post('/api/patients', { ...SEED_SAMPLE, id })));
+    const answers = await Promise.all(ids.map((id) => post(h.app, { ...SEED_SAMPLE, id })));
     const jobs = (await jobCount()) - before;
     console.log('[coalesce]', JSON.stringify({ requests: ids.length, jobs }));
 
@@ -61,7 +61,7 @@ describe('records coalesced into jobs', () => {
   it('when a batch of 1200 is posted, then it becomes ceil(1200/500) = 3 jobs and each item\'s status is its own', { timeout: 120_000 }, async () => {
     const before = await jobCount();
     const items = Array.from({ length: 1200 }, (_, i) => ({ ...SEED_SAMPLE, id: 10_000 + i }));
-    const res = await post('/api/patients/batch', items);
+    const res = await post(h.app, items, { url: '/api/patients/batch' });
     expect(res.statusCode).toBe(202);
     const body = res.json() as { accepted: number; rejected: number; results: { index: number; jobId: string; statusUrl: string }[] };
     expect(body).toMatchObject({ accepted: 1200, rejected: 0 });

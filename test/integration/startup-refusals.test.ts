@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { keysEnv, makeKey } from '../support/keys.ts';
 import { startProcess, type Proc } from '../support/processes.ts';
+import { until } from '../support/records.ts';
 
 // Development mode (no keys, every caller is admin) is for a developer's own machine only; other
 // unsafe or malformed settings stop the process at start too (exit 2, the variable named, no stack).
@@ -16,19 +17,20 @@ afterAll(async () => {
 async function exitOf(env: Record<string, string>, entry: 'api' | 'worker' = 'api', timeoutMs = 20_000) {
   const proc = startProcess(entry, { REDIS_URL: inject('redisUrl'), MONGO_URL: inject('mongoUrl'), API_PORT: '0', ...env });
   started.push(proc);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`the ${entry} did not exit within ${timeoutMs} ms; output: ${proc.output()}`)), timeoutMs);
-  });
-  try {
-    const { code } = await Promise.race([proc.exited, timeout]);
-    return { code, output: proc.output() };
-  } finally {
-    clearTimeout(timer);
-  }
+  let exit: Awaited<Proc['exited']> | undefined;
+  void proc.exited.then((e) => (exit = e));
+  await until(`the ${entry} to exit`, timeoutMs, async () => exit !== undefined, 50, async () => proc.output().slice(-2000));
+  return { code: exit!.code, output: proc.output() };
 }
 
 describe('development mode is refused where it could be reached', () => {
+  it('when no API_KEYS are configured and development mode is not asked for, then the API exits 2 naming API_KEYS', async () => {
+    const { code, output } = await exitOf({});
+    expect(code).toBe(2);
+    expect(output).toMatch(/API_KEYS is required/);
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
   it('when NODE_ENV=production and AUTH_DEV_MODE=true, then the API exits 2 naming AUTH_DEV_MODE, without a stack', async () => {
     const { code, output } = await exitOf({ NODE_ENV: 'production', AUTH_DEV_MODE: 'true', ALLOW_PLAINTEXT_DATASTORES: 'true' });
     expect(code).toBe(2);

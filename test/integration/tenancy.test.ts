@@ -3,6 +3,8 @@ import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { patientKey } from '../../src/shared/patient-key.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
+import { post } from '../support/http.ts';
+import { jobIdsOf, refParts } from '../support/records.ts';
 
 // Tenancy: the tenant comes from the key. Clusters are groups of centers configured in
 // CENTER_CLUSTERS (cluster 2 = centers 3 and 4 here, center 5 is in cluster 7); a record's cluster_id
@@ -25,7 +27,6 @@ beforeAll(async () => {
 afterAll(() => h.close());
 
 const get = (url: string, key: { key: string }) => h.app.inject({ method: 'GET', url, headers: bearer(key) });
-const post = (headers: Record<string, string>, body: unknown) => h.app.inject({ method: 'POST', url: '/api/patients', payload: body as object, headers });
 const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'completed', 'failed', 'delayed');
 
 
@@ -58,17 +59,31 @@ describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
   });
 
   it('when a cluster key posts a center mapped to its cluster, then 202; another cluster\'s center, 403, whatever cluster_id the body names', async () => {
-    expect((await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 4, cluster_id: 2 })).statusCode).toBe(202);
-    expect((await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 4, cluster_id: null })).statusCode).toBe(202);
-    const other = await post(bearer(cluster2), { ...SEED_SAMPLE, center_id: 5, cluster_id: 7 });
+    expect((await post(h.app, { ...SEED_SAMPLE, center_id: 4, cluster_id: 2 }, { headers: bearer(cluster2) })).statusCode).toBe(202);
+    expect((await post(h.app, { ...SEED_SAMPLE, center_id: 4, cluster_id: null }, { headers: bearer(cluster2) })).statusCode).toBe(202);
+    const other = await post(h.app, { ...SEED_SAMPLE, center_id: 5, cluster_id: 7 }, { headers: bearer(cluster2) });
     expect(other.json()).toMatchObject({ status: 403, code: 'FORBIDDEN_TENANT' });
+  });
+
+  it('when a cluster key posts a batch of its clusters\' centers and another cluster\'s, then the others are accepted and that item alone is refused by index', async () => {
+    const items = [{ ...SEED_SAMPLE, id: 601, center_id: 3 }, { ...SEED_SAMPLE, id: 602, center_id: 5, cluster_id: 7 }, { ...SEED_SAMPLE, id: 603, center_id: 4, cluster_id: null }];
+    const res = await post(h.app, items, { url: '/api/patients/batch', headers: bearer(cluster2) });
+    expect(res.statusCode, res.body).toBe(202);
+    expect(res.json()).toMatchObject({ accepted: 2, rejected: 1 });
+    expect(res.json().results[1]).toEqual({ index: 1, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
+    // What Redis holds is exactly the two accepted records, each under its own reference.
+    const refs: string[] = [0, 2].map((i) => res.json().results[i].jobId);
+    const queued = await Promise.all(refs.map(async (ref) => (await h.recordResult(ref)).job?.data.records[refParts(ref).index]?.patient.id));
+    expect(queued).toEqual([601, 603]);
+    const jobs = await Promise.all(jobIdsOf(refs).map((id) => h.queue.getJob(id)));
+    expect(jobs.flatMap((j) => j!.data.records.map((r) => r.patient.id))).toEqual([601, 603]);
   });
 
   it('when the body\'s cluster_id disagrees with the configured cluster of its center, then 400 naming cluster_id', async () => {
     const before = await jobCount();
     // Center 5 is in cluster 7: a body claiming cluster 2 must not open it to cluster 2's keys.
     for (const body of [{ ...SEED_SAMPLE, center_id: 5, cluster_id: 2 }, { ...SEED_SAMPLE, center_id: 6, cluster_id: 2 }]) {
-      const res = await post(bearer(cluster2), body);
+      const res = await post(h.app, body, { headers: bearer(cluster2) });
       expect(res.statusCode).toBe(400);
       expect(res.json().errors).toEqual([{ path: 'cluster_id', message: expect.stringMatching(/CENTER_CLUSTERS/) }]);
     }
@@ -84,7 +99,7 @@ describe('clusters come from CENTER_CLUSTERS, never from the body', () => {
   it('when a cluster key reuses the id of another cluster\'s record labelled with its cluster, then the worker stores its own center\'s record and the other stays untouched', async () => {
     await h.store.patients.insertOne(stored(502, 5, 2) as never);
     h.startWorker();
-    const res = await post(bearer(cluster2), { ...SEED_SAMPLE, id: 502, center_id: 4, cluster_id: 2, fullname: 'moved', modify_time: '2026-01-01T00:00:00Z' });
+    const res = await post(h.app, { ...SEED_SAMPLE, id: 502, center_id: 4, cluster_id: 2, fullname: 'moved', modify_time: '2026-01-01T00:00:00Z' }, { headers: bearer(cluster2) });
     expect(res.statusCode).toBe(202);
     const { state, result } = await h.settled(res.json().jobId);
     expect([state, result?.outcome]).toEqual(['completed', 'inserted']);

@@ -9,8 +9,9 @@ import { createWorkerMetrics } from '../../src/worker/metrics.ts';
 import { createObserver } from '../../src/worker/observer.ts';
 import { captureLogger, createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
+import { post } from '../support/http.ts';
 
-// The worker's HTTP side and audit trail, wired as src/worker/main.ts wires them.
+// The worker's HTTP side and audit trail, wired as src/worker/run-worker.ts wires them.
 let h: Harness;
 let worker: PatientWorker;
 const connection = () => createRedis(h.config.REDIS_URL, 'worker');
@@ -34,7 +35,6 @@ afterAll(async () => {
   await h.close();
 });
 
-const post = (body: object) => h.app.inject({ method: 'POST', url: '/api/patients', payload: body, headers: { prefer: 'wait=10' } });
 const metric = (text: string, name: string) => Number(text.split('\n').find((l) => l.startsWith(`${name} `))?.slice(name.length + 1) ?? NaN);
 
 describe('worker health, metrics and audit', () => {
@@ -46,10 +46,10 @@ describe('worker health, metrics and audit', () => {
 
   it('when a small run is done, then metrics and the audit trail match it, one entry per outcome', async () => {
     const newer = { ...SEED_SAMPLE, id: 11, modify_time: '2025-11-01T10:00:00+07:00' };
-    expect((await post({ ...SEED_SAMPLE, id: 10 })).statusCode).toBe(201); // inserted
-    expect((await post({ ...SEED_SAMPLE, id: 10, fullname: 'b' })).statusCode).toBe(200); // updated
-    expect((await post(newer)).statusCode).toBe(201); // inserted
-    const stale = await post({ ...newer, modify_time: '2025-10-01T10:00:00+07:00' });
+    expect((await post(h.app, { ...SEED_SAMPLE, id: 10 }, { headers: { prefer: 'wait=10' } })).statusCode).toBe(201); // inserted
+    expect((await post(h.app, { ...SEED_SAMPLE, id: 10, fullname: 'b' }, { headers: { prefer: 'wait=10' } })).statusCode).toBe(200); // updated
+    expect((await post(h.app, newer, { headers: { prefer: 'wait=10' } })).statusCode).toBe(201); // inserted
+    const stale = await post(h.app, { ...newer, modify_time: '2025-10-01T10:00:00+07:00' }, { headers: { prefer: 'wait=10' } });
     expect(stale.headers['x-ingest-outcome']).toBe('stale');
     // A poison record beside a valid one in a job of their own: the job completes, the poison alone is refused.
     const [poison, neighbour] = await h.enqueueJob([

@@ -1,7 +1,8 @@
 // A TCP proxy between a worker and the MongoDB-protocol server that can fail in real ways: it reads
 // the wire protocol (OP_MSG) and, for chosen commands, cuts the connection instead of forwarding
 // them (the write never reaches the server, the driver sees a network error), refuses every
-// connection for a while, or holds every request unanswered (a server that hangs).
+// connection for a while, or holds every request unanswered (a server that hangs). And a plain TCP
+// proxy for any other server (Redis) that can hold the server's replies back (a server too slow).
 import { connect, createServer, type Socket } from 'node:net';
 import { freePort } from '../../scripts/local-servers.ts';
 
@@ -93,6 +94,48 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
     hold(on, match) {
       holding = !on ? undefined : match ? (cmd) => cmd !== undefined && match(cmd) : () => true;
       if (!on) for (const { upstream, frame } of held.splice(0)) if (!upstream.destroyed) upstream.write(frame);
+    },
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export type TcpProxy = {
+  readonly url: string;
+  /** While on, the server's replies are kept back (requests still reach it): a server slower than any bound; off sends them. */
+  holdReplies: (on: boolean) => void;
+  close: () => Promise<void>;
+};
+
+/** A plain TCP proxy in front of any server (`redis://host:port`): the URL it gives has the same scheme. */
+export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
+  const target = new URL(targetUrl);
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let holding = false;
+  const held: { client: Socket; chunk: Buffer }[] = [];
+  const server = createServer((client) => {
+    const upstream = connect(Number(target.port), target.hostname);
+    const end = () => {
+      client.destroy();
+      upstream.destroy();
+      sockets.delete(client);
+      sockets.delete(upstream);
+    };
+    sockets.add(client).add(upstream);
+    client.on('error', end).on('close', end);
+    upstream.on('error', end).on('close', end);
+    client.on('data', (chunk: Buffer) => upstream.write(chunk));
+    upstream.on('data', (chunk: Buffer) => (holding ? held.push({ client, chunk }) : client.write(chunk)));
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    url: `${target.protocol}//127.0.0.1:${port}`,
+    holdReplies(on) {
+      holding = on;
+      if (!on) for (const { client, chunk } of held.splice(0)) if (!client.destroyed) client.write(chunk);
     },
     async close() {
       for (const s of sockets) s.destroy();

@@ -1,14 +1,16 @@
 // For the import command's tests: registry exports generated in the three formats (1 % invalid, with
 // the line each record starts on), the harness's app served on a real port with every batch request
-// it receives recorded, the command run as a process, and a bounded poll.
+// it receives recorded, the command run as a process; the whole stack of one test file (`importStack`).
 import { once } from 'node:events';
-import { createWriteStream, mkdtempSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
-import type { Harness } from './harness.ts';
+import { afterAll, beforeAll } from 'vitest';
+import { createHarness, type Harness } from './harness.ts';
 import { startProcess, type Proc } from './processes.ts';
+import { until } from './records.ts';
 
 export type Format = 'ndjson' | 'json' | 'csv';
 export type Export = { path: string; ids: number[]; validIds: number[]; invalid: { line: number; id: number }[] };
@@ -97,7 +99,7 @@ export async function stop(proc: Proc): Promise<void> {
  */
 export async function drained(h: Harness, timeoutMs: number, worker?: Proc): Promise<void> {
   const read = async () => ({ jobs: await h.queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized'), worker: worker?.output().slice(-1500) });
-  await pollUntil('the queue to drain', timeoutMs, read, (c) => Object.values(c.jobs).every((n) => n === 0));
+  await until('the queue to drain', timeoutMs, async () => Object.values((await read()).jobs).every((n) => n === 0), 200, read);
 }
 
 /**
@@ -105,8 +107,12 @@ export async function drained(h: Harness, timeoutMs: number, worker?: Proc): Pro
  * one read time out: the read is tried again (bounded), and a lasting failure names the error.
  */
 export async function storedIds(h: Harness, first: number, count: number, timeoutMs = 180_000): Promise<number[]> {
-  const read = () => h.store.patients.distinct('id', { id: { $gte: first, $lt: first + count } }).then((ids) => (ids as number[]).sort((a, b) => a - b), (err: Error) => `${err.name}: ${err.message}`);
-  return (await pollUntil('MongoDB to answer the stored ids', timeoutMs, read, (v) => Array.isArray(v))) as number[];
+  let ids: number[] = [];
+  await until('MongoDB to answer the stored ids', timeoutMs, async () => {
+    ids = ((await h.store.patients.distinct('id', { id: { $gte: first, $lt: first + count } })) as number[]).sort((a, b) => a - b);
+    return true;
+  }, 200);
+  return ids;
 }
 
 /** Runs `node src/import/main.ts ...args` in `cwd`. */
@@ -116,18 +122,6 @@ export function runImporter(args: string[], cwd: string, env: Record<string, str
 
 export const readNdjson = <T>(path: string): T[] => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
 
-/** Polls `read` until `done` holds; fails with the last value seen. */
-export async function pollUntil<T>(what: string, timeoutMs: number, read: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await read();
-    if (done(last)) return last;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last seen: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 /** The peak resident set (VmHWM) of a running process, in bytes; null once it has exited. */
 export function peakRss(pid: number): number | null {
   try {
@@ -136,4 +130,27 @@ export function peakRss(pid: number): number | null {
   } catch {
     return null;
   }
+}
+
+export type ImportStack = { h: Harness; api: Served; worker: Proc; dir: string };
+
+/**
+ * The stack an import test file runs against: the harness (its app served on a real port, every
+ * batch request recorded), a worker process, a temporary directory; all removed after the file.
+ * The fields are filled in `beforeAll`.
+ */
+export function importStack(overrides: Record<string, string>): ImportStack {
+  const stack = { dir: tempDir() } as ImportStack;
+  beforeAll(async () => {
+    stack.h = await createHarness({ LOG_LEVEL: 'warn', MONGO_TIMEOUT_MS: '60000', ...overrides });
+    stack.worker = workerFor(stack.h);
+    stack.api = await serve(stack.h);
+  });
+  // Dropping a large database on a busy FerretDB can take a while.
+  afterAll(async () => {
+    if (stack.worker) await stop(stack.worker);
+    await stack.h?.close();
+    rmSync(stack.dir, { recursive: true, force: true });
+  }, 180_000);
+  return stack;
 }

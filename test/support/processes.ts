@@ -3,6 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../scripts/local-servers.ts';
+import { until } from './records.ts';
 
 export type Proc = { child: ChildProcess; output: () => string; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> };
 
@@ -27,10 +28,7 @@ export function startProcess(entry: keyof typeof ENTRIES, env: Record<string, st
 
 // A bound, not a timing check: loading the TypeScript sources on a loaded 2-core machine can take a while.
 export async function waitForOutput(proc: Proc, pattern: RegExp, timeoutMs = 45_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(proc.output())) {
-    if (proc.child.exitCode !== null) throw new Error(`process exited early: ${proc.output()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}: ${proc.output()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  const exited = () => proc.child.exitCode !== null || proc.child.signalCode !== null;
+  await until(`${pattern} in the output`, timeoutMs, async () => pattern.test(proc.output()) || exited(), 25, async () => proc.output().slice(-3000));
+  if (!pattern.test(proc.output())) throw new Error(`process exited early (${proc.child.exitCode ?? proc.child.signalCode}) before ${pattern}: ${proc.output().slice(-3000)}`);
 }

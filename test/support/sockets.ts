@@ -1,5 +1,6 @@
 // Raw TCP clients for what HTTP libraries will not do: send a request slowly, or hold a connection idle.
 import { connect, type Socket } from 'node:net';
+import { until } from './records.ts';
 
 export type RawClient = { socket: Socket; received: () => string; closed: Promise<void>; isClosed: () => boolean };
 
@@ -17,15 +18,7 @@ export async function rawClient(url: string): Promise<RawClient> {
 
 /** Waits for the server to close the socket; fails after `timeoutMs` saying what the client saw. */
 export async function closedWithin(client: RawClient, timeoutMs: number, sent: () => number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`socket still open after ${timeoutMs} ms: ${sent()} byte(s) sent, received ${JSON.stringify(client.received().slice(0, 200))}`)), timeoutMs);
-  });
-  try {
-    await Promise.race([client.closed, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
+  await until('the server to close the socket', timeoutMs, async () => client.isClosed(), 20, async () => ({ bytesSent: sent(), received: client.received().slice(0, 200) }));
 }
 
 /** Writes `bytes` one at a time, `everyMs` apart, until stopped or the socket closes. */
@@ -41,9 +34,5 @@ export function trickle(client: RawClient, everyMs: number): { sent: () => numbe
 
 /** Polls until the client has received text matching `pattern`; fails with what it had. */
 export async function receivedWithin(client: RawClient, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(client.received())) {
-    if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms; received ${JSON.stringify(client.received().slice(0, 200))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until(`${pattern} received`, timeoutMs, async () => pattern.test(client.received()), 20, async () => client.received().slice(0, 200));
 }

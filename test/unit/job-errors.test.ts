@@ -1,3 +1,4 @@
+import { MongoNetworkError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { classifyError, JobError } from '../../src/worker/job-errors.ts';
 import { bulkOutcome, commandError, duplicateKey, networkError, selectionError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
@@ -43,5 +44,17 @@ describe('classifyError on driver 7.9 bulk errors', () => {
   it('when the error is ours already, then it is kept as it is', () => {
     const own = new JobError('FORBIDDEN_TENANT', 'x', true);
     expect(classifyError(own)).toBe(own);
+  });
+
+  it('when the connection drops outside a bulk write, then it is DB_UNAVAILABLE and retryable, and the driver\'s message (which can quote a host) is not kept', () => {
+    const err = classifyError(new MongoNetworkError('connection 5 to 10.0.0.7:27017 closed'));
+    expect({ code: err.code, permanent: err.permanent }).toEqual({ code: 'DB_UNAVAILABLE', permanent: false });
+    expect(err.message).not.toContain('10.0.0.7');
+  });
+
+  it('when the error is not the database\'s at all, then it is WORKER_ERROR, retryable, named by its type only', () => {
+    const err = classifyError(new TypeError('cannot read fullname of "Somchai"'));
+    expect({ code: err.code, permanent: err.permanent, message: err.message }).toEqual({ code: 'WORKER_ERROR', permanent: false, message: 'unexpected error (TypeError)' });
+    expect(classifyError('a string').message).toBe('unexpected error (string)');
   });
 });

@@ -121,4 +121,21 @@ describe('processPatientJob (a batch of records, one attempt)', () => {
     ];
     expect([...ordered].sort()).toEqual(ordered);
   });
+
+  it('when neither version has a modify_time, then the later receivedAt wins; any modify_time beats none', () => {
+    expect(versionOf(null, RECEIVED, '5') < versionOf(null, RECEIVED + 1, '1')).toBe(true);
+    expect(versionOf(null, RECEIVED + 86_400_000, '9') < versionOf(new Date('0001-01-02T00:00:00Z'), RECEIVED, '1')).toBe(true);
+  });
+
+  it('when modify_time and receivedAt are equal, then the later job wins, numerically (job 10 after job 9), then the later place in the job', () => {
+    const t = new Date('2025-01-01T00:00:00Z');
+    expect(versionOf(t, RECEIVED, '9', 3) < versionOf(t, RECEIVED, '10', 0)).toBe(true);
+    expect(versionOf(t, RECEIVED, '10', 2) < versionOf(t, RECEIVED, '10', 3)).toBe(true);
+  });
+
+  it('when the same record of the same job is versioned again (a re-delivery), then the version is identical: the write finds itself and is unchanged', () => {
+    const t = new Date('2025-01-01T00:00:00.123Z');
+    expect(versionOf(t, RECEIVED, '42', 7)).toBe(versionOf(new Date(t.getTime()), RECEIVED, '42', 7));
+    expect(versionOf(null, RECEIVED, '42', 7)).toBe(versionOf(null, RECEIVED, '42', 7));
+  });
 });

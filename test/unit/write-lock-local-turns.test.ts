@@ -14,13 +14,16 @@ function memoryLock(heldElsewhere = new Set<LockKey>()): WriteLock & { held: Set
   };
 }
 
+/** Lets every promise chain of the in-memory lock run to where it waits (no time passes: one macrotask turn). */
+const settle = () => new Promise((r) => setImmediate(r));
+
 describe('local turns in front of the patient lock', () => {
   it('when two jobs of one process want the same patient, then the second waits for the first instead of being refused', async () => {
     const lock = withLocalTurns(memoryLock());
     const first = await lock.acquire([1, 2]);
     const order: string[] = [];
     const second = lock.acquire([2, 3]).then((lease) => (order.push('second'), lease));
-    await new Promise((r) => setTimeout(r, 10));
+    await settle();
     expect(order).toEqual([]);
     order.push('first released');
     await first.release();
@@ -39,7 +42,7 @@ describe('local turns in front of the patient lock', () => {
     expect([...lb.held].sort()).toEqual([1, 2]);
     let cDone = false;
     void c.then(() => (cDone = true));
-    await new Promise((r) => setTimeout(r, 10));
+    await settle();
     expect(cDone).toBe(false);
     await lb.release();
     expect([...(await c).held]).toEqual([1]);
