@@ -26,7 +26,7 @@ export async function adminPlugin(
   const options = { readOnlyMode: false, allowRetries: true, allowCompletedRetries: false };
   const adapter = new BullMQAdapter(opts.queue, options);
   adapter.setFormatter('data', () => HIDDEN);
-  adapter.setFormatter('returnValue', (value: { outcome?: string } | null) => ({ outcome: value?.outcome ?? null }));
+  adapter.setFormatter('returnValue', outcomeCounts);
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
   createBullBoard({ queues: [adapter], serverAdapter, options: { uiConfig: { boardTitle: 'Patient ingestion' } } });
@@ -36,4 +36,17 @@ export async function adminPlugin(
   app.addHook('onRequest', boardGuard(opts.queue));
   app.addHook('onSend', hideBoardControls);
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
+}
+
+/** A batch job's result on the dashboard: how many records ended how (codes only, no patient id or value). */
+export function outcomeCounts(value: unknown): Record<string, number> {
+  const results = (value as { results?: unknown } | null)?.results;
+  const counts: Record<string, number> = {};
+  if (!Array.isArray(results)) return counts;
+  for (const r of results) {
+    const outcome = (r as { outcome?: unknown } | null)?.outcome;
+    const key = typeof outcome === 'string' ? outcome : 'undecided';
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
