@@ -28,7 +28,7 @@ export async function adminPlugin(
   const adapters = opts.queues.map((queue) => {
     const adapter = new BullMQAdapter(queue, options);
     adapter.setFormatter('data', () => HIDDEN);
-    adapter.setFormatter('returnValue', (value: { outcome?: string } | null) => ({ outcome: value?.outcome ?? null }));
+    adapter.setFormatter('returnValue', outcomeCounts);
     return adapter;
   });
   const serverAdapter = new FastifyAdapter();
@@ -40,4 +40,17 @@ export async function adminPlugin(
   app.addHook('onRequest', boardGuard(opts.queues));
   app.addHook('onSend', hideBoardControls);
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
+}
+
+/** A batch job's result on the dashboard: how many records ended how (codes only, no patient id or value). */
+export function outcomeCounts(value: unknown): Record<string, number> {
+  const results = (value as { results?: unknown } | null)?.results;
+  const counts: Record<string, number> = {};
+  if (!Array.isArray(results)) return counts;
+  for (const r of results) {
+    const outcome = (r as { outcome?: unknown } | null)?.outcome;
+    const key = typeof outcome === 'string' ? outcome : 'undecided';
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
 }
