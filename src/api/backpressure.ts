@@ -21,7 +21,7 @@ export type DepthLimits = {
 
 /**
  * Refuses new work while more than `maxWaiting` records wait (all partitions together) or Redis is
- * nearly full (on a cluster: any master, the fullest one decides). A job holds
+ * nearly full (on a cluster: the fullest master that answers decides). A job holds
  * many records, so the depth in records is the waiting jobs times the mean records per job this
  * process enqueued (an estimate that is exact for one-size jobs). Both are read from Redis at most
  * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
@@ -33,8 +33,19 @@ export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, re
   let memoryFull = false;
   let readAt = 0;
   let reading: Promise<void> | undefined;
+  const read = async (): Promise<[number[], number]> => {
+    const client = (await queues[0]!.client) as unknown as RedisClient;
+    if (!(client instanceof Cluster)) return Promise.all([Promise.all(queues.map((q) => q.getWaitingCount())), client.info('memory').then(memoryShare)]);
+    // A master down (a failover) must not refuse the partitions of the others: what answers counts;
+    // the partitions on that master answer 503 at their enqueue anyway.
+    const answered = async <T>(reads: Promise<T>[]) =>
+      (await Promise.allSettled(reads.map((r) => withTimeout(r, timeoutMs / 2, () => new Error('timeout'))))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const [counts, infos] = await Promise.all([answered(queues.map((q) => q.getWaitingCount())), answered(client.nodes('master').map((n) => n.info('memory')))]);
+    if (infos.length === 0) throw new Error('no master answered');
+    return [counts, Math.max(...infos.map(memoryShare))];
+  };
   const refresh = () =>
-    (reading ??= Promise.all([Promise.all(queues.map((q) => q.getWaitingCount())), queues[0]!.client.then((c) => fullestShare(c as unknown as RedisClient))])
+    (reading ??= read()
       .then(([counts, share]) => {
         depth = counts.reduce((a, b) => a + b, 0);
         memoryFull = share * 100 >= limits.maxMemoryPercent;
@@ -46,13 +57,6 @@ export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, re
     if (Date.now() - readAt >= refreshMs) await withTimeout(refresh(), timeoutMs, () => new QueueUnavailableError());
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
-}
-
-/** The highest used/max memory share of the Redis (of every master of a cluster). */
-async function fullestShare(client: RedisClient): Promise<number> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const infos = await Promise.all(nodes.map((n) => n.info('memory')));
-  return Math.max(0, ...infos.map(memoryShare));
 }
 
 /** used_memory / maxmemory from `INFO memory`; 0 without a maxmemory. */

@@ -101,6 +101,7 @@ async function run(waitReplicas: number) {
     refused503: sent.filter((s) => s.status === 503).length,
     refused503InFailover: during.filter((s) => s.status === 503).length,
     refused503OnFailedMaster: sent.filter((s) => s.status === 503 && hit.has(s.partition)).length,
+    acksOnOtherPartitionsDuringFailover: sent.filter((s) => s.status === 202 && !hit.has(s.partition) && s.at! > killedAt && s.at! < failoverAt).length,
     otherStatus: sent.filter((s) => s.status !== undefined && s.status !== 202 && s.status !== 503).length,
     noAnswer: sent.filter((s) => s.status === undefined).length,
     partitionsOnKilledMaster: [...hit],
@@ -120,6 +121,8 @@ describe('fault: a Redis Cluster master is killed', () => {
   it('when a master is SIGKILLed mid-run with REDIS_WAIT_REPLICAS=1, then its replica takes over, the pipeline carries on in its partitions once the restarted node replicates again, and every record that got a 202 is stored', { timeout: 240_000 }, async () => {
     const { report, lost } = await run(1);
     expect(report.failoverMs).not.toBeNull();
+    // The partitions on the other masters never stopped.
+    expect(report.acksOnOtherPartitionsDuringFailover).toBeGreaterThan(0);
     expect(report.acksOnFailedPartitionsAfterFailover).toBeGreaterThanOrEqual(AFTER_FAILOVER);
     expect(lost.map((s) => s.id)).toEqual([]);
   });
@@ -127,6 +130,7 @@ describe('fault: a Redis Cluster master is killed', () => {
   it('when the same happens without WAIT, then the pipeline carries on after the failover, what was acknowledged after it is stored, and the loss of earlier 202s is reported', { timeout: 240_000 }, async () => {
     const { report, acked, stored, failoverAt } = await run(0);
     expect(report.failoverMs).not.toBeNull();
+    expect(report.acksOnOtherPartitionsDuringFailover).toBeGreaterThan(0);
     expect(report.acksOnFailedPartitionsAfterFailover).toBeGreaterThanOrEqual(AFTER_FAILOVER);
     // Only what was acknowledged before the kill can have been lost with the dead master.
     expect(acked.filter((s) => s.at! > failoverAt && !stored.has(s.id)).map((s) => s.id)).toEqual([]);
