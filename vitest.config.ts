@@ -19,6 +19,8 @@ export default defineConfig({
       { extends: true, test: { name: 'browser', include: ['test/browser/**/*.test.ts'] } },
       // Fault tests kill and restart real processes and servers: one file at a time (scripts/test.sh).
       { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false } },
+      // Each test starts its own 6-node Redis Cluster and kills a master (issue 11): one file at a time, last.
+      { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], fileParallelism: false } },
     ],
   },
 });

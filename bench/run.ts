@@ -1,4 +1,5 @@
-// `npm run bench [-- --quick | --smoke] [--out DIR] [--only s1,s2,s3,s4,s5] [--profile]`
+// `npm run bench [-- --quick | --smoke] [--out DIR] [--only s1,s2,s3,s4,s5,s6] [--profile]`
+// (s6, 1 vs 4 queue partitions on Redis and a Redis Cluster, runs only when --only names it)
 //
 // Starts its own Redis and FerretDB (scripts/local-servers.ts, free ports, a temp dir), the real API
 // and worker as processes and the reference servers under bench/reference, runs each scenario for a
@@ -18,9 +19,11 @@ import { round, say, setQuiet } from './lib/util.ts';
 import { drain } from './scenarios/drain.ts';
 import { endToEnd, soak } from './scenarios/end-to-end.ts';
 import { intakeBatch, intakeSingle } from './scenarios/intake.ts';
+import { partitionsScenario } from './scenarios/partitions.ts';
 
 const ALL = ['s1', 's2', 's3', 's4', 's5'] as const;
-type Step = (typeof ALL)[number];
+const OPTIONAL = ['s6'] as const;
+type Step = (typeof ALL)[number] | (typeof OPTIONAL)[number];
 
 function options() {
   const { values } = parseArgs({
@@ -35,7 +38,7 @@ function options() {
   });
   const mode: Mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   const only = values.only ? (values.only.split(',').map((s) => s.trim()) as Step[]) : [...ALL];
-  for (const s of only) if (!ALL.includes(s)) throw new Error(`--only: unknown step ${s} (known: ${ALL.join(',')})`);
+  for (const s of only) if (![...ALL, ...OPTIONAL].includes(s)) throw new Error(`--only: unknown step ${s} (known: ${[...ALL, ...OPTIONAL].join(',')})`);
   return { mode, out: resolve(values.out ?? join(ROOT, 'bench', 'results')), only, profile: values.profile, quiet: values.quiet };
 }
 
@@ -178,6 +181,7 @@ async function main() {
       : `default ${params.e2eDefaultRate} req/s (scenarios 1 and 3 not run)`;
     if (opts.only.includes('s4')) results.scenarios.endToEnd = await endToEnd(ctx, rate, rateRule);
     if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, rate);
+    if (opts.only.includes('s6')) results.scenarios.partitions = await partitionsScenario(ctx);
   } catch (err) {
     failed = true;
     throw err;

@@ -101,7 +101,7 @@ function managed(name: string, port: number, url: string, command: string, args:
   };
 }
 
-export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; maxmemory?: string; log?: (l: string) => void };
+export type RedisOptions = { dataDir: string; port?: number; fsync?: 'always' | 'everysec'; maxmemory?: string; log?: (l: string) => void; extraArgs?: string[] };
 
 /** AOF on and noeviction: Redis must neither lose nor evict an acknowledged job. */
 export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
@@ -110,9 +110,69 @@ export async function redisServer(opts: RedisOptions): Promise<LocalServer> {
   const args = [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', opts.dataDir, '--daemonize', 'no',
     '--appendonly', 'yes', '--appendfsync', opts.fsync ?? 'always', '--save', '',
-    '--maxmemory-policy', 'noeviction', '--logfile', '', ...(opts.maxmemory ? ['--maxmemory', opts.maxmemory] : []),
+    '--maxmemory-policy', 'noeviction', '--logfile', '', ...(opts.maxmemory ? ['--maxmemory', opts.maxmemory] : []), ...(opts.extraArgs ?? []),
   ];
   return managed('redis-server', port, `redis://127.0.0.1:${port}`, 'redis-server', args, {}, opts.log);
+}
+
+export type RedisCluster = {
+  /** Every node, masters and replicas as `redis-cli --cluster create` chose them at the start. */
+  readonly nodes: LocalServer[];
+  /** `host:port` of every node (REDIS_CLUSTER_NODES). */
+  readonly seeds: string[];
+  /** The first node's URL (REDIS_URL: a seed, and the scheme for all). */
+  readonly url: string;
+  /** Stops every node still running. Safe to call twice. */
+  stop: () => Promise<void>;
+};
+
+export type RedisClusterOptions = { dataDir: string; masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; fsync?: 'always' | 'everysec'; log?: (l: string) => void };
+
+/**
+ * A real Redis Cluster of Debian's redis-server on loopback: `masters` x (1 + replicasPerMaster)
+ * nodes (3 x 2 by default) in cluster mode with AOF, created with `redis-cli --cluster create`.
+ * A short cluster-node-timeout makes a killed master fail over in a few seconds (the tests kill one).
+ * Resolves once every node reports cluster_state:ok with all 16384 slots served.
+ */
+export async function redisCluster(opts: RedisClusterOptions): Promise<RedisCluster> {
+  const count = (opts.masters ?? 3) * (1 + (opts.replicasPerMaster ?? 1));
+  const nodes: LocalServer[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      // The cluster bus listens on port + 10000: both must be free.
+      let port = await restartablePort();
+      while (!(await canListen(port + 10_000))) port = await restartablePort();
+      const dataDir = join(opts.dataDir, `node-${i}`);
+      const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dataDir, 'nodes.conf'), '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1500)];
+      nodes.push(await started(redisServer({ dataDir, port, fsync: opts.fsync, log: opts.log, extraArgs })));
+    }
+    const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
+    execFileSync('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', String(opts.replicasPerMaster ?? 1), '--cluster-yes'], { stdio: 'ignore', timeout: 60_000 });
+    const deadline = Date.now() + 30_000;
+    for (const n of nodes) {
+      for (;;) {
+        const info = execFileSync('redis-cli', ['-p', String(n.port), 'cluster', 'info']).toString();
+        // Slots served AND replication up: a replica that has not synced yet would fail a WAIT.
+        const replication = execFileSync('redis-cli', ['-p', String(n.port), 'info', 'replication']).toString();
+        const synced = /role:master/.test(replication) ? Number(/connected_slaves:(\d+)/.exec(replication)?.[1] ?? 0) >= (opts.replicasPerMaster ?? 1) : /master_link_status:up/.test(replication);
+        if (/cluster_state:ok/.test(info) && /cluster_slots_ok:16384/.test(info) && synced) break;
+        if (Date.now() > deadline) throw new Error(`redis cluster node ${n.port} not ok within 30 s: ${info.split('\n').slice(0, 3).join(' ')}`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    let stopped = false;
+    return {
+      nodes, seeds, url: `redis://${seeds[0]}`,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        await Promise.all(nodes.map((n) => n.stop()));
+      },
+    };
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop()));
+    throw err;
+  }
 }
 
 /** Where FerretDB keeps its data: PostgreSQL (the default: looks `_id` up by key) or SQLite (scans). */

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Quick start, command 2: the whole test suite (type check, unit, integration, contract (schemathesis),
-# browser, fault tests).
+# browser, fault tests, Redis Cluster tests).
 # With arguments, they go to vitest as they are (e.g. `bash scripts/test.sh --project unit`; the
-# projects are unit, integration, contract, browser, faults: see vitest.config.ts).
+# projects are unit, integration, contract, browser, faults, cluster: see vitest.config.ts).
 source "$(dirname "$0")/lib.sh"
 # Plain text when the output is not a terminal (CI logs): no colour codes inside the summary lines.
 if [ ! -t 1 ]; then export NO_COLOR=1; unset FORCE_COLOR; fi
@@ -19,5 +19,7 @@ status=0
 # the rest, one file at a time, so they never compete with other test files for the 2 cores.
 npx vitest run --project unit --project integration --project contract --project browser --reporter=default --reporter=json --outputFile.json=.data/test-main.json || status=$?
 npx vitest run --project faults --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-faults.json || status=$?
-node scripts/test-summary.ts .data/test-main.json .data/test-faults.json
+# The Redis Cluster tests (issue 11) start a 6-node cluster per test and kill a master: last, one file at a time.
+npx vitest run --project cluster --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-cluster.json || status=$?
+node scripts/test-summary.ts .data/test-main.json .data/test-faults.json .data/test-cluster.json
 exit $status

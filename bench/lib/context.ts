@@ -49,9 +49,9 @@ function env(ctx: Ctx, target: Target, extra: Record<string, string> = {}): Reco
 }
 
 /** The real API (`node src/api/server.ts`) or a reference HTTP server, on a free port. */
-export async function startHttp(ctx: Ctx, role: 'api' | 'bare202' | 'syncMongo', target: Target, label: string = role): Promise<HttpProc> {
+export async function startHttp(ctx: Ctx, role: 'api' | 'bare202' | 'syncMongo', target: Target, label: string = role, moreEnv: Record<string, string> = {}): Promise<HttpProc> {
   const port = await freePort();
-  const extra = { API_PORT: String(port), ...(role === 'api' ? API_AUTH_ENV : {}) };
+  const extra = { API_PORT: String(port), ...(role === 'api' ? API_AUTH_ENV : {}), ...moreEnv };
   const proc = spawnNode(role, { logDir: ctx.logDir, label, env: env(ctx, target, extra), nodeArgs: ctx.nodeArgs[role] ?? [] });
   ctx.rss.track(proc);
   const url = `http://127.0.0.1:${port}`;
@@ -60,10 +60,10 @@ export async function startHttp(ctx: Ctx, role: 'api' | 'bare202' | 'syncMongo',
 }
 
 /** The real worker, as production runs it (`node dist/worker/main.js`). */
-export async function startWorker(ctx: Ctx, role: 'worker', target: Target, label: string = role): Promise<NodeProc> {
-  const proc = spawnNode(role, { logDir: ctx.logDir, label, env: env(ctx, target), nodeArgs: ctx.nodeArgs[role] ?? [] });
+export async function startWorker(ctx: Ctx, role: 'worker', target: Target, label: string = role, moreEnv: Record<string, string> = {}, ready: RegExp = /worker started/): Promise<NodeProc> {
+  const proc = spawnNode(role, { logDir: ctx.logDir, label, env: env(ctx, target, moreEnv), nodeArgs: ctx.nodeArgs[role] ?? [] });
   ctx.rss.track(proc);
-  await waitForLog(proc, /worker started/);
+  await waitForLog(proc, ready);
   return proc;
 }
 

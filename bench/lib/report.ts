@@ -7,6 +7,8 @@ import type { EndToEndResult, SoakResult } from '../scenarios/end-to-end.ts';
 import type { IntakeBatchResult, IntakeSingleResult } from '../scenarios/intake.ts';
 import { renderCharts } from './charts.ts';
 import { round } from './util.ts';
+import { partitionsMarkdown } from './partitions-report.ts';
+import type { PartitionsResult } from '../scenarios/partitions.ts';
 
 export type TargetRow = {
   name: string;
@@ -55,6 +57,7 @@ export type BenchResults = {
     drain?: DrainResult;
     endToEnd?: EndToEndResult;
     soak?: SoakResult;
+    partitions?: PartitionsResult;
   };
   memory: MemoryResult | null;
   targets: TargetRow[];
@@ -187,6 +190,7 @@ export function renderMarkdown(r: BenchResults): string {
       L.push('', `Soak: accepted ${n(soak.run.acceptedPerS)}/s, stored ${n(soak.run.storedPerS)}/s, max queue depth ${n(soak.run.maxQueueDepth)}, 202 → stored p50 ${n(soak.run.acceptedToStoredMs.p50)} ms, p99 ${n(soak.run.acceptedToStoredMs.p99)} ms.`);
     }
   }
+  if (r.scenarios.partitions) L.push('', ...partitionsMarkdown(r.scenarios.partitions));
   const charts = renderCharts(r);
   if (charts.length > 0) L.push('', '## Charts', '', charts.join('\n\n'));
   L.push('', 'Raw numbers, per round: `latest.json`. Method: `bench/README.md`.', '');

@@ -19,21 +19,25 @@ export const DASHBOARD_CSP = [
 /** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, job data hidden; its one action, retrying failed jobs, for `admin` keys only. */
 export async function adminPlugin(
   app: FastifyInstance,
-  opts: { queue: PatientQueue; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
+  opts: { queues: PatientQueue[]; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): Promise<void> {
   // Retry-only: emptying, cleaning or editing jobs would drop acknowledged records (board-guard.ts).
   // allowCompletedRetries is read by the adapter (base.js) but missing from its option type.
   const options = { readOnlyMode: false, allowRetries: true, allowCompletedRetries: false };
-  const adapter = new BullMQAdapter(opts.queue, options);
-  adapter.setFormatter('data', () => HIDDEN);
-  adapter.setFormatter('returnValue', outcomeCounts);
+  // One entry per partition.
+  const adapters = opts.queues.map((queue) => {
+    const adapter = new BullMQAdapter(queue, options);
+    adapter.setFormatter('data', () => HIDDEN);
+    adapter.setFormatter('returnValue', outcomeCounts);
+    return adapter;
+  });
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath('/admin/queues');
-  createBullBoard({ queues: [adapter], serverAdapter, options: { uiConfig: { boardTitle: 'Patient ingestion' } } });
+  createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'Patient ingestion' } } });
   app.addHook('onRequest', async (_request, reply) => void reply.header('content-security-policy', DASHBOARD_CSP).header('cache-control', 'no-store'));
   app.addHook('onRequest', opts.authenticate);
   app.addHook('onRequest', async (request) => requireScope(request, 'ops'));
-  app.addHook('onRequest', boardGuard(opts.queue));
+  app.addHook('onRequest', boardGuard(opts.queues));
   app.addHook('onSend', hideBoardControls);
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }

@@ -21,7 +21,8 @@ import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { patientRoutes } from './routes/patients.ts';
-import { createRateLimitStore } from './rate-limit-store.ts';
+import { createRateLimitStore, rateLimitNamespace } from './rate-limit-store.ts';
+import { createReplicaWait } from '../shared/replica-wait.ts';
 import type { AppDeps, RouteDeps } from './route-deps.ts';
 
 export type { AppDeps } from './route-deps.ts';
@@ -54,9 +55,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: config.API_TRUST_PROXY,
   });
   app.server.maxConnections = config.API_MAX_CONNECTIONS;
-  const metrics = createApiMetrics(deps.queue, devMode(config));
+  const metrics = createApiMetrics(deps.queues, devMode(config));
   const intake = createIntake({
-    queue: deps.queue,
+    queues: deps.queues,
+    confirm: createReplicaWait(config.REDIS_WAIT_REPLICAS, config.REDIS_WAIT_TIMEOUT_MS),
     metrics,
     log: deps.logger as FastifyBaseLogger,
     maxWaitingRecords: config.QUEUE_MAX_WAITING,
@@ -116,7 +118,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     api.addHook('onRequest', authenticate);
     await api.register(rateLimit, {
       // Counted locally, reconciled with Redis every 100 ms: no round trip of its own per request.
-      store: createRateLimitStore({ redis: deps.redis, namespace: `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:ratelimit:` }),
+      store: createRateLimitStore({ redis: deps.redis, namespace: rateLimitNamespace(config) }),
       max: config.RATE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_MS,
       // onRequest, after authentication (registered before it): the limit is per key and a refused
@@ -130,7 +132,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await api.register(jobRoutes, routeDeps);
     await api.register(deadLetterRoutes, routeDeps);
   });
-  await app.register(adminPlugin, { queue: deps.queue, authenticate });
+  await app.register(adminPlugin, { queues: deps.queues, authenticate });
   return app;
 }
 

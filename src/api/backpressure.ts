@@ -1,4 +1,6 @@
+import { Cluster } from 'ioredis';
 import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
+import type { RedisClient } from '../shared/redis.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 export class BackpressureError extends AppError {
@@ -18,23 +20,35 @@ export type DepthLimits = {
 };
 
 /**
- * Refuses new work while more than `maxWaiting` records wait or Redis is nearly full. A job holds
+ * Refuses new work while more than `maxWaiting` records wait (all partitions together) or Redis is
+ * nearly full (on a cluster: the fullest master that answers decides). A job holds
  * many records, so the depth in records is the waiting jobs times the mean records per job this
  * process enqueued (an estimate that is exact for one-size jobs). Both are read from Redis at most
  * every `refreshMs` (one read shared by all requests), so the check costs nothing per request.
  * A read Redis does not answer within `timeoutMs` (the enqueue's own bound) is a 503: a slow Redis
  * must not hold a request longer than it would hold the enqueue.
  */
-export function createDepthGuard(queue: PatientQueue, limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250, timeoutMs = 1500) {
+export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, recordsPerJob: () => number = () => 1, refreshMs = 250, timeoutMs = 1500) {
   let depth = 0;
   let memoryFull = false;
   let readAt = 0;
   let reading: Promise<void> | undefined;
+  const read = async (): Promise<[number[], number]> => {
+    const client = (await queues[0]!.client) as unknown as RedisClient;
+    if (!(client instanceof Cluster)) return Promise.all([Promise.all(queues.map((q) => q.getWaitingCount())), client.info('memory').then(memoryShare)]);
+    // A master down (a failover) must not refuse the partitions of the others: what answers counts;
+    // the partitions on that master answer 503 at their enqueue anyway.
+    const answered = async <T>(reads: Promise<T>[]) =>
+      (await Promise.allSettled(reads.map((r) => withTimeout(r, timeoutMs / 2, () => new Error('timeout'))))).flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const [counts, infos] = await Promise.all([answered(queues.map((q) => q.getWaitingCount())), answered(client.nodes('master').map((n) => n.info('memory')))]);
+    if (infos.length === 0) throw new Error('no master answered');
+    return [counts, Math.max(...infos.map(memoryShare))];
+  };
   const refresh = () =>
-    (reading ??= Promise.all([queue.getWaitingCount(), queue.client.then((c) => (c as unknown as { info: (section: string) => Promise<string> }).info('memory'))])
-      .then(([n, info]) => {
-        depth = n;
-        memoryFull = memoryShare(info) * 100 >= limits.maxMemoryPercent;
+    (reading ??= read()
+      .then(([counts, share]) => {
+        depth = counts.reduce((a, b) => a + b, 0);
+        memoryFull = share * 100 >= limits.maxMemoryPercent;
         readAt = Date.now();
       })
       .catch(() => {}) // Redis down: the enqueue itself answers 503

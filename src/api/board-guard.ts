@@ -8,9 +8,9 @@ import type { PatientQueue } from './enqueue.ts';
 // acknowledged records. The controls for them are hidden (BOARD_STYLE); this makes it a rule.
 
 const RETRY_FAILED_ALL = /^\/admin\/queues\/api\/queues\/[^/]+\/retry\/failed$/;
-const RETRY_ONE = /^\/admin\/queues\/api\/queues\/[^/]+\/([^/]+)\/retry$/;
+const RETRY_ONE = /^\/admin\/queues\/api\/queues\/([^/]+)\/([^/]+)\/retry$/;
 
-export function boardGuard(queue: PatientQueue) {
+export function boardGuard(queues: PatientQueue[]) {
   return async function guard(request: FastifyRequest, _reply: FastifyReply): Promise<void> {
     if (request.method === 'GET' || request.method === 'HEAD') return;
     // `ops` keys look; only `admin` keys may retry.
@@ -18,7 +18,8 @@ export function boardGuard(queue: PatientQueue) {
     const path = request.url.split('?')[0]!;
     if (request.method === 'PUT' && RETRY_FAILED_ALL.test(path)) return;
     const one = request.method === 'PUT' ? RETRY_ONE.exec(path) : null;
-    if (one && (await queue.getJobState(decodeURIComponent(one[1]!))) === 'failed') return;
+    const queue = one ? queues.find((q) => q.name === decodeURIComponent(one[1]!)) : undefined;
+    if (one && queue && (await queue.getJobState(decodeURIComponent(one[2]!))) === 'failed') return;
     throw new AppError('BOARD_RETRY_ONLY', 403, 'the dashboard only retries failed jobs; nothing else may change the queue here');
   };
 }

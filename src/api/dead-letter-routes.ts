@@ -1,7 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
-import { countDeadLetters, deadLetterSummary, listDeadLetters, replayDeadLetter } from '../shared/dead-letter-store.ts';
-import { JOB_NAME, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
+import { countDeadLetters, deadLetterSummary, listDeadLetters, replayDeadLetter, replayPartition } from '../shared/dead-letter-store.ts';
+import { createReplicaWait } from '../shared/replica-wait.ts';
+import { JOB_NAME, partitionedRef, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
 import { requireScope } from './auth.ts';
 import { statusUrl } from './enqueue.ts';
 import { sendProblem } from './problem.ts';
@@ -22,8 +23,9 @@ const pageNumber = (text: string | undefined, fallback: number, min: number, max
   return n;
 };
 
-export async function deadLetterRoutes(app: FastifyInstance, { config, queue, store, accessAudit }: RouteDeps): Promise<void> {
-  const { jobOptions } = queueSettings(config);
+export async function deadLetterRoutes(app: FastifyInstance, { config, queues, store, accessAudit }: RouteDeps): Promise<void> {
+  const { jobOptions, names } = queueSettings(config);
+  const confirm = createReplicaWait(config.REDIS_WAIT_REPLICAS, config.REDIS_WAIT_TIMEOUT_MS);
 
   app.get<{ Querystring: ListQuery }>('/api/admin/dead-letters', async (request) => {
     requireScope(request, 'admin');
@@ -41,13 +43,17 @@ export async function deadLetterRoutes(app: FastifyInstance, { config, queue, st
     if (!letter) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no dead letter with this id' });
     if (letter.replayJobId) throw new AppError('ALREADY_REPLAYED', 409, `already replayed as ${letter.replayJobId}`);
     // The API produces for its own queue only; a letter of another queue is replayed by that deployment.
-    if (letter.queue !== config.QUEUE_NAME) throw new AppError('OTHER_QUEUE', 409, 'the letter belongs to another queue; replay it with that deployment');
+    if (replayPartition(names, config.QUEUE_NAME, letter, {}) === undefined) throw new AppError('OTHER_QUEUE', 409, 'the letter belongs to another queue; replay it with that deployment');
     const entry = { action: 'dead-letter.replay' as const, keyId: request.client.id, patientId: letter.patientId, clientAddress: request.ip, requestId: request.id, letterId: letter._id };
     let ref: string;
     try {
       ref = await replayDeadLetter(store, letter, async (_name, data) => {
-        const job = await withTimeout(queue.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
-        return recordRef(String(job.id), 0);
+        // To the patient's partition now (the queue name only says the letter is ours).
+        const p = replayPartition(names, config.QUEUE_NAME, letter, data)!;
+        const confirming = await confirm?.(queues[p]!);
+        const job = await withTimeout(queues[p]!.add(JOB_NAME, data as PatientJobData, jobOptions), config.API_ENQUEUE_TIMEOUT_MS, () => new QueueUnavailableError());
+        await confirming?.();
+        return partitionedRef(p, queues.length, recordRef(String(job.id), 0));
       }, request.client.id);
     } catch (err) {
       await accessAudit.record({ ...entry, outcome: 'failed' }).catch(() => {});

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '../shared/redis.ts';
 import { AppError, QueueUnavailableError } from '../shared/errors.ts';
 
 // Idempotency-Key (IETF httpapi draft): the same key with the same body returns the first answer
@@ -7,7 +7,8 @@ import { AppError, QueueUnavailableError } from '../shared/errors.ts';
 // request is still running is 409. Keys are scoped per client and expire after a window.
 // Stored in Redis next to the queue: only a hash of the validated patient and our own answer
 // (ids), never the body. The hash is of the normalized record, so key order and unknown
-// properties do not make a retry look like a different request.
+// properties do not make a retry look like a different request. One key per claim and only
+// single-key commands (SET NX/XX, GET, DEL): safe on a Redis Cluster as they are.
 
 export type StoredAnswer = { status: number; body: unknown; location?: string };
 type Entry = { hash: string; answer?: StoredAnswer };
@@ -21,7 +22,7 @@ export type Idempotency = {
   begin: (client: string, key: string, body: unknown) => Promise<{ replay?: StoredAnswer; finish: (a: StoredAnswer) => Promise<void>; abort: () => Promise<void> }>;
 };
 
-export function createIdempotency(redis: Redis, prefix: string, ttlSeconds: number, claimSeconds = 10): Idempotency {
+export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10): Idempotency {
   return {
     async begin(client, key, body) {
       try {

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { PatientRecord } from '../shared/queue.ts';
+import type { ConfirmReplicas } from '../shared/replica-wait.ts';
 import { BackpressureError, createDepthGuard } from './backpressure.ts';
 import { createEnqueuer, type PatientQueue } from './enqueue.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -14,7 +15,9 @@ export type Intake = {
 };
 
 export type IntakeOptions = {
-  queue: PatientQueue;
+  /** One per partition. */
+  queues: PatientQueue[];
+  confirm?: ConfirmReplicas;
   metrics: ApiMetrics;
   log: FastifyBaseLogger;
   maxWaitingRecords: number;
@@ -28,8 +31,8 @@ export type IntakeOptions = {
 };
 
 export function createIntake(o: IntakeOptions): Intake {
-  const enqueuer = createEnqueuer({ queue: o.queue, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, traceparent: o.traceparent });
-  const guard = createDepthGuard(o.queue, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs, o.enqueueTimeoutMs);
+  const enqueuer = createEnqueuer({ queues: o.queues, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, confirm: o.confirm, traceparent: o.traceparent });
+  const guard = createDepthGuard(o.queues, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs, o.enqueueTimeoutMs);
   return {
     async accept(records, bytes, endpoint) {
       try {

@@ -1,15 +1,15 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { requireScope } from './auth.ts';
-import { registerQueueDepth } from '../shared/queue-metrics.ts';
+import { allPartitions, registerQueueDepth } from '../shared/queue-metrics.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 // Prometheus metrics of the API. Labels are routes, methods, status codes, reasons and queue
-// states: never ids or patient values.
+// states and partitions: never ids or patient values.
 
 export type ApiMetrics = ReturnType<typeof createApiMetrics>;
 
-export function createApiMetrics(queue: PatientQueue, devMode = false) {
+export function createApiMetrics(queues: PatientQueue[], devMode = false) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route, method and status', labelNames: ['route', 'method', 'status'] as const, registers: [registry] });
@@ -24,7 +24,7 @@ export function createApiMetrics(queue: PatientQueue, devMode = false) {
   const rejected = new Counter({ name: 'patients_rejected_total', help: 'Patients refused before enqueueing, by reason', labelNames: ['reason'] as const, registers: [registry] });
   // An alert on this being 1 anywhere but a laptop catches a development-mode API.
   new Gauge({ name: 'api_auth_dev_mode', help: '1 when the API runs in development mode (no API keys, every caller is admin)', registers: [registry] }).set(devMode ? 1 : 0);
-  registerQueueDepth(registry, queue);
+  registerQueueDepth(registry, allPartitions(queues));
   return { registry, requests, latency, enqueued, rejected };
 }
 

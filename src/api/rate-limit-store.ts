@@ -1,4 +1,5 @@
-import type { Redis } from 'ioredis';
+import type { Config } from '../shared/config.ts';
+import type { RedisClient } from '../shared/redis.ts';
 
 // A store for @fastify/rate-limit that costs no Redis round trip per request. Each process counts
 // locally in fixed windows (aligned to the epoch, so all processes share them) and, every
@@ -8,10 +9,17 @@ import type { Redis } from 'ioredis';
 // most what they admit in one sync interval. Redis down: counting goes on locally (the enqueue
 // answers 503 anyway), and the counts are sent once it is back.
 
+/**
+ * The counters' key prefix. On a cluster one pipeline must stay within one slot, so all counters
+ * share a hash tag there (one small key per API key and window: no hot spot worth spreading).
+ */
+export const rateLimitNamespace = (c: Pick<Config, 'QUEUE_PREFIX' | 'QUEUE_NAME' | 'REDIS_CLUSTER_NODES'>) =>
+  c.REDIS_CLUSTER_NODES.length > 0 ? `${c.QUEUE_PREFIX}:{${c.QUEUE_NAME}:ratelimit}:` : `${c.QUEUE_PREFIX}:${c.QUEUE_NAME}:ratelimit:`;
+
 type Window = { index: number; known: number; unsent: number; inFlight: number };
 type Callback = (err: Error | null, res: { current: number; ttl: number }) => void;
 
-export type RateLimitStoreOptions = { redis: Redis; namespace: string; syncMs?: number };
+export type RateLimitStoreOptions = { redis: RedisClient; namespace: string; syncMs?: number };
 
 export function createRateLimitStore({ redis, namespace, syncMs = 100 }: RateLimitStoreOptions) {
   const windows = new Map<string, Window>();

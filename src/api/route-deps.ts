@@ -1,7 +1,7 @@
 import type { QueueEvents } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { Tracing } from '../shared/tracing.ts';
 import type { PatientQueue } from './enqueue.ts';
@@ -15,13 +15,14 @@ import type { ApiMetrics } from './metrics.ts';
 export type AppDeps = {
   config: Config;
   logger: Logger;
-  queue: PatientQueue;
-  /** The producer's fail-fast connection: idempotency keys, rate limits, readiness. */
-  redis: Redis;
+  /** One queue per partition (index = partition; QUEUE_PARTITIONS). */
+  queues: PatientQueue[];
+  /** The producer's fail-fast connection (single node or cluster): idempotency keys, rate limits, readiness. */
+  redis: RedisClient;
   /** Reads (GET /api/patients/{id}, the `Prefer: wait` answer), the access audit's inserts, dead letters (admin routes). */
   store: Pick<Store, 'patients' | 'db' | 'deadLetters'>;
-  /** Needed for `Prefer: wait=N`; without it the API always answers 202. */
-  queueEvents?: QueueEvents;
+  /** One per partition, needed for `Prefer: wait=N`; without them the API always answers 202. */
+  queueEvents?: QueueEvents[];
   /** Set when tracing is on (src/shared/tracing.ts): names request spans, carries each record's trace context. */
   tracing?: Tracing;
 };

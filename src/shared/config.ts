@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { scaleIssues, scaleShape } from './config-scale.ts';
 import { TracingSchema, tracingShape, type TracingConfig } from './config-tracing.ts';
 import { apiKeys, bool, centerClusters, int, mongoTls, timeZone, trustProxy, url } from './config-values.ts';
 
@@ -102,6 +103,7 @@ export const ConfigSchema = z.object({
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
   ...tracingShape,
+  ...scaleShape,
 }).superRefine((c, ctx) => {
   // Patient records must not cross a network in clear text in production.
   if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
@@ -119,6 +121,7 @@ export class ConfigError extends Error {
 export function loadConfig(env: Record<string, string | undefined>): Config {
   return parseEnv(
     ConfigSchema.superRefine((c, ctx) => {
+      scaleIssues(c, ctx);
       if (c.MONGO_WTIMEOUT_MS * 2 >= c.WORKER_WRITE_LOCK_MS) {
         ctx.addIssue({ code: 'custom', path: ['MONGO_WTIMEOUT_MS'], message: 'must be below half of WORKER_WRITE_LOCK_MS' });
       }

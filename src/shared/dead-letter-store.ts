@@ -1,4 +1,5 @@
 import type { DeadLetter, Store } from './mongo.ts';
+import { partitionOf } from './partitions.ts';
 import { recordsOf } from './queue.ts';
 
 // Listing and replaying dead letters: shared by the worker's CLI (src/worker/dead-letter-command.ts)
@@ -22,6 +23,17 @@ export function deadLetterSummary(l: DeadLetter) {
     id: l._id, queue: l.queue, jobId: l.jobId, centerId: l.centerId ?? null, patientId: l.patientId, errorCode: l.errorCode, errorMessage: l.errorMessage,
     attempts: l.attempts, failedAt: l.failedAt, replayedAt: l.replayedAt ?? null, replayJobId: l.replayJobId ?? null,
   };
+}
+
+/**
+ * The partition a replay goes to: a letter of this deployment's queue (any partition, or the one
+ * queue from before partitions) goes to its patient's partition NOW, as QUEUE_PARTITIONS may have
+ * changed since; undefined for a letter of another deployment's queue.
+ */
+export function replayPartition(queueNames: readonly string[], legacyName: string, letter: Pick<DeadLetter, 'queue'>, data: unknown): number | undefined {
+  if (letter.queue !== legacyName && !queueNames.includes(letter.queue)) return undefined;
+  const first = recordsOf(data)[0] as { patient?: { center_id?: unknown; id?: unknown } } | undefined;
+  return partitionOf(first?.patient ?? {}, queueNames.length);
 }
 
 /**

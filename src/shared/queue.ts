@@ -1,5 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import type { Config } from './config.ts';
+import { partitionQueueNames } from './partitions.ts';
 
 // A queue job is a BATCH of records: concurrent single submissions coalesced by the API, or one
 // batch request. One Redis script acknowledges the whole group; each record keeps its own status
@@ -55,16 +56,25 @@ export function recordsOf(data: unknown): unknown[] {
 /** A record's own reference, e.g. `1234-7`: job 1234, record 7 (URL-safe, no search needed). */
 export const recordRef = (jobId: string, index: number) => `${jobId}-${index}`;
 
-export function parseRecordRef(ref: string): { jobId: string; index: number } | undefined {
-  const m = /^(\d{1,20})(?:-(\d{1,6}))?$/.exec(ref);
-  return m ? { jobId: m[1]!, index: m[2] === undefined ? 0 : Number(m[2]) } : undefined;
+/**
+ * The reference the API hands out: with several queue partitions it names the partition first
+ * (`p3-1234-7`), so a status read goes straight to that queue; with one, the form stays `1234-7`.
+ */
+export const partitionedRef = (partition: number, partitions: number, ref: string) => (partitions === 1 ? ref : `p${partition}-${ref}`);
+
+export function parseRecordRef(ref: string): { partition: number; jobId: string; index: number } | undefined {
+  const m = /^(?:p(\d{1,4})-)?(\d{1,20})(?:-(\d{1,6}))?$/.exec(ref);
+  return m ? { partition: m[1] === undefined ? 0 : Number(m[1]), jobId: m[2]!, index: m[3] === undefined ? 0 : Number(m[3]) } : undefined;
 }
 
-export type QueueSettings = { name: string; prefix: string; jobOptions: JobsOptions };
+export type QueueSettings = { name: string; prefix: string; jobOptions: JobsOptions; names: string[] };
 
+/** `names`: the queue of each partition (index = partition); `name`: partition 0's. */
 export function queueSettings(config: Config): QueueSettings {
+  const names = partitionQueueNames({ name: config.QUEUE_NAME, count: config.QUEUE_PARTITIONS, cluster: config.REDIS_CLUSTER_NODES.length > 0 });
   return {
-    name: config.QUEUE_NAME,
+    name: names[0]!,
+    names,
     prefix: config.QUEUE_PREFIX,
     jobOptions: {
       attempts: config.JOB_ATTEMPTS,

@@ -1,17 +1,18 @@
-import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { Worker } from 'bullmq';
 import type { Config } from '../shared/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { createPatientSchema } from '../shared/patient-schema.ts';
-import { recordsOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
+import { parsePartitionList } from '../shared/partitions.ts';
+import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Tracing } from '../shared/tracing.ts';
 import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
-import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
 import { createInFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
-import { createJobHandler, type PatientJob } from './job-handler.ts';
+import type { PatientJob } from './job-handler.ts';
+import { createPartitionWorker, type PartitionWorker } from './partition-worker.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { ensureIndexes } from './indexes.ts';
@@ -20,7 +21,7 @@ import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
 export type WorkerDeps = {
   config: Config;
-  connection: Redis;
+  connection: RedisClient;
   store: Store;
   logger: Logger;
   observer?: JobObserver;
@@ -29,7 +30,9 @@ export type WorkerDeps = {
 };
 
 export type PatientWorker = {
+  /** The first partition's worker (the only one unless WORKER_PARTITIONS names several). */
   worker: Worker<PatientJobData, PatientJobResult>;
+  partitions: PartitionWorker[];
   /** Finishes or hands back in-flight jobs, then runs `after`, all within SHUTDOWN_TIMEOUT_MS. */
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
@@ -42,50 +45,18 @@ export function createWorker({ config, connection, store, logger, observer, trac
   const inFlight = createInFlight();
   // One group commit per batch job: the write layer answers one result per record.
   const write: ProcessorDeps['write'] = async (items) => (await patientStore).write(items);
-  const handle = createJobHandler({
-    queueName: config.QUEUE_NAME,
+  const handler = {
     store,
     schema,
     write,
-    logger,
     observer,
     // Exponential in the times it was put back (started but not counted as attempts), with jitter.
-    retryDelayMs: (job) => Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2)),
-  });
-
-  const keep = (count: number, ageS: number) => ({ count, age: ageS });
-  // The job span (BullMQ's, in the trace of the request that enqueued the job) links to every record's request.
-  const processor = (job: PatientJob, token?: string) => (tracing?.linkRecords(recordsOf(job.data)), inFlight.run(job, token, (signal) => handle(job, token, signal)));
-  const worker = new Worker<PatientJobData, PatientJobResult>(config.QUEUE_NAME, processor, {
-    ...(tracing ? { telemetry: tracing.bullmq } : {}),
-    connection,
-    prefix: config.QUEUE_PREFIX,
-    concurrency: config.WORKER_CONCURRENCY,
-    // A job whose worker died is re-delivered once its lock expires. That is not the job's fault:
-    // allow it many times instead of failing on the second stall (BullMQ's default of 1).
-    lockDuration: config.WORKER_LOCK_MS,
-    stalledInterval: config.WORKER_STALLED_INTERVAL_MS,
-    maxStalledCount: config.WORKER_MAX_STALLED_COUNT,
-    autorun: false, // started once MongoDB has answered, below
-    // For jobs added without these options (the API sets them per job, which takes precedence).
-    removeOnComplete: keep(config.JOB_KEEP_COMPLETED, config.JOB_KEEP_COMPLETED_AGE_S),
-    removeOnFail: keep(config.JOB_KEEP_FAILED, config.JOB_KEEP_FAILED_AGE_S),
-  });
-  // Without a listener an 'error' event (Redis gone) would crash the process; BullMQ reconnects.
-  worker.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'worker connection error'));
-  // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
-  worker.on('failed', (job) => {
-    if (!job || job.finishedOn === undefined) return; // a retry, not the end
-    const failure = failureFromReason(job.failedReason);
-    Promise.all(undecidedRecords(job).map((source) => recordDeadLetter(store, config.QUEUE_NAME, source, failure, 'failed-event'))).catch((err: unknown) => {
-      const cause = classifyError(err);
-      logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
-    });
-  });
-
-  const failedJobs = new Queue<PatientJobData>(config.QUEUE_NAME, { connection, prefix: config.QUEUE_PREFIX });
-  failedJobs.on('error', () => {}); // the worker's own listener reports connection trouble
-  let stopSweep = () => {};
+    retryDelayMs: (job: PatientJob) => Math.round(Math.min(config.JOB_BACKOFF_MS * 2 ** Math.min(job.attemptsStarted - job.attemptsMade, 10), 300_000) * (0.5 + Math.random() / 2)),
+  };
+  const { names } = queueSettings(config);
+  const chosen = parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]; // checked by loadConfig
+  const partitions = chosen.map((p) => createPartitionWorker(p, names[p]!, names.length, { config, connection, store, logger, inFlight, handler, tracing }));
+  let stopSweeps: (() => void)[] = [];
   let closing: Promise<void> | undefined;
 
   // The driver connects on first use, but if that first connect fails the client stays closed for
@@ -97,9 +68,9 @@ export function createWorker({ config, connection, store, logger, observer, trac
     const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
     if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
     ready(createPatientStore({ patients: store.patients, strategy: prepared }));
-    logger.info({ server: prepared.name }, 'MongoDB answered, indexes in place; taking jobs');
-    stopSweep = startDeadLetterSweep({ queue: failedJobs, store, queueName: config.QUEUE_NAME, everyMs: config.DEAD_LETTER_SWEEP_MS, logger });
-    worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
+    logger.info({ server: prepared.name, partitions: chosen }, 'MongoDB answered, indexes in place; taking jobs');
+    stopSweeps = partitions.map(({ failedJobs, queueName }) => startDeadLetterSweep({ queue: failedJobs, store, queueName, everyMs: config.DEAD_LETTER_SWEEP_MS, logger }));
+    for (const { worker } of partitions) worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
   });
 
   const close = (after?: () => Promise<unknown>) =>
@@ -109,19 +80,19 @@ export function createWorker({ config, connection, store, logger, observer, trac
       const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
       const reserve = Math.min(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4));
       const until = (spare: number) => sleep(deadline - spare - Date.now());
-      stopSweep();
-      const graceful = worker.close().then(() => 'closed' as const);
+      for (const stop of stopSweeps) stop();
+      const graceful = Promise.all(partitions.map(({ worker }) => worker.close())).then(() => 'closed' as const);
       if ((await Promise.race([graceful, until(reserve)])) !== 'closed') {
         const handedBack = await inFlight.handBack();
         logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
         await Promise.race([graceful, until(reserve * 0.7)]);
       }
-      await Promise.race([failedJobs.close().catch(() => {}), until(reserve * 0.55)]);
+      await Promise.race([Promise.all(partitions.map(({ failedJobs }) => failedJobs.close().catch(() => {}))), until(reserve * 0.55)]);
       // E.g. closing the MongoDB client, which says goodbye to a server that may hang.
       if (after) await Promise.race([after().catch(() => {}), until(reserve * 0.4)]); // the rest: process exit
     })());
 
-  return { worker, close };
+  return { worker: partitions[0]!.worker, partitions, close };
 }
 
 async function connectMongo(store: Store, logger: Logger, stopped: () => boolean): Promise<boolean> {

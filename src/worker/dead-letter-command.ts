@@ -11,9 +11,10 @@ import { accessAuditCollection, createAccessAudit, type AccessAudit } from '../s
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
 import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
-import { JOB_NAME, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
-import { createRedis } from '../shared/redis.ts';
-import { deadLetterSummary } from '../shared/dead-letter-store.ts';
+import { JOB_NAME, partitionedRef, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
+import { redisFor } from '../shared/redis.ts';
+import { deadLetterSummary, replayPartition } from '../shared/dead-letter-store.ts';
+import { createReplicaWait } from '../shared/replica-wait.ts';
 import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
 import { withTimeout } from '../shared/errors.ts';
 import { classifyError, JobError } from './job-errors.ts';
@@ -86,19 +87,26 @@ const line = (l: DeadLetter) =>
 type Operator = { keyId: string; audit: AccessAudit };
 
 async function replay(store: Store, config: Config, letters: DeadLetter[], operator: Operator, out: Out, err: Out): Promise<number> {
-  const producer = createRedis(config.REDIS_URL, 'producer');
+  const producer = redisFor(config, 'producer');
   producer.on('error', () => {});
   const queues = new Map<string, Queue<PatientJobData>>();
-  const { prefix, jobOptions } = queueSettings(config);
-  const enqueue = async (name: string, data: unknown) => {
+  const { prefix, jobOptions, names } = queueSettings(config);
+  const confirm = createReplicaWait(config.REDIS_WAIT_REPLICAS, config.REDIS_WAIT_TIMEOUT_MS);
+  const enqueue = async (letterQueue: string, data: unknown) => {
+    // A letter of this deployment goes to its patient's partition now; another queue's to that queue.
+    const p = replayPartition(names, config.QUEUE_NAME, { queue: letterQueue }, data);
+    const name = p === undefined ? letterQueue : names[p]!;
     let queue = queues.get(name);
     if (!queue) queues.set(name, (queue = new Queue<PatientJobData>(name, { connection: producer, prefix })));
     // Redis down must not hang the command: the letter then stays as it is and can be replayed later.
     // The replay is the operator's act: the write audit and the status belong to them. The original
     // tenant restriction stays, so a replay never writes more than the first submission could.
     const records = (data as PatientJobData).records.map((r) => (typeof r === 'object' && r !== null ? { ...r, submittedBy: operator.keyId } : r));
+    const confirming = await confirm?.(queue);
     const job = await withTimeout(queue.add(JOB_NAME, { records }, jobOptions), 5000, () => new JobError('QUEUE_UNAVAILABLE', 'Redis did not take the job in time', false));
-    return recordRef(String(job.id), 0);
+    await confirming?.();
+    const ref = recordRef(String(job.id), 0);
+    return p === undefined ? ref : partitionedRef(p, names.length, ref);
   };
   let failures = 0;
   try {

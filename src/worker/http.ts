@@ -1,12 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Redis } from 'ioredis';
 import { withTimeout } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
+import type { RedisClient } from '../shared/redis.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 /** The worker's small HTTP side: liveness, readiness (Redis and MongoDB answer) and metrics. */
-export async function buildWorkerHttp(deps: { redis: Redis; store: Pick<Store, 'db'>; metrics: WorkerMetrics; logger: Logger }): Promise<FastifyInstance> {
+export async function buildWorkerHttp(deps: { redis: RedisClient; store: Pick<Store, 'db'>; metrics: WorkerMetrics; logger: Logger }): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: deps.logger as FastifyBaseLogger, logController: new LogController({ disableRequestLogging: true }) });
   const check = (probe: () => Promise<unknown>) => withTimeout(probe(), 1000, () => new Error('timeout')).then(() => 'ok' as const, () => 'down' as const);
   app.get('/health/live', async () => ({ status: 'ok' }));

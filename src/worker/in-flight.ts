@@ -21,7 +21,7 @@ export function createInFlight(): InFlight {
     async run(job, token, work) {
       const abort = new AbortController();
       const back = Promise.withResolvers<never>();
-      const key = `${job.id}:${token}`;
+      const key = `${job.queueName}:${job.id}:${token}`;
       tickets.set(key, { job, token, abort, handedBack: back.reject });
       try {
         return await Promise.race([work(abort.signal), back.promise]);

@@ -18,6 +18,8 @@ type Progress = { decided?: (RecordResult | null)[]; unaudited?: number[] };
 
 export type HandlerDeps = {
   queueName: string;
+  /** The reference of a record as the API gave it out (names the partition when there are several). */
+  refOf?: (jobId: string, index: number) => string;
   store: Store;
   schema: PatientSchema;
   write: ProcessorDeps['write'];
@@ -74,7 +76,7 @@ export function createJobHandler(deps: HandlerDeps) {
       throw new DelayedError();
     }
     try {
-      await deps.observer?.decided(job, fresh);
+      await deps.observer?.decided(job, fresh, deps.refOf);
     } catch (err) {
       // The audit entries are part of the job: not the records' failure (no attempt spent, nothing
       // dead-lettered), so the job is put back with what it decided, still to be audited.

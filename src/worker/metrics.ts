@@ -1,12 +1,11 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import { registerQueueDepth } from '../shared/queue-metrics.ts';
-import type { Queue } from 'bullmq';
+import { registerQueueDepth, type PartitionQueue } from '../shared/queue-metrics.ts';
 
 // Prometheus metrics of the worker. Labels are outcomes, error codes and queue states only.
 
 export type WorkerMetrics = ReturnType<typeof createWorkerMetrics>;
 
-export function createWorkerMetrics(queue: Pick<Queue, 'getJobCounts'>) {
+export function createWorkerMetrics(queues: PartitionQueue[]) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const completed = new Counter({ name: 'worker_jobs_completed_total', help: 'Records written (or found written), by outcome', labelNames: ['outcome'] as const, registers: [registry] });
@@ -20,6 +19,6 @@ export function createWorkerMetrics(queue: Pick<Queue, 'getJobCounts'>) {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
     registers: [registry],
   });
-  registerQueueDepth(registry, queue);
+  registerQueueDepth(registry, queues);
   return { registry, completed, failed, retries, deadLetters, batchSize, ingestLatency };
 }

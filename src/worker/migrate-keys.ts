@@ -11,7 +11,7 @@ import { loadConfigOrExit } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createStore, type PatientDocument } from '../shared/mongo.ts';
 import { patientKey } from '../shared/patient-key.ts';
-import { createRedis, readyOrTimeout } from '../shared/redis.ts';
+import { readyOrTimeout, redisFor } from '../shared/redis.ts';
 import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { ensureIndexes } from './indexes.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
@@ -83,7 +83,7 @@ export async function runMigrateKeys(argv: string[], env: Record<string, string 
   const config: Config = loadConfigOrExit('migrate-keys', env);
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'migrate-keys' });
   const store = createStore(config);
-  const redis = createRedis(config.REDIS_URL, 'producer');
+  const redis = redisFor(config, 'producer');
   redis.on('error', () => {}); // only FerretDB needs it (the lock); trouble there fails the items, reported
   try {
     await readyOrTimeout(redis, 5000);

@@ -10,14 +10,14 @@ export type Decided = { index: number; result: RecordResult };
 
 export type JobObserver = {
   /** The records this attempt decided. Awaited before the job completes: the audit entries are part of its work. */
-  decided: (job: Job<PatientJobData>, decided: Decided[]) => Promise<void>;
+  decided: (job: Job<PatientJobData>, decided: Decided[], refOf?: (jobId: string, index: number) => string) => Promise<void>;
   failed: (failure: JobError, final: boolean) => void;
   batch: (size: number) => void;
 };
 
 export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObserver {
   return {
-    async decided(job, decided) {
+    async decided(job, decided, refOf = recordRef) {
       const records = recordsOf(job.data) as { patient?: { center_id?: unknown; id?: unknown }; receivedAt?: number; submittedBy?: string }[];
       const entries = decided.map(({ index, result }) => {
         const record = records[index];
@@ -30,7 +30,7 @@ export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObse
           keyId: record?.submittedBy ?? null,
           centerId: idOf(record?.patient?.center_id),
           patientId: idOf(record?.patient?.id),
-          jobId: recordRef(String(job.id), index),
+          jobId: refOf(String(job.id), index),
           action: result.outcome,
           ...(result.code ? { code: result.code } : {}),
         };

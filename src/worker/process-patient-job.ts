@@ -21,6 +21,8 @@ export type ProcessorDeps = {
   /** The write layer: one group commit for the job's valid records, one result per item, in order. */
   write: (items: WriteItem[]) => Promise<WriteResult[]>;
   now?: () => Date;
+  /** The record reference the API gave out (it names the partition when there are several). */
+  refOf?: (jobId: string, index: number) => string;
 };
 
 /** A record the worker refuses for good: dead-lettered on its own, its neighbours go on. */
@@ -60,7 +62,7 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
   const appliedAt = (deps.now ?? (() => new Date()))();
   records.forEach((record, index) => {
     if (results[index]) return;
-    const doc = toDocument(record, index, job, deps.schema, appliedAt);
+    const doc = toDocument(record, index, job, deps, appliedAt);
     if (doc instanceof JobError) return reject(index, doc);
     // The record's OWN center against its key's (other producers, replays); never a stored record's:
     // its key already scopes the write to that center, so nothing of another center is consulted.
@@ -79,7 +81,7 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
   return retry ? { results, rejected, retry } : { results, rejected };
 }
 
-function toDocument(record: unknown, index: number, job: JobInput, schema: PatientSchema, appliedAt: Date): PatientDocument | JobError {
+function toDocument(record: unknown, index: number, job: JobInput, { schema, refOf = recordRef }: ProcessorDeps, appliedAt: Date): PatientDocument | JobError {
   const r = record as { patient?: unknown; receivedAt?: unknown } | null;
   if (typeof r !== 'object' || r === null || typeof r.receivedAt !== 'number' || !Number.isFinite(r.receivedAt)) {
     return new JobError('JOB_MALFORMED', 'record is not a patient record (receivedAt missing)', true);
@@ -95,7 +97,7 @@ function toDocument(record: unknown, index: number, job: JobInput, schema: Patie
     ...patient,
     _ingest: {
       version: versionOf(patient.modify_time, r.receivedAt, job.id, index),
-      jobId: recordRef(job.id, index),
+      jobId: refOf(job.id, index),
       receivedAt: new Date(r.receivedAt),
       appliedAt,
       attempt: job.attemptsMade + 1,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
 import type { Config } from '../shared/config.ts';
+import type { RedisClient } from '../shared/redis.ts';
 
 // Per-patient write lock in Redis, held only while one batch writes a patient, and only on a
 // server that cannot run the guarded replace atomically (write-strategy.ts).
@@ -28,10 +28,15 @@ for i, key in ipairs(KEYS) do
 end
 return n`;
 
-/** The lock keys' prefix, one per queue prefix and database: shared by the worker and migrate-keys. */
-export const writeLockPrefix = (config: Pick<Config, 'QUEUE_PREFIX' | 'MONGO_DB'>) => `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`;
+/**
+ * The lock keys' prefix, one per queue prefix and database: shared by the worker and migrate-keys.
+ * On a cluster the keys share a hash tag: a lease takes and frees many at once (one pipeline, one
+ * script), which must stay within one slot.
+ */
+export const writeLockPrefix = (config: Pick<Config, 'QUEUE_PREFIX' | 'MONGO_DB' | 'REDIS_CLUSTER_NODES'>) =>
+  config.REDIS_CLUSTER_NODES.length > 0 ? `${config.QUEUE_PREFIX}:{write-lock:${config.MONGO_DB}}` : `${config.QUEUE_PREFIX}:write-lock:${config.MONGO_DB}`;
 
-export function createWriteLock(redis: Redis, keyPrefix: string, ttlMs: number): WriteLock {
+export function createWriteLock(redis: RedisClient, keyPrefix: string, ttlMs: number): WriteLock {
   const key = (id: LockKey) => `${keyPrefix}:${String(id)}`;
   const releaser = (keys: LockKey[], token: string) => async () => {
     if (keys.length > 0) await redis.eval(RELEASE, keys.length, ...keys.map(key), token);

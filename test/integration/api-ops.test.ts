@@ -58,7 +58,7 @@ describe('backpressure and metrics', () => {
     expect(moved('http_requests_total{route="/api/patients",method="POST",status="202"}')).toBe(1);
     expect(moved('http_requests_total{route="/api/patients",method="POST",status="400"}')).toBe(1);
     // No worker runs here: the waiting jobs stay put between the scrape and this read.
-    expect(metric(after, 'queue_jobs{state="waiting"}')).toBe(await h.queue.getWaitingCount());
+    expect(metric(after, 'queue_jobs{state="waiting",partition="0"}')).toBe(await h.queue.getWaitingCount());
     expect(await h.queue.getWaitingCount()).toBeGreaterThanOrEqual(1);
     expect(after).not.toContain('sample string');
   });

@@ -70,7 +70,7 @@ describe('rate-limit store shared by two processes', () => {
     const redis = createRedis(h.config.REDIS_URL, 'producer');
     connections.push(redis);
     // The second process: its own app, rate-limit store and Redis connection, the same queue name.
-    const other = await buildApp({ config: h.config, logger: captureLogger('api-2').logger, queue: h.queue, redis, store: h.store });
+    const other = await buildApp({ config: h.config, logger: captureLogger('api-2').logger, queues: h.queues, redis, store: h.store });
     const get = (app: typeof other) => app.inject({ method: 'GET', url: '/api/patients/jobs/999999' }).then((r) => r.statusCode);
     const counter = `${h.config.QUEUE_PREFIX}:${h.config.QUEUE_NAME}:ratelimit:key:dev:${Math.floor(Date.now() / WINDOW_MS)}`;
     try {

@@ -41,7 +41,7 @@ async function apiOn(redisUrl: string, overrides: Record<string, string> = {}): 
   queue.on('error', () => {});
   const { logger, logs } = captureLogger('api');
   const store = createStore(config);
-  const app = await buildApp({ config, logger, queue, redis: producer, store });
+  const app = await buildApp({ config, logger, queues: [queue], redis: producer, store });
   return {
     app,
     logs,

@@ -23,7 +23,7 @@ beforeAll(async () => {
   h = await createHarness();
   const redis = connection();
   counts = new Queue(h.config.QUEUE_NAME, { connection: redis, prefix: h.config.QUEUE_PREFIX });
-  metrics = createWorkerMetrics(counts);
+  metrics = createWorkerMetrics([{ partition: 0, queue: counts }]);
   const { logger } = captureLogger('worker');
   worker = createWorker({ config: h.config, connection: redis, store: h.store, logger, observer: createObserver(metrics, createAuditLog(h.store.audit)) });
   http = await buildWorkerHttp({ redis, store: h.store, metrics, logger });
@@ -67,8 +67,8 @@ describe('worker health, metrics and audit', () => {
     expect(text).not.toMatch(/^worker_jobs_failed_total\{/m); // no job failed: the poison record did not take its job down
     expect(metric(text, 'ingest_latency_seconds_count')).toBe(4);
     expect(metric(text, 'worker_batch_size_count')).toBeGreaterThanOrEqual(1);
-    expect(text).toMatch(/^queue_jobs\{state="failed"\} 0$/m);
-    expect(text).toMatch(/^queue_jobs\{state="completed"\} 5$/m);
+    expect(text).toMatch(/^queue_jobs\{state="failed",partition="0"\} 0$/m);
+    expect(text).toMatch(/^queue_jobs\{state="completed",partition="0"\} 5$/m);
 
     // Written before each job completed: no wait needed.
     // The whole stored entries (no projection): a patient value anywhere in them would show below.

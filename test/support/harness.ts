@@ -53,21 +53,23 @@ export async function createHarness(overrides: Record<string, string> = {}) {
   const producer = createRedis(config.REDIS_URL, 'producer');
   producer.on('error', () => {});
   const settings = queueSettings(config);
-  const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions });
-  queue.on('error', () => {});
+  // One per partition (QUEUE_PARTITIONS); `queue` is partition 0's, the only one by default.
+  const queues = settings.names.map((name) => new Queue<PatientJobData, PatientJobResult>(name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions }));
+  for (const q of queues) q.on('error', () => {});
+  const queue = queues[0]!;
   const store: Store = createStore(config);
   const eventsConnection = createRedis(config.REDIS_URL, 'worker');
   eventsConnection.on('error', () => {});
-  const queueEvents = new QueueEvents(settings.name, { connection: eventsConnection, prefix: settings.prefix });
-  queueEvents.on('error', () => {});
+  const queueEvents = settings.names.map((name) => new QueueEvents(name, { connection: eventsConnection, prefix: settings.prefix }));
+  for (const e of queueEvents) e.on('error', () => {});
   await readyOrTimeout(producer, 5000);
-  const app = await buildApp({ config, logger: api.logger, queue, redis: producer, store, queueEvents });
+  const app = await buildApp({ config, logger: api.logger, queues, redis: producer, store, queueEvents });
   let worker: PatientWorker | undefined;
   const workerConnection = createRedis(config.REDIS_URL, 'worker');
   workerConnection.on('error', () => {});
 
   return {
-    config, app, queue, store, apiLogs: api.logs, workerLogs: work.logs,
+    config, app, queue, queues, store, apiLogs: api.logs, workerLogs: work.logs,
     startWorker(): PatientWorker {
       worker ??= createWorker({ config, connection: workerConnection, store, logger: work.logger });
       return worker;
@@ -77,20 +79,22 @@ export async function createHarness(overrides: Record<string, string> = {}) {
       worker = undefined;
     },
     /** Resolves when the record's job has completed or failed for good: `{ state, job, result }` of that record (support/records.ts). */
-    settled: (ref: string, timeoutMs = 20_000) => settledRecord(queue, ref, timeoutMs),
+    settled: (ref: string, timeoutMs = 20_000) => settledRecord(queues, ref, timeoutMs),
     /** One batch job straight into the queue, as another producer could put it (records unchecked); one reference per record. */
     async enqueueJob(records: unknown[]): Promise<string[]> {
       const job = await queue.add(JOB_NAME, { records: records as PatientRecord[] });
       return records.map((_, index) => recordRef(String(job.id), index));
     },
     /** Where one record stands now, without waiting. */
-    recordResult: (ref: string) => recordResult(queue, ref),
+    recordResult: (ref: string) => recordResult(queues, ref),
     async close() {
       await worker?.close();
       await app.close();
-      await queueEvents.close();
-      await queue.obliterate({ force: true }).catch(() => {});
-      await queue.close();
+      await Promise.all(queueEvents.map((e) => e.close()));
+      for (const q of queues) {
+        await q.obliterate({ force: true }).catch(() => {});
+        await q.close();
+      }
       await store.db.dropDatabase().catch(() => {});
       await store.close();
       producer.disconnect();

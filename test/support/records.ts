@@ -28,8 +28,8 @@ export async function until(what: string, timeoutMs: number, check: () => Promis
   }
 }
 
-/** A record reference's job id and index; throws on anything else. */
-export function refParts(ref: string): { jobId: string; index: number } {
+/** A record reference's partition, job id and index; throws on anything else. */
+export function refParts(ref: string): { partition: number; jobId: string; index: number } {
   const p = parseRecordRef(ref);
   if (!p) throw new Error(`not a record reference: ${JSON.stringify(ref)}`);
   return p;
@@ -41,8 +41,10 @@ export const jobIdsOf = (refs: readonly string[]): string[] => [...new Set(refs.
 export type RecordView = { jobState: string; job: PatientJob | undefined; result: RecordResult | undefined };
 
 /** One record's result: from its job's return value, or from the progress of a job retried after deciding it. */
-export async function recordResult(queue: PatientQueue, ref: string): Promise<RecordView> {
-  const { jobId, index } = refParts(ref);
+export async function recordResult(queues: PatientQueue | PatientQueue[], ref: string): Promise<RecordView> {
+  const { partition, jobId, index } = refParts(ref);
+  // A partitioned reference (`p3-…`) is read from its partition's queue.
+  const queue = Array.isArray(queues) ? queues[partition]! : queues;
   const jobState = await queue.getJobState(jobId);
   // Read after the state, so a finished job comes with its return value.
   const job = await queue.getJob(jobId);
@@ -59,7 +61,7 @@ export type SettledRecord = { state: 'completed' | 'failed'; job: PatientJob; re
  * 'completed' when it was written (inserted, updated, unchanged, stale), 'failed' when it was
  * rejected or its job failed without deciding it.
  */
-export async function settledRecord(queue: PatientQueue, ref: string, timeoutMs = 20_000): Promise<SettledRecord> {
+export async function settledRecord(queue: PatientQueue | PatientQueue[], ref: string, timeoutMs = 20_000): Promise<SettledRecord> {
   let view: RecordView | undefined;
   await until(
     `record ${ref} settled`,

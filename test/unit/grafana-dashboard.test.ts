@@ -13,7 +13,7 @@ const noQueue = { getJobCounts: async () => ({}) };
 
 async function registered(): Promise<Set<string>> {
   const names = new Set<string>();
-  const registries = [createApiMetrics(noQueue as unknown as PatientQueue).registry, createWorkerMetrics(noQueue).registry];
+  const registries = [createApiMetrics([noQueue as unknown as PatientQueue]).registry, createWorkerMetrics([{ partition: 0, queue: noQueue }]).registry];
   for (const registry of registries) {
     for (const metric of await registry.getMetricsAsJSON()) {
       names.add(metric.name);

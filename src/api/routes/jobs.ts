@@ -5,7 +5,7 @@ import { requireScope } from '../auth.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
-// Where one submitted record stands: `<jobId>-<index>` names the queue job that carries it and its
+// Where one submitted record stands: `[p<partition>-]<jobId>-<index>` names the queue job that carries it and its
 // place in that job. Ids, states, counts and times only: never the patient's data.
 
 const STATE: Partial<Record<JobState | 'unknown', string>> = {
@@ -25,13 +25,15 @@ function recordState(jobState: string, result: RecordResult | undefined): string
   return jobState === 'completed' ? 'active' : (STATE[jobState as JobState] ?? jobState);
 }
 
-export async function jobRoutes(app: FastifyInstance, { queue }: RouteDeps): Promise<void> {
+export async function jobRoutes(app: FastifyInstance, { queues }: RouteDeps): Promise<void> {
   app.get<{ Params: { jobId: string } }>('/api/patients/jobs/:jobId', async (request, reply) => {
     requireScope(request, 'patients:write', 'patients:read');
     const ref = parseRecordRef(request.params.jobId);
+    // The reference names its partition: one read of that queue, no search.
+    const queue = ref ? queues[ref.partition] : undefined;
     // The state first, then the job: a job read before its state may miss a result the state claims.
-    const state = ref ? await queue.getJobState(ref.jobId) : 'unknown';
-    const job = ref && state !== 'unknown' ? await queue.getJob(ref.jobId) : undefined;
+    const state = ref && queue ? await queue.getJobState(ref.jobId) : 'unknown';
+    const job = ref && queue && state !== 'unknown' ? await queue.getJob(ref.jobId) : undefined;
     const record = job && ref ? recordsOf(job.data)[ref.index] : undefined;
     const submittedBy = typeof record === 'object' && record !== null ? (record as { submittedBy?: unknown }).submittedBy : undefined;
     // A key sees its own submissions; admins see all.

@@ -21,7 +21,7 @@ import type { RouteDeps } from '../route-deps.ts';
 const int32 = (text: string): number | null => (/^\d{1,10}$/.test(text) && Number(text) >= 1 && Number(text) <= 2147483647 ? Number(text) : null);
 
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
-  const { config, queue, store, queueEvents, metrics, intake, accessAudit } = deps;
+  const { config, queues, store, queueEvents, metrics, intake, accessAudit } = deps;
   const schema = createPatientSchema(intakeRules(config));
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
@@ -64,8 +64,8 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     try {
       reply.header('preference-applied', `wait=${wait}`);
       const ref = parseRecordRef(jobId)!;
-      const job = await queue.getJob(ref.jobId);
-      const waited = job ? await waitForRecord(job, ref.index, queueEvents, wait) : { kind: 'pending' as const };
+      const job = await queues[ref.partition]!.getJob(ref.jobId);
+      const waited = job ? await waitForRecord(job, ref.index, queueEvents[ref.partition]!, wait) : { kind: 'pending' as const };
       if (waited.kind === 'pending') return send(reply, answer);
       if (waited.kind === 'failed') {
         return sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId });

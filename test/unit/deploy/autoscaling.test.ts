@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { broken, eachCheckFails, K8S_DIR, real, type Artifacts, type K8sObject } from '../../support/deploy-artifacts.ts';
 import { containers, k8sConfigSafe } from '../../support/deploy-k8s.ts';
+import { queueSettings } from '../../../src/shared/queue.ts';
 
 /**
  * rediss:// needs KEDA's TLS from the TriggerAuthentication (`tls` and `ca` from a Secret key the
@@ -44,8 +45,11 @@ function autoscalerProblems(a: Artifacts): string[] {
     const triggers: any[] = so.body.spec?.triggers ?? [];
     const redis = triggers.filter((t) => t.type === 'redis' || t.type === 'redis-cluster');
     if (redis.length === 0) problems.push(`${so.file} ${so.name}: no redis list trigger`);
-    const expected = `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}:wait`;
-    for (const t of redis) if (t.metadata?.listName !== expected) problems.push(`${so.file} ${so.name}: listName ${t.metadata?.listName}, expected ${expected}`);
+    // One trigger per partition's wait list (QUEUE_PARTITIONS), summed when there are several.
+    const expected = queueSettings(config).names.map((name) => `${config.QUEUE_PREFIX}:${name}:wait`);
+    for (const t of redis) if (!expected.includes(t.metadata?.listName)) problems.push(`${so.file} ${so.name}: listName ${t.metadata?.listName}, expected ${expected.join(' or ')}`);
+    for (const list of expected) if (!redis.some((t) => t.metadata?.listName === list)) problems.push(`${so.file} ${so.name}: no trigger on ${list}`);
+    if (redis.length > 1 && !/\+/.test(so.body.spec?.advanced?.scalingModifiers?.formula ?? '')) problems.push(`${so.file} ${so.name}: ${redis.length} partition triggers but no scalingModifiers formula summing them`);
     problems.push(...redisTlsProblems(a, so, redis, config.REDIS_URL.startsWith('rediss:')));
   }
   return problems;
