@@ -20,6 +20,7 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { healthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { patientReadRoutes } from './routes/patient-read.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { createRateLimitStore, rateLimitNamespace } from './rate-limit-store.ts';
 import { createReplicaWait } from '../shared/replica-wait.ts';
@@ -128,6 +129,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });
     await api.register(patientRoutes, routeDeps);
+    await api.register(patientReadRoutes, routeDeps);
     await api.register(batchRoutes, routeDeps);
     await api.register(jobRoutes, routeDeps);
     await api.register(deadLetterRoutes, routeDeps);

@@ -6,7 +6,8 @@ import type { ConfirmReplicas } from '../shared/replica-wait.ts';
 
 // One partition's group commit (src/api/enqueue.ts splits the records by partition first).
 
-export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
+export type { PatientQueue } from '../shared/connections.ts';
+import type { PatientQueue } from '../shared/connections.ts';
 
 export type QueueEnqueuerOptions = {
   /** A job holds at most this many records and about this many bytes of them. */

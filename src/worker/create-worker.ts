@@ -10,12 +10,12 @@ import type { Tracing } from '../shared/tracing.ts';
 import { createPatientStore, type PatientStore } from './batch-write.ts';
 import { startDeadLetterSweep } from './dead-letter-sweep.ts';
 import { createInFlight } from './in-flight.ts';
-import { classifyError } from './job-errors.ts';
 import type { PatientJob } from './job-handler.ts';
 import { createPartitionWorker, type PartitionWorker } from './partition-worker.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { ensureIndexes } from './indexes.ts';
+import { connectMongo, prepare, stopInPhases } from './lifecycle.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
 
@@ -59,9 +59,7 @@ export function createWorker({ config, connection, store, logger, observer, trac
   let stopSweeps: (() => void)[] = [];
   let closing: Promise<void> | undefined;
 
-  // The driver connects on first use, but if that first connect fails the client stays closed for
-  // good (MongoTopologyClosedError on every later operation). So connect explicitly, retrying, and
-  // take jobs only then; after that the driver rides out outages by itself.
+  // Jobs are taken only once MongoDB has answered, said what it is, and has its indexes.
   void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
     const lock = withLocalTurns(createWriteLock(connection, writeLockPrefix(config), config.WORKER_WRITE_LOCK_MS));
@@ -75,51 +73,16 @@ export function createWorker({ config, connection, store, logger, observer, trac
 
   const close = (after?: () => Promise<unknown>) =>
     (closing ??= (async () => {
-      // Jobs get the deadline less a reserve to finish; then whatever still runs is handed back to
-      // "wait", and the connections close in the reserve: the whole shutdown fits in SHUTDOWN_TIMEOUT_MS.
-      const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS;
-      const reserve = Math.min(1000, Math.floor(config.SHUTDOWN_TIMEOUT_MS / 4));
-      const until = (spare: number) => sleep(deadline - spare - Date.now());
       for (const stop of stopSweeps) stop();
-      const graceful = Promise.all(partitions.map(({ worker }) => worker.close())).then(() => 'closed' as const);
-      if ((await Promise.race([graceful, until(reserve)])) !== 'closed') {
-        const handedBack = await inFlight.handBack();
-        logger.warn({ timeoutMs: config.SHUTDOWN_TIMEOUT_MS, handedBack }, 'shutdown deadline: in-flight jobs handed back to the queue');
-        await Promise.race([graceful, until(reserve * 0.7)]);
-      }
-      await Promise.race([Promise.all(partitions.map(({ failedJobs }) => failedJobs.close().catch(() => {}))), until(reserve * 0.55)]);
-      // E.g. closing the MongoDB client, which says goodbye to a server that may hang.
-      if (after) await Promise.race([after().catch(() => {}), until(reserve * 0.4)]); // the rest: process exit
+      await stopInPhases({
+        timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+        logger,
+        closeWorkers: () => Promise.all(partitions.map(({ worker }) => worker.close())),
+        handBack: () => inFlight.handBack(),
+        closeQueues: () => Promise.all(partitions.map(({ failedJobs }) => failedJobs.close().catch(() => {}))),
+        after,
+      });
     })());
 
   return { worker: partitions[0]!.worker, partitions, close };
 }
-
-async function connectMongo(store: Store, logger: Logger, stopped: () => boolean): Promise<boolean> {
-  for (let attempt = 1; !stopped(); attempt++) {
-    try {
-      await store.client.connect();
-      return !stopped();
-    } catch (err) {
-      logger.warn({ code: classifyError(err).code, attempt }, 'MongoDB not reachable; not taking jobs yet');
-      await sleep(Math.min(250 * attempt, 5000));
-    }
-  }
-  return false;
-}
-
-/** Runs a start-up step until it succeeds (the server may drop out right after connecting) or the worker closes. */
-async function prepare<T>(step: () => Promise<T>, logger: Logger, stopped: () => boolean): Promise<T | undefined> {
-  for (let attempt = 1; !stopped(); attempt++) {
-    try {
-      return await step();
-    } catch (err) {
-      logger.warn({ code: classifyError(err).code, attempt }, 'start-up step failed; retrying');
-      await sleep(Math.min(250 * attempt, 5000));
-    }
-  }
-  return undefined;
-}
-
-const elapsed = (since: number) => Math.round((performance.now() - since) * 10) / 10;
-const sleep = (ms: number) => new Promise<'timeout'>((resolve) => setTimeout(resolve, Math.max(0, ms), 'timeout').unref());
