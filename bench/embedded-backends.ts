@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MongoClient, type Collection } from 'mongodb';
-import { ferretdbServer, redisServer, started, type EmbeddedBackend, type LocalServer } from '../scripts/local-servers.ts';
+import { ferretdbServer, redisServer, started, type EmbeddedBackend, type LocalServer } from '../test/support/local-servers.ts';
 import type { PatientDocument } from '../src/shared/mongo.ts';
 import { createRedis } from '../src/shared/redis.ts';
 import { createPatientStore } from '../src/worker/batch-write.ts';

@@ -1,7 +1,7 @@
 // `npm run bench [-- --quick | --smoke] [--out DIR] [--only s1,s2,s3,s4,s5,s6] [--profile]`
 // (s6, 1 vs 4 queue partitions on Redis and a Redis Cluster, runs only when --only names it)
 //
-// Starts its own Redis and FerretDB (scripts/local-servers.ts, free ports, a temp dir), the real API
+// Starts its own Redis and FerretDB (test/support/local-servers.ts, free ports, a temp dir), the real API
 // and worker as processes and the reference servers under bench/reference, runs each scenario for a
 // bounded time with progress on stderr, and writes latest.json and latest.md (tables and Mermaid charts) to
 // bench/results (or --out). See bench/README.md for the method.
@@ -10,7 +10,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSy
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { embeddedBackend, ferretdbBinary, ferretdbServer, redisServer, ROOT, started, type LocalServer } from '../scripts/local-servers.ts';
+import { embeddedBackend, ferretdbBinary, ferretdbServer, redisServer, ROOT, started, type LocalServer } from '../test/support/local-servers.ts';
 import { createHarnessMongo, createHarnessRedis, type Ctx } from './lib/context.ts';
 import { MODES, type Mode } from './lib/modes.ts';
 import { RssSampler, stopAll, type Role } from './lib/procs.ts';

@@ -3,7 +3,7 @@
 // Ctrl-C stops everything in order: API and worker first (they drain), then the servers.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { ferretdbServer, redisServer, ROOT, started, type LocalServer } from './local-servers.ts';
+import { ferretdbServer, redisServer, ROOT, started, type LocalServer } from '../test/support/local-servers.ts';
 import { productionNodeOptions, type ProcessRole } from './node-options.ts';
 
 const env = process.env;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { until } from './support/records.ts';
-import { ferretdbServer, redisServer, started, type LocalServer } from '../scripts/local-servers.ts';
+import { ferretdbServer, redisServer, started, type LocalServer } from './support/local-servers.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -3,7 +3,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
-import { freePort } from '../../scripts/local-servers.ts';
+import { freePort } from '../../test/support/local-servers.ts';
 import type { PatientJobData, PatientJobResult } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { API_AUTH_ENV } from './auth.ts';

@@ -2,7 +2,7 @@
 // with a distinct id each time so every request is a different patient.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../scripts/local-servers.ts';
+import { ROOT } from '../../test/support/local-servers.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
 import { patientKey } from '../../src/shared/patient-key.ts';
 import { createPatientSchema, parsePatient, type PatientSchema } from '../../src/shared/patient-schema.ts';

@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../scripts/local-servers.ts';
+import { ROOT } from '../../test/support/local-servers.ts';
 import { productionNodeOptions } from '../../scripts/node-options.ts';
 import { sleep } from './util.ts';
 

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
-import { redisCluster } from '../../scripts/local-servers.ts';
+import { redisCluster } from '../../test/support/local-servers.ts';
 import { loadConfig } from '../../src/shared/config.ts';
 import { queueSettings, type PatientJobData } from '../../src/shared/queue.ts';
 import { createRedis, type RedisClient } from '../../src/shared/redis.ts';

@@ -7,6 +7,8 @@
 // Exit code 0 when all went well, 1 when some letter could not be replayed, 2 for usage or config errors.
 import { userInfo } from 'node:os';
 import { Queue } from 'bullmq';
+import { closeWithin } from '../shared/close.ts';
+import { CLOSE_EACH_MS } from '../shared/connections.ts';
 import { accessAuditCollection, createAccessAudit, type AccessAudit } from '../shared/access-audit.ts';
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
@@ -63,7 +65,7 @@ export async function runDeadLetterCommand(argv: string[], env: Record<string, s
     const failures = await replay(store, config, letters, { keyId: `operator:${operator}`, audit }, out, err);
     return failures > 0 || letters.length < ids.length ? 1 : 0;
   } finally {
-    await store.close();
+    await closeWithin(CLOSE_EACH_MS, () => store.close());
   }
 }
 
@@ -128,7 +130,7 @@ async function replay(store: Store, config: Config, letters: DeadLetter[], opera
       }
     }
   } finally {
-    await Promise.race([Promise.all([...queues.values()].map((q) => q.close())), new Promise((r) => setTimeout(r, 2000).unref())]);
+    await closeWithin(CLOSE_EACH_MS, () => Promise.all([...queues.values()].map((q) => q.close())));
     producer.disconnect();
   }
   return failures;

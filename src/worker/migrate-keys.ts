@@ -6,6 +6,8 @@
 // there reads `unchanged`) and resumable (stopped anywhere, the next run finds what is left).
 // Entry: migrate-keys-cli.ts (`npm run migrate-keys`); docs/operations.md, "Tenancy model".
 import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
+import { closeWithin } from '../shared/close.ts';
+import { CLOSE_EACH_MS } from '../shared/connections.ts';
 import type { Config } from '../shared/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
@@ -95,6 +97,6 @@ export async function runMigrateKeys(argv: string[], env: Record<string, string 
     return report.changedMeanwhile > 0 || Object.keys(report.failed).length > 0 ? 1 : 0;
   } finally {
     redis.disconnect();
-    await store.close();
+    await closeWithin(CLOSE_EACH_MS, () => store.close());
   }
 }

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../../scripts/local-servers.ts';
+import { freePort, ROOT } from '../support/local-servers.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { testConfig } from '../support/harness.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';

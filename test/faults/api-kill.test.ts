@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/local-servers.ts';
+import { freePort } from '../support/local-servers.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
 import { createFaultEnv, jobIdsOf, refParts, patientVersion, shuffle, until, type FaultEnv } from '../support/fault-env.ts';
 import { post } from '../support/http.ts';

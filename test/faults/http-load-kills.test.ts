@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { freePort, redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import type { PatientRecord, WriteOutcome } from '../../src/shared/queue.ts';
 import { createFaultEnv, jobIdsOf, patientVersion, refParts, until, type FaultEnv } from '../support/fault-env.ts';
 import { post } from '../support/http.ts';

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import { createFaultEnv, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 
 // T5: Redis frozen (SIGSTOP), not gone: connections stay open and simply stop answering, for longer

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { freePort, redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
 import { createFaultEnv, until, type FaultEnv } from '../support/fault-env.ts';

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../../scripts/local-servers.ts';
+import { ROOT } from '../support/local-servers.ts';
 
 const out = mkdtempSync(join(tmpdir(), 'hemo-bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));

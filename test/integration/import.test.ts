@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/local-servers.ts';
+import { freePort } from '../support/local-servers.ts';
 import { drained, readNdjson, storedIds, runImporter, writeExport, type Format, importStack } from '../support/import.ts';
 
 // Issue 13's acceptance: a registry export of 20,000 records (1 % invalid) in each format goes

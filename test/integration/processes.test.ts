@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort } from '../../scripts/local-servers.ts';
+import { freePort } from '../support/local-servers.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { createRedis } from '../../src/shared/redis.ts';

@@ -9,7 +9,7 @@ import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createStore } from '../../src/shared/mongo.ts';
-import { redisServer, started, type LocalServer } from '../../scripts/local-servers.ts';
+import { redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import { startTcpProxy, type TcpProxy } from '../support/fault-proxy.ts';
 import { captureLogger, testConfig, type CapturedLogs } from '../support/harness.ts';
 import { post } from '../support/http.ts';

@@ -2,7 +2,7 @@ import { Queue } from 'bullmq';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, ROOT } from '../../scripts/local-servers.ts';
+import { freePort, ROOT } from '../support/local-servers.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { JOB_NAME, type PatientJobData } from '../../src/shared/queue.ts';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { inject } from 'vitest';
-import { freePort, redisCluster, type RedisCluster } from '../../scripts/local-servers.ts';
+import { freePort, redisCluster, type RedisCluster } from './local-servers.ts';
 import { loadConfig, type Config } from '../../src/shared/config.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';

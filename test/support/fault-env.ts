@@ -11,7 +11,7 @@ import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
 import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { ROOT } from '../../scripts/local-servers.ts';
+import { ROOT } from './local-servers.ts';
 import { startProcess, type Proc } from './processes.ts';
 import { jobIdsOf, refParts, recordResult, until } from './records.ts';
 

@@ -4,7 +4,7 @@
 // connection for a while, or holds every request unanswered (a server that hangs). And a plain TCP
 // proxy for any other server (Redis) that can hold the server's replies back (a server too slow).
 import { connect, createServer, type Socket } from 'node:net';
-import { freePort } from '../../scripts/local-servers.ts';
+import { freePort } from './local-servers.ts';
 
 const OP_MSG = 2013;
 const BSON_STRING = 0x02;

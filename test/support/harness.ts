@@ -2,14 +2,13 @@
 // wired to them, logs captured in memory, and everything removed afterwards.
 import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Queue, QueueEvents } from 'bullmq';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { loadConfig, type Config } from '../../src/shared/config.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { createStore, type Store } from '../../src/shared/mongo.ts';
-import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
-import { createRedis, readyOrTimeout } from '../../src/shared/redis.ts';
+import { openConsumer, openProducer } from '../../src/shared/connections.ts';
+import { JOB_NAME, recordRef, type PatientRecord } from '../../src/shared/queue.ts';
+import { readyOrTimeout } from '../../src/shared/redis.ts';
 import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
 import { recordResult, settledRecord } from './records.ts';
 
@@ -50,23 +49,15 @@ export async function createHarness(overrides: Record<string, string> = {}) {
   const config = testConfig(overrides);
   const api = captureLogger('api');
   const work = captureLogger('worker');
-  const producer = createRedis(config.REDIS_URL, 'producer');
-  producer.on('error', () => {});
-  const settings = queueSettings(config);
-  // One per partition (QUEUE_PARTITIONS); `queue` is partition 0's, the only one by default.
-  const queues = settings.names.map((name) => new Queue<PatientJobData, PatientJobResult>(name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions }));
-  for (const q of queues) q.on('error', () => {});
+  // The API's own connections (src/shared/connections.ts); `queue` is partition 0's, the only one by default.
+  const producer = openProducer(config, { queueEvents: true });
+  const { queues, queueEvents, store } = producer;
   const queue = queues[0]!;
-  const store: Store = createStore(config);
-  const eventsConnection = createRedis(config.REDIS_URL, 'worker');
-  eventsConnection.on('error', () => {});
-  const queueEvents = settings.names.map((name) => new QueueEvents(name, { connection: eventsConnection, prefix: settings.prefix }));
-  for (const e of queueEvents) e.on('error', () => {});
-  await readyOrTimeout(producer, 5000);
-  const app = await buildApp({ config, logger: api.logger, queues, redis: producer, store, queueEvents });
+  await readyOrTimeout(producer.redis, 5000);
+  const app = await buildApp({ config, logger: api.logger, queues, redis: producer.redis, store, queueEvents });
   let worker: PatientWorker | undefined;
-  const workerConnection = createRedis(config.REDIS_URL, 'worker');
-  workerConnection.on('error', () => {});
+  const consumer = openConsumer(config);
+  const workerConnection = consumer.redis;
 
   return {
     config, app, queue, queues, store, apiLogs: api.logs, workerLogs: work.logs,
@@ -90,16 +81,10 @@ export async function createHarness(overrides: Record<string, string> = {}) {
     async close() {
       await worker?.close();
       await app.close();
-      await Promise.all(queueEvents.map((e) => e.close()));
-      for (const q of queues) {
-        await q.obliterate({ force: true }).catch(() => {});
-        await q.close();
-      }
+      for (const q of queues) await q.obliterate({ force: true }).catch(() => {});
       await store.db.dropDatabase().catch(() => {});
-      await store.close();
-      producer.disconnect();
-      workerConnection.disconnect();
-      eventsConnection.disconnect();
+      await producer.close();
+      await consumer.close();
     },
   };
 }
