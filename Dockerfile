@@ -10,7 +10,7 @@
 #   docker build --target worker -t hemo-patient-ingest-worker:0.1.0 .
 #
 # deploy/k8s and docker-compose.yml use exactly these targets; test/unit/deploy/*.test.ts
-# checks that they agree with each other and with src/shared/config.ts.
+# checks that they agree with each other and with src/shared/config/config.ts.
 
 FROM node:24-slim AS deps
 WORKDIR /app

@@ -15,9 +15,9 @@ import { MongoClient, type Collection } from 'mongodb';
 import { ferretdbServer, redisServer, started, type EmbeddedBackend, type LocalServer } from '../test/support/local-servers.ts';
 import type { PatientDocument } from '../src/shared/mongo.ts';
 import { createRedis } from '../src/shared/redis.ts';
-import { createPatientStore } from '../src/worker/batch-write.ts';
-import { createWriteLock } from '../src/worker/write-lock.ts';
-import { ferretStrategy } from '../src/worker/write-strategy.ts';
+import { createPatientStore } from '../src/worker/write/batch-write.ts';
+import { createWriteLock } from '../src/worker/write/write-lock.ts';
+import { ferretStrategy } from '../src/worker/write/write-strategy.ts';
 import { benchSchema, patientDocument, record } from './lib/patients.ts';
 
 const { values } = parseArgs({ options: { n: { type: 'string', default: '100000' }, only: { type: 'string' }, out: { type: 'string' } } });

@@ -4,8 +4,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../test/support/local-servers.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
-import { patientKey } from '../../src/shared/patient-key.ts';
-import { createPatientSchema, parsePatient, type PatientSchema } from '../../src/shared/patient-schema.ts';
+import { patientKey } from '../../src/shared/patient/patient-key.ts';
+import { createPatientSchema, parsePatient, type PatientSchema } from '../../src/shared/patient/patient-schema.ts';
 import { recordRef, type PatientRecord } from '../../src/shared/queue.ts';
 import { versionOf } from '../../src/worker/process-patient-job.ts';
 

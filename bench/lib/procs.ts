@@ -1,5 +1,5 @@
 // The processes under test, started as ops would run them (`node <entry>` with env vars from
-// src/shared/config.ts), their logs going to files in the run's temp dir, and their RSS sampled
+// src/shared/config/config.ts), their logs going to files in the run's temp dir, and their RSS sampled
 // from /proc/<pid>/status.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';

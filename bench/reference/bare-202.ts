@@ -1,6 +1,6 @@
 // Reference (a) for scenario 1 and 2: the HTTP limit. The same Fastify setup as the API, routes that
 // parse the JSON body and answer 202 with the same shape of answer, but neither validate nor enqueue.
-// Run as a process: `node bench/reference/bare-202.ts` with API_PORT etc. (src/shared/config.ts).
+// Run as a process: `node bench/reference/bare-202.ts` with API_PORT etc. (src/shared/config/config.ts).
 import { serveReference } from './fastify-setup.ts';
 
 await serveReference('bare202', async (app, config) => {

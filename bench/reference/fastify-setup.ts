@@ -4,7 +4,7 @@
 import formbody from '@fastify/formbody';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { errorHandler, notFoundHandler } from '../../src/api/problem.ts';
-import type { Config } from '../../src/shared/config.ts';
+import type { Config } from '../../src/shared/config/config.ts';
 import { loadConfigOrExit, onShutdown } from '../../src/shared/entry.ts';
 import { createLogger, type Logger } from '../../src/shared/logger.ts';
 

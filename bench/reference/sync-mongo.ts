@@ -3,8 +3,8 @@
 // answer only after the write. Same Fastify setup as the API. Run as a process with the API's env vars.
 import { ValidationError } from '../../src/shared/errors.ts';
 import { createStore } from '../../src/shared/mongo.ts';
-import { patientKey } from '../../src/shared/patient-key.ts';
-import { createPatientSchema, parsePatient } from '../../src/shared/patient-schema.ts';
+import { patientKey } from '../../src/shared/patient/patient-key.ts';
+import { createPatientSchema, parsePatient } from '../../src/shared/patient/patient-schema.ts';
 import { serveReference } from './fastify-setup.ts';
 
 await serveReference('syncMongo', async (app, config) => {

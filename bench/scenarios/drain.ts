@@ -6,7 +6,7 @@
 //   2 workers — the `new` backlog drained by two worker processes at once, next to one.
 // Records are queued as the API queues a batch request: jobs of JOB_MAX_RECORDS records.
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
 import type { PatientDocument } from '../../src/shared/mongo.ts';
 import { JOB_NAME, queueSettings } from '../../src/shared/queue.ts';
 import { dropDb, flushRedis, openQueue, startWorker, waitDrained, type BenchQueue, type Ctx } from '../lib/context.ts';

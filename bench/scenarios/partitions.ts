@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { redisCluster } from '../../test/support/local-servers.ts';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
 import { queueSettings, type PatientJobData } from '../../src/shared/queue.ts';
 import { createRedis, type RedisClient } from '../../src/shared/redis.ts';
 import { startHttp, startWorker, type Ctx } from '../lib/context.ts';

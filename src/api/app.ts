@@ -12,7 +12,7 @@ import { adminPlugin } from './admin.ts';
 import { createAuthenticator, devMode, type Client } from './auth.ts';
 import { createBadKeyLimit } from './bad-key-limit.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
-import { createIntake } from './intake.ts';
+import { createIntake } from './intake/intake.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { isLoopback, type ApiKey, type Config, type Scope } from '../shared/config.ts';
+import { isLoopback, type ApiKey, type Config, type Scope } from '../shared/config/config.ts';
 import { AppError } from '../shared/errors.ts';
 import type { Tenant } from '../shared/queue.ts';
 import type { BadKeyLimit } from './bad-key-limit.ts';

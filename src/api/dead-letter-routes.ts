@@ -4,7 +4,7 @@ import { countDeadLetters, deadLetterSummary, listDeadLetters, replayDeadLetter,
 import { createReplicaWait } from '../shared/replica-wait.ts';
 import { JOB_NAME, partitionedRef, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
 import { requireScope } from './auth.ts';
-import { statusUrl } from './enqueue.ts';
+import { statusUrl } from './intake/enqueue.ts';
 import { sendProblem } from './problem.ts';
 import type { RouteDeps } from './route-deps.ts';
 

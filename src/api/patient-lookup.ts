@@ -1,6 +1,6 @@
 import type { Collection, Filter } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
-import { patientKey } from '../shared/patient-key.ts';
+import { patientKey } from '../shared/patient/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
 
 // Finds a patient for a key: under "<center>:<id>" for the key's centers only (the tenancy model),

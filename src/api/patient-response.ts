@@ -1,5 +1,5 @@
-import { formatDotnetDate } from '../shared/dotnet-date.ts';
-import { PATIENT_FIELD_NAMES, PATIENT_FIELDS } from '../shared/patient-fields.ts';
+import { formatDotnetDate } from '../shared/patient/dotnet-date.ts';
+import { PATIENT_FIELD_NAMES, PATIENT_FIELDS } from '../shared/patient/patient-fields.ts';
 import type { PatientDocument } from '../shared/mongo.ts';
 
 /** The stored patient in the old endpoint's response shape: its field order, dates in the configured zone. */

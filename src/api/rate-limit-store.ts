@@ -1,4 +1,4 @@
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import type { RedisClient } from '../shared/redis.ts';
 
 // A store for @fastify/rate-limit that costs no Redis round trip per request. Each process counts

@@ -1,12 +1,12 @@
 import type { QueueEvents } from 'bullmq';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Store } from '../shared/mongo.ts';
-import type { Tracing } from '../shared/tracing.ts';
-import type { PatientQueue } from './enqueue.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
+import type { PatientQueue } from './intake/enqueue.ts';
 import type { AccessAudit } from '../shared/access-audit.ts';
-import type { Intake } from './intake.ts';
+import type { Intake } from './intake/intake.ts';
 import type { ApiMetrics } from './metrics.ts';
 
 // The types the app and its route plugins share, in a file of their own so that neither imports
@@ -23,7 +23,7 @@ export type AppDeps = {
   store: Pick<Store, 'patients' | 'db' | 'deadLetters'>;
   /** One per partition, needed for `Prefer: wait=N`; without them the API always answers 202. */
   queueEvents?: QueueEvents[];
-  /** Set when tracing is on (src/shared/tracing.ts): names request spans, carries each record's trace context. */
+  /** Set when tracing is on (src/shared/tracing/tracing.ts): names request spans, carries each record's trace context. */
   tracing?: Tracing;
 };
 

@@ -1,12 +1,12 @@
 // The API process (after server.ts has started tracing): connections, listen, signals. The app itself is built in app.ts.
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import { onShutdown } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { closeWithin } from '../shared/close.ts';
 import { CLOSE_EACH_MS, openProducer } from '../shared/connections.ts';
 import { readyOrTimeout } from '../shared/redis.ts';
 import { buildApp } from './app.ts';
-import type { Tracing } from '../shared/tracing.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
 import { authProblem } from './auth.ts';
 
 export async function runApi(config: Config, tracing: Tracing | undefined): Promise<void> {

@@ -2,7 +2,7 @@
 // retries. 429 and 503 wait for Retry-After; network errors and other 5xx back off exponentially
 // with jitter; a batch is retried until it has been failing for `retryForMs`. An answer with
 // per-item results (202, or 400 when no item was valid) is final: that batch is never sent again.
-import type { FieldIssue } from '../shared/patient-schema.ts';
+import type { FieldIssue } from '../shared/patient/patient-schema.ts';
 import { ImportError } from './errors.ts';
 
 export type ItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };

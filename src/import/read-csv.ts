@@ -5,7 +5,7 @@
 // same bytes, just ahead of the parser, notes where each record begins.
 import { parse } from 'csv-parse';
 import { Readable } from 'node:stream';
-import { PATIENT_FIELD_NAMES } from '../shared/patient-fields.ts';
+import { PATIENT_FIELD_NAMES } from '../shared/patient/patient-fields.ts';
 import { usageError } from './errors.ts';
 import type { ReaderOptions, SourceRecord } from './source-record.ts';
 

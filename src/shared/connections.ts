@@ -4,12 +4,12 @@
 // each `close` is bounded (close.ts) and safe to call twice.
 import { Queue, QueueEvents } from 'bullmq';
 import { closer } from './close.ts';
-import type { Config } from './config.ts';
+import type { Config } from './config/config.ts';
 import type { Logger } from './logger.ts';
 import { createStore, type Store } from './mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult, type QueueSettings } from './queue.ts';
 import { redisFor, type RedisClient } from './redis.ts';
-import type { Tracing } from './tracing.ts';
+import type { Tracing } from './tracing/tracing.ts';
 
 export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
 

@@ -2,7 +2,7 @@ import type { DeadLetter, Store } from './mongo.ts';
 import { partitionOf } from './partitions.ts';
 import { recordsOf } from './queue.ts';
 
-// Listing and replaying dead letters: shared by the worker's CLI (src/worker/dead-letter-command.ts)
+// Listing and replaying dead letters: shared by the worker's CLI (src/worker/dead-letters/dead-letter-command.ts)
 // and the admin API (src/api/routes/dead-letters.ts), which must not import each other.
 
 export type ListOptions = { includeReplayed: boolean; limit: number; offset?: number };

@@ -1,5 +1,5 @@
 // Helpers for the two entry points (src/api/server.ts, src/worker/main.ts) only.
-import { ConfigError, loadConfig, type Config } from './config.ts';
+import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import type { Logger } from './logger.ts';
 
 /** Invalid configuration stops the process with one line naming the variables, exit code 2. */

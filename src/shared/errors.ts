@@ -1,6 +1,6 @@
 // Typed errors with a stable string `code`. Their messages never carry patient values:
 // they end up in logs, problem+json bodies and BullMQ failure reasons.
-import type { FieldIssue } from './patient-schema.ts';
+import type { FieldIssue } from './patient/patient-schema.ts';
 
 export class AppError extends Error {
   readonly code: string;

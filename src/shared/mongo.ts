@@ -1,6 +1,6 @@
 import { MongoClient, type Collection, type Db, type WriteConcernSettings } from 'mongodb';
-import type { Config } from './config.ts';
-import type { Patient } from './patient-fields.ts';
+import type { Config } from './config/config.ts';
+import type { Patient } from './patient/patient-fields.ts';
 
 export const COLLECTIONS = { patients: 'patients', deadLetters: 'dead_letters', audit: 'audit' } as const;
 
@@ -14,7 +14,7 @@ export type IngestMeta = {
   attempt: number;
 };
 
-/** `_id` = patientKey(center_id, id), "<center_id>:<id>" (src/shared/patient-key.ts); `id` and `center_id` stay fields. */
+/** `_id` = patientKey(center_id, id), "<center_id>:<id>" (src/shared/patient/patient-key.ts); `id` and `center_id` stay fields. */
 export type PatientDocument = Patient & { _id: string; _ingest: IngestMeta };
 
 export type DeadLetter = {

@@ -1,4 +1,4 @@
-import { patientKey } from './patient-key.ts';
+import { patientKey } from './patient/patient-key.ts';
 
 // Queue partitions (QUEUE_PARTITIONS): each is its own BullMQ queue, so on a Redis Cluster the
 // partitions spread over the masters (one queue lives in one hash slot). A record goes to the

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { Config } from './config.ts';
+import type { Config } from './config/config.ts';
 import { partitionQueueNames } from './partitions.ts';
 
 // A queue job is a BATCH of records: concurrent single submissions coalesced by the API, or one
@@ -21,7 +21,7 @@ export type PatientRecord = {
   tenant?: Tenant;
   /**
    * W3C trace context of the request that sent it, when tracing is on: a job holds the records of
-   * many requests, so the worker's job span links to each (src/shared/tracing.ts). Optional: jobs
+   * many requests, so the worker's job span links to each (src/shared/tracing/tracing.ts). Optional: jobs
    * from before tracing, or from other producers, have none.
    */
   traceparent?: string;

@@ -1,23 +1,23 @@
 import type { Worker } from 'bullmq';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
-import { createPatientSchema } from '../shared/patient-schema.ts';
+import { createPatientSchema } from '../shared/patient/patient-schema.ts';
 import { parsePartitionList } from '../shared/partitions.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { RedisClient } from '../shared/redis.ts';
-import type { Tracing } from '../shared/tracing.ts';
-import { createPatientStore, type PatientStore } from './batch-write.ts';
-import { startDeadLetterSweep } from './dead-letter-sweep.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
+import { createPatientStore, type PatientStore } from './write/batch-write.ts';
+import { startDeadLetterSweep } from './dead-letters/dead-letter-sweep.ts';
 import { createInFlight } from './in-flight.ts';
 import type { PatientJob } from './job-handler.ts';
 import { createPartitionWorker, type PartitionWorker } from './partition-worker.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
-import { ensureIndexes } from './indexes.ts';
+import { ensureIndexes } from './write/indexes.ts';
 import { connectMongo, prepare, stopInPhases } from './lifecycle.ts';
-import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
-import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
+import { createWriteLock, withLocalTurns, writeLockPrefix } from './write/write-lock.ts';
+import { chooseStrategy, ferretStrategy } from './write/write-strategy.ts';
 
 export type WorkerDeps = {
   config: Config;
@@ -25,7 +25,7 @@ export type WorkerDeps = {
   store: Store;
   logger: Logger;
   observer?: JobObserver;
-  /** Set when tracing is on (src/shared/tracing.ts): BullMQ's job spans, linked to each record's request. */
+  /** Set when tracing is on (src/shared/tracing/tracing.ts): BullMQ's job spans, linked to each record's request. */
   tracing?: Tracing;
 };
 

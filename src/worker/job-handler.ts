@@ -1,9 +1,9 @@
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
-import type { PatientSchema } from '../shared/patient-schema.ts';
+import type { PatientSchema } from '../shared/patient/patient-schema.ts';
 import { idOf, recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
-import { recordDeadLetter, type Failure, type LetterSource } from './dead-letters.ts';
+import { recordDeadLetter, type Failure, type LetterSource } from './dead-letters/dead-letters.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import type { Decided, JobObserver } from './observer.ts';
 import { processPatientJob, type JobOutcome, type ProcessorDeps } from './process-patient-job.ts';

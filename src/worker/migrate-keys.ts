@@ -8,16 +8,16 @@
 import type { AnyBulkWriteOperation, Collection, Filter } from 'mongodb';
 import { closeWithin } from '../shared/close.ts';
 import { CLOSE_EACH_MS } from '../shared/connections.ts';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import { loadConfigOrExit } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { createStore, type PatientDocument } from '../shared/mongo.ts';
-import { patientKey } from '../shared/patient-key.ts';
+import { patientKey } from '../shared/patient/patient-key.ts';
 import { readyOrTimeout, redisFor } from '../shared/redis.ts';
-import { createPatientStore, type PatientStore } from './batch-write.ts';
-import { ensureIndexes } from './indexes.ts';
-import { createWriteLock, withLocalTurns, writeLockPrefix } from './write-lock.ts';
-import { chooseStrategy, ferretStrategy } from './write-strategy.ts';
+import { createPatientStore, type PatientStore } from './write/batch-write.ts';
+import { ensureIndexes } from './write/indexes.ts';
+import { createWriteLock, withLocalTurns, writeLockPrefix } from './write/write-lock.ts';
+import { chooseStrategy, ferretStrategy } from './write/write-strategy.ts';
 
 /** A document as stored before the keys: numeric `_id`, maybe no or partial `_ingest` (written before this service). */
 type Legacy = Omit<PatientDocument, '_id' | '_ingest'> & { _id: number; _ingest?: Partial<Record<keyof PatientDocument['_ingest'], unknown>> };

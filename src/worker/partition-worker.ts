@@ -1,11 +1,11 @@
 import { Queue, Worker } from 'bullmq';
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import { partitionedRef, recordRef, recordsOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { RedisClient } from '../shared/redis.ts';
-import type { Tracing } from '../shared/tracing.ts';
-import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
+import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters/dead-letters.ts';
 import type { InFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
 import { createJobHandler, type HandlerDeps, type PatientJob } from './job-handler.ts';

@@ -1,8 +1,8 @@
 import type { PatientDocument } from '../shared/mongo.ts';
-import { patientKey } from '../shared/patient-key.ts';
-import { parsePatient, type PatientSchema } from '../shared/patient-schema.ts';
+import { patientKey } from '../shared/patient/patient-key.ts';
+import { parsePatient, type PatientSchema } from '../shared/patient/patient-schema.ts';
 import { idOf, recordRef, recordsOf, tenantAllows, type RecordResult, type Tenant } from '../shared/queue.ts';
-import type { WriteItem, WriteResult } from './batch-write.ts';
+import type { WriteItem, WriteResult } from './write/batch-write.ts';
 import { JobError } from './job-errors.ts';
 
 /** What the processor needs of a BullMQ job: enough to test it without Redis. */
@@ -14,7 +14,7 @@ export type JobInput = {
   decided?: readonly (RecordResult | null | undefined)[];
 };
 
-export type { WriteItem, WriteResult } from './batch-write.ts';
+export type { WriteItem, WriteResult } from './write/batch-write.ts';
 
 export type ProcessorDeps = {
   schema: PatientSchema;

@@ -1,5 +1,5 @@
 // The worker process (after main.ts has started tracing): connections, HTTP side, signals. The worker itself is built in create-worker.ts.
-import type { Config } from '../shared/config.ts';
+import type { Config } from '../shared/config/config.ts';
 import { onShutdown } from '../shared/entry.ts';
 import { createLogger } from '../shared/logger.ts';
 import { openConsumer } from '../shared/connections.ts';
@@ -9,7 +9,7 @@ import { createWorker } from './create-worker.ts';
 import { buildWorkerHttp } from './http.ts';
 import { createWorkerMetrics } from './metrics.ts';
 import { createObserver } from './observer.ts';
-import type { Tracing } from '../shared/tracing.ts';
+import type { Tracing } from '../shared/tracing/tracing.ts';
 
 export async function runWorker(config: Config, tracing: Tracing | undefined): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { sha256 } from '../../src/api/auth.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createHarness, type Harness } from '../support/harness.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { keySlot } from '../../src/shared/replica-wait.ts';
 import { clusterNodes, createClusterEnv, ownerOf, type ClusterEnv } from '../support/cluster-env.ts';
 import { until } from '../support/records.ts';

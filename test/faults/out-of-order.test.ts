@@ -2,9 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createStore } from '../../src/shared/mongo.ts';
 import type { WriteOutcome } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { createPatientStore } from '../../src/worker/batch-write.ts';
-import { createWriteLock } from '../../src/worker/write-lock.ts';
-import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
+import { createPatientStore } from '../../src/worker/write/batch-write.ts';
+import { createWriteLock } from '../../src/worker/write/write-lock.ts';
+import { chooseStrategy, ferretStrategy } from '../../src/worker/write/write-strategy.ts';
 import { patientDoc, seedKey } from '../support/patient-docs.ts';
 import { createFaultEnv, jobIdsOf, newestPerPatient, patientVersion, shuffle, storedVersusAcknowledged, until, type FaultEnv } from '../support/fault-env.ts';
 

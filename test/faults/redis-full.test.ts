@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, redisServer, started, type LocalServer } from '../support/local-servers.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
 import { createFaultEnv, until, type FaultEnv } from '../support/fault-env.ts';
 import { post } from '../support/http.ts';

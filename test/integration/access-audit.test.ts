@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AccessEntry } from '../../src/shared/access-audit.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { patientKey } from '../../src/shared/patient-key.ts';
-import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { patientKey } from '../../src/shared/patient/patient-key.ts';
+import { runDeadLetterCommand } from '../../src/worker/dead-letters/dead-letter-command.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 

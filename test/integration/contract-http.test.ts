@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { seedKey } from '../support/patient-docs.ts';
 import { post } from '../support/http.ts';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 
 // Issue 3: whatever arrives at POST /api/patients, the API answers: never a 5xx, never a crash,

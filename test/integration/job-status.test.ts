@@ -1,8 +1,8 @@
 import { Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { deadLetterId, recordDeadLetter } from '../../src/worker/dead-letters.ts';
+import { deadLetterId, recordDeadLetter } from '../../src/worker/dead-letters/dead-letters.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { post } from '../support/http.ts';
 import { until } from '../support/records.ts';

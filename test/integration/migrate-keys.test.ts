@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '../../src/shared/redis.ts';
-import { createPatientStore, type PatientStore } from '../../src/worker/batch-write.ts';
+import { createPatientStore, type PatientStore } from '../../src/worker/write/batch-write.ts';
 import { migrateKeys, runMigrateKeys } from '../../src/worker/migrate-keys.ts';
-import { createWriteLock, writeLockPrefix } from '../../src/worker/write-lock.ts';
-import { chooseStrategy, ferretStrategy } from '../../src/worker/write-strategy.ts';
+import { createWriteLock, writeLockPrefix } from '../../src/worker/write/write-lock.ts';
+import { chooseStrategy, ferretStrategy } from '../../src/worker/write/write-strategy.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { patientDoc } from '../support/patient-docs.ts';
 

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { partitionOf } from '../../src/shared/partitions.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createWorker } from '../../src/worker/create-worker.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDeadLetterCommand } from '../../src/worker/dead-letter-command.ts';
+import { runDeadLetterCommand } from '../../src/worker/dead-letters/dead-letter-command.ts';
 import { makeCanary, withCanary as canaryPatient } from '../support/canary.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { post } from '../support/http.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { seedKey } from '../support/patient-docs.ts';
 import { post } from '../support/http.ts';

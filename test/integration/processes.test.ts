@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/local-servers.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { post } from '../support/http.ts';

@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { createStore } from '../../src/shared/mongo.ts';

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { patientKey } from '../../src/shared/patient-key.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { patientKey } from '../../src/shared/patient/patient-key.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { bearer, keysEnv, makeKey } from '../support/keys.ts';
 import { post } from '../support/http.ts';

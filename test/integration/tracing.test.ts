@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { freePort, ROOT } from '../support/local-servers.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { JOB_NAME, type PatientJobData } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';

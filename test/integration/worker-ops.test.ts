@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { auditEntries, createAuditLog } from '../../src/worker/audit.ts';
 import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';

@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { createPatientStore } from '../../src/worker/batch-write.ts';
-import { createWriteLock } from '../../src/worker/write-lock.ts';
-import { chooseStrategy, ferretStrategy, mongoStrategy } from '../../src/worker/write-strategy.ts';
+import { createPatientStore } from '../../src/worker/write/batch-write.ts';
+import { createWriteLock } from '../../src/worker/write/write-lock.ts';
+import { chooseStrategy, ferretStrategy, mongoStrategy } from '../../src/worker/write/write-strategy.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { patientDoc, seedKey } from '../support/patient-docs.ts';
 import { until } from '../support/fault-env.ts';

@@ -1,4 +1,4 @@
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 
 /**
  * A unique value that may live in MongoDB (it is the data) and nowhere else: test/integration/phi-canary.test.ts

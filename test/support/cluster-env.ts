@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { inject } from 'vitest';
 import { freePort, redisCluster, type RedisCluster } from './local-servers.ts';
-import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../src/shared/config/config.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
 import { createRedis, readyOrTimeout, type RedisClient } from '../../src/shared/redis.ts';

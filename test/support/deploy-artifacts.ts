@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { ConfigSchema, loadConfig, type Config } from '../../src/shared/config.ts';
+import { ConfigSchema, loadConfig, type Config } from '../../src/shared/config/config.ts';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const K8S_DIR = 'deploy/k8s';

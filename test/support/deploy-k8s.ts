@@ -1,6 +1,6 @@
 // Kubernetes side of the deployment tests: the containers of deploy/k8s with the environment each
 // one gets from its ConfigMaps (kustomize-generated included) and Secrets.
-import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../src/shared/config/config.ts';
 import { ENTRY, K8S_DIR, ROLES, type Artifacts, type K8sObject, type Role } from './deploy-artifacts.ts';
 
 export type Container = { deployment: K8sObject; spec: any; podSpec: any; annotations: Record<string, string>; role: Role | undefined; env: Record<string, string>; envNames: string[] };

@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Queue, type JobsOptions } from 'bullmq';
 import { inject } from 'vitest';
-import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../src/shared/config/config.ts';
 import { createStore, type Store } from '../../src/shared/mongo.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
 import { ROOT } from './local-servers.ts';
@@ -114,9 +114,9 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       procs.push(proc);
       return proc;
     },
-    /** Runs the dead-letter command as ops would: `node src/worker/dead-letter-cli.ts ...args`. */
+    /** Runs the dead-letter command as ops would: `node src/worker/dead-letters/dead-letter-cli.ts ...args`. */
     deadLetters(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-      const child = spawn(process.execPath, [join(ROOT, 'src/worker/dead-letter-cli.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...base } });
+      const child = spawn(process.execPath, [join(ROOT, 'src/worker/dead-letters/dead-letter-cli.ts'), ...args], { env: { PATH: process.env.PATH ?? '', ...base } });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

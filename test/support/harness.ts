@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { inject } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
-import { loadConfig, type Config } from '../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../src/shared/config/config.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { openConsumer, openProducer } from '../../src/shared/connections.ts';
 import { JOB_NAME, recordRef, type PatientRecord } from '../../src/shared/queue.ts';

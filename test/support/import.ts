@@ -6,7 +6,7 @@ import { createWriteStream, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
+import { SEED_SAMPLE, PATIENT_FIELD_NAMES } from '../../src/shared/patient/patient-fields.ts';
 import { afterAll, beforeAll } from 'vitest';
 import { createHarness, type Harness } from './harness.ts';
 import { startProcess, type Proc } from './processes.ts';

@@ -1,7 +1,7 @@
 // Patient documents as the worker writes them, for tests that call the write path directly.
 import type { PatientDocument } from '../../src/shared/mongo.ts';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { patientKey } from '../../src/shared/patient-key.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { patientKey } from '../../src/shared/patient/patient-key.ts';
 import { versionOf } from '../../src/worker/process-patient-job.ts';
 import { patientVersion } from './fault-env.ts';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { memoryShare } from '../../src/api/backpressure.ts';
+import { memoryShare } from '../../src/api/intake/backpressure.ts';
 
 describe('memoryShare (INFO memory)', () => {
   it('when Redis has a maxmemory, then the share is used_memory over it', () => {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { formatDotnetDate, parseDotnetDate, type DateFailure } from '../../src/shared/dotnet-date.ts';
+import { formatDotnetDate, parseDotnetDate, type DateFailure } from '../../src/shared/patient/dotnet-date.ts';
 
 // Issue 3, dates: ISO 8601 as .NET writes it; local times belong to the configured zone (never the
 // server's); DateTime.MinValue is "no date"; anything impossible or differently written is an error.

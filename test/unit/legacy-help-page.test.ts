@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PATIENT_FIELDS, PATIENT_FIELD_NAMES } from '../../src/shared/patient-fields.ts';
+import { PATIENT_FIELDS, PATIENT_FIELD_NAMES } from '../../src/shared/patient/patient-fields.ts';
 
 // The old endpoint's help page (docs/legacy-POST-api-patients.help.txt) is the contract .NET clients
 // were written against: the field table must keep its names, order and types.

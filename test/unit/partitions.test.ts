@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/shared/config.ts';
+import { loadConfig } from '../../src/shared/config/config.ts';
 import { fnv1a, parsePartitionList, partitionOf, partitionQueueName } from '../../src/shared/partitions.ts';
 import { parseRecordRef, partitionedRef, queueSettings } from '../../src/shared/queue.ts';
 import { keySlot } from '../../src/shared/replica-wait.ts';

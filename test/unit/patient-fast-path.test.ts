@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { createFastPath } from '../../src/shared/patient-fast-path.ts';
-import { createPatientSchema, toFieldIssues } from '../../src/shared/patient-schema.ts';
+import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { createFastPath } from '../../src/shared/patient/patient-fast-path.ts';
+import { createPatientSchema, toFieldIssues } from '../../src/shared/patient/patient-schema.ts';
 
 // The fast path must never disagree with the zod contract: whenever it answers, zod answers the
 // same record; when the input is anything but plain, it declines (and zod judges).

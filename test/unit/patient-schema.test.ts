@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, SEED_SAMPLE, type FieldKind, type PatientField } from '../../src/shared/patient-fields.ts';
-import { createPatientSchema, parsePatient, type FieldIssue } from '../../src/shared/patient-schema.ts';
+import { PATIENT_FIELDS, PATIENT_FIELD_NAMES, SEED_SAMPLE, type FieldKind, type PatientField } from '../../src/shared/patient/patient-fields.ts';
+import { createPatientSchema, parsePatient, type FieldIssue } from '../../src/shared/patient/patient-schema.ts';
 
 // Issue 3, the contract: every rule, every boundary, every field.
 

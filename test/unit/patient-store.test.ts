@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createPatientStore } from '../../src/worker/batch-write.ts';
-import { mongoStrategy } from '../../src/worker/write-strategy.ts';
+import { createPatientStore } from '../../src/worker/write/batch-write.ts';
+import { mongoStrategy } from '../../src/worker/write/write-strategy.ts';
 import { bulkOutcome, commandError, duplicateKey, networkError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
 import { patientDoc } from '../support/patient-docs.ts';
 import { scriptedCollection } from '../support/scripted-collection.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { createPatientSchema } from '../../src/shared/patient-schema.ts';
+import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { createPatientSchema } from '../../src/shared/patient/patient-schema.ts';
 import type { RecordResult, WriteOutcome } from '../../src/shared/queue.ts';
 import { JobError } from '../../src/worker/job-errors.ts';
 import { processPatientJob, versionOf, type WriteItem, type WriteResult } from '../../src/worker/process-patient-job.ts';

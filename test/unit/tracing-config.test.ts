@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadTracingConfig, tracingEnabled } from '../../src/shared/config.ts';
+import { ConfigError, loadTracingConfig, tracingEnabled } from '../../src/shared/config/config.ts';
 
 const on = (env: Record<string, string>) => tracingEnabled(loadTracingConfig(env));
 

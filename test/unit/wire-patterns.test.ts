@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DATE_TEXT, integerText, positiveRange } from '../../src/api/openapi/wire-patterns.ts';
-import { RANGES, SEED_SAMPLE } from '../../src/shared/patient-fields.ts';
-import { createPatientSchema, parsePatient } from '../../src/shared/patient-schema.ts';
+import { RANGES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { createPatientSchema, parsePatient } from '../../src/shared/patient/patient-schema.ts';
 
 // The document's patterns against the validator itself: a text the pattern takes must be taken by
 // the contract, and one it refuses must be refused, or /docs/json lies to generated clients.

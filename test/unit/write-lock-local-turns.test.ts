@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { withLocalTurns, type LockKey, type WriteLock } from '../../src/worker/write-lock.ts';
+import { withLocalTurns, type LockKey, type WriteLock } from '../../src/worker/write/write-lock.ts';
 
 // An in-memory lock with the WriteLock contract (what Redis would grant), to watch the local turns.
 function memoryLock(heldElsewhere = new Set<LockKey>()): WriteLock & { held: Set<LockKey> } {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import type { Config } from '../../shared/config.ts';
-import { SEED_SAMPLE } from '../../shared/patient-fields.ts';
+import type { Config } from '../../shared/config/config.ts';
+import { SEED_SAMPLE } from '../../shared/patient/patient-fields.ts';
 import { DEAD_LETTER_OFFSET_MAX, DEAD_LETTER_PAGE_MAX } from '../dead-letter-routes.ts';
 import { adminPaths, deadLetterSchemas } from './admin-paths.ts';
 import { patientInputSchemas } from './patient-input.ts';

@@ -1,8 +1,8 @@
-import { PATIENT_FIELD_NAMES, PATIENT_FIELDS, RANGES, SEED_SAMPLE, type FieldKind } from '../../shared/patient-fields.ts';
+import { PATIENT_FIELD_NAMES, PATIENT_FIELDS, RANGES, SEED_SAMPLE, type FieldKind } from '../../shared/patient/patient-fields.ts';
 import { BLANK_TEXT, BMP_TEXT, CONTROL_TEXT, DATE_TEXT, integerText } from './wire-patterns.ts';
 
 // The request body schemas of POST /api/patients (JSON and form) as JSON Schema, written out rather
-// than generated from zod: the validating schema (src/shared/patient-schema.ts) binds values the way
+// than generated from zod: the validating schema (src/shared/patient/patient-schema.ts) binds values the way
 // ASP.NET did (digit strings, empty form values, numbers for strings), which only explicit unions
 // and patterns can describe. Unknown properties are accepted and ignored, so there is no
 // `additionalProperties: false`.

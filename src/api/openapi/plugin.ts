@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import type { Config } from '../../shared/config.ts';
+import type { Config } from '../../shared/config/config.ts';
 import { openApiDocument } from './document.ts';
 
 /** `/docs` (interactive page, assets served locally) and `/docs/json` (the OpenAPI 3.1 document). */

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import { PATIENT_FIELD_NAMES, PATIENT_FIELDS, type FieldKind } from '../../shared/patient-fields.ts';
+import { PATIENT_FIELD_NAMES, PATIENT_FIELDS, type FieldKind } from '../../shared/patient/patient-fields.ts';
 
 // zod schemas that describe the wire format for the OpenAPI document. They are built from the same
-// field table as the validating schema (src/shared/patient-schema.ts), so the two cannot drift
+// field table as the validating schema (src/shared/patient/patient-schema.ts), so the two cannot drift
 // apart in fields or ranges; the validating one adds the .NET binding rules in code.
 
 function outputField(kind: FieldKind) {

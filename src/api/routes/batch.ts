@@ -1,10 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
-import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient-schema.ts';
+import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient/patient-schema.ts';
 import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
-import { statusUrl } from '../enqueue.ts';
-import { intakeRules } from '../intake-rules.ts';
+import { statusUrl } from '../intake/enqueue.ts';
+import { intakeRules } from '../intake/intake-rules.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 

@@ -1,12 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ValidationError } from '../../shared/errors.ts';
-import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient-schema.ts';
+import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient/patient-schema.ts';
 import type { PatientRecord } from '../../shared/queue.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
-import { intakeRules } from '../intake-rules.ts';
-import { statusUrl } from '../enqueue.ts';
-import { createIdempotency, type StoredAnswer } from '../idempotency.ts';
-import { answerAfterWait, preferredWait } from '../prefer-wait.ts';
+import { intakeRules } from '../intake/intake-rules.ts';
+import { statusUrl } from '../intake/enqueue.ts';
+import { createIdempotency, type StoredAnswer } from '../intake/idempotency.ts';
+import { answerAfterWait, preferredWait } from '../intake/prefer-wait.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
 // The intake: validate against the shared contract, enqueue, answer 202. A 202 is only sent once

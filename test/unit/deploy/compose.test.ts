@@ -1,7 +1,7 @@
 // docker-compose.yml: every variable known and valid (with the image's own ENV, as the container
 // sees it), commands, ports, health checks, grace periods; restart policies; keys by default.
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../../src/shared/config/config.ts';
 import {
   broken, composeEnv, eachCheckFails, ENTRY, HARD_EXIT_MARGIN_MS, healthUrl, isKnownVar, LISTEN, listenProblems, real, ROLES, seconds, SHARED_KEYS, type Artifacts, type Role,
 } from '../../support/deploy-artifacts.ts';

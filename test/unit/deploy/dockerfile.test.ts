@@ -1,7 +1,7 @@
 // The Dockerfile: node:24-slim, production dependencies only, a non-root USER, and per target the
 // entry point, port and health check that the other artefacts expect.
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../../src/shared/config/config.ts';
 import { broken, eachCheckFails, ENTRY, isKnownVar, LISTEN, listenProblems, real, ROLES, URL_STANDINS, type Artifacts } from '../../support/deploy-artifacts.ts';
 
 function dockerfileProblems(a: Artifacts): string[] {

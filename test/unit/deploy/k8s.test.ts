@@ -1,7 +1,7 @@
 // deploy/k8s: containers, their environment (generated ConfigMaps and Secrets, plus the image's
 // own ENV), probes, resources, security settings, the Service, disruption budgets, network policies.
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Config } from '../../../src/shared/config.ts';
+import { loadConfig, type Config } from '../../../src/shared/config/config.ts';
 import {
   broken, eachCheckFails, ENTRY, HARD_EXIT_MARGIN_MS, isKnownVar, K8S_DIR, LISTEN, listenProblems, MEMORY_LIMIT, real, ROLES, SHAPE, SHARED_KEYS, type Artifacts,
 } from '../../support/deploy-artifacts.ts';

@@ -130,7 +130,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   );
 }
 
-/** The tracing switch alone, read before anything else is loaded (src/shared/tracing.ts); same errors as loadConfig. */
+/** The tracing switch alone, read before anything else is loaded (src/shared/tracing/tracing.ts); same errors as loadConfig. */
 export function loadTracingConfig(env: Record<string, string | undefined>): TracingConfig {
   return parseEnv(TracingSchema, env);
 }

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
-import type { DeadLetter, Store } from '../shared/mongo.ts';
-import { idOf, recordRef, recordsOf, type PatientJobData } from '../shared/queue.ts';
-import { classifyError } from './job-errors.ts';
+import type { DeadLetter, Store } from '../../shared/mongo.ts';
+import { idOf, recordRef, recordsOf, type PatientJobData } from '../../shared/queue.ts';
+import { classifyError } from '../job-errors.ts';
 
 /**
  * A record refused for good is kept in MongoDB, where Redis retention cannot evict it and an
@@ -80,6 +80,6 @@ export function failureFromReason(reason: string | undefined): Failure {
   return { code: 'JOB_FAILED', message: 'failed in the queue for a reason not set by this worker' };
 }
 
-export { listDeadLetters, replayDeadLetter, type ListOptions } from '../shared/dead-letter-store.ts';
+export { listDeadLetters, replayDeadLetter, type ListOptions } from '../../shared/dead-letter-store.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null;

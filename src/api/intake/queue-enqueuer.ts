@@ -1,13 +1,13 @@
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
-import { JOB_NAME, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../shared/queue.ts';
-import type { ConfirmReplicas } from '../shared/replica-wait.ts';
+import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
+import { JOB_NAME, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../shared/queue.ts';
+import type { ConfirmReplicas } from '../../shared/replica-wait.ts';
 
-// One partition's group commit (src/api/enqueue.ts splits the records by partition first).
+// One partition's group commit (src/api/intake/enqueue.ts splits the records by partition first).
 
-export type { PatientQueue } from '../shared/connections.ts';
-import type { PatientQueue } from '../shared/connections.ts';
+export type { PatientQueue } from '../../shared/connections.ts';
+import type { PatientQueue } from '../../shared/connections.ts';
 
 export type QueueEnqueuerOptions = {
   /** A job holds at most this many records and about this many bytes of them. */

@@ -1,6 +1,6 @@
 import { Cluster } from 'ioredis';
-import { AppError, QueueUnavailableError, withTimeout } from '../shared/errors.ts';
-import type { RedisClient } from '../shared/redis.ts';
+import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
+import type { RedisClient } from '../../shared/redis.ts';
 import type { PatientQueue } from './enqueue.ts';
 
 export class BackpressureError extends AppError {

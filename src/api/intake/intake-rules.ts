@@ -1,5 +1,5 @@
-import type { Config } from '../shared/config.ts';
-import type { PatientRules } from '../shared/patient-schema.ts';
+import type { Config } from '../../shared/config/config.ts';
+import type { PatientRules } from '../../shared/patient/patient-schema.ts';
 
 /**
  * The contract as the intake applies it: the shared rules plus two that only make sense when a

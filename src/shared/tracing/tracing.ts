@@ -2,8 +2,8 @@
 // loaded; on, the SDK starts (tracing-sdk.ts) BEFORE the entry point imports http, ioredis and the
 // MongoDB driver, since instrumentations patch modules as they load. That is why the entry points
 // (src/api/server.ts, src/worker/main.ts) call this first and import the process afterwards.
-import { loadConfigOrExit } from './entry.ts';
-import { loadTracingConfig, tracingEnabled } from './config.ts';
+import { loadConfigOrExit } from '../entry.ts';
+import { loadTracingConfig, tracingEnabled } from '../config/config.ts';
 import type { Tracing } from './tracing-types.ts';
 
 export type { Tracing } from './tracing-types.ts';

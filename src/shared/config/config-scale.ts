@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { int } from './config-values.ts';
-import { parsePartitionList } from './partitions.ts';
+import { parsePartitionList } from '../partitions.ts';
 
 // Scaling the queue tier past one Redis (issue 11): queue partitions, which of them a worker takes,
 // a Redis Cluster, and how many replicas must have a job before its 202.

@@ -1,6 +1,6 @@
 import { MongoBulkWriteError, type AnyBulkWriteOperation, type BulkWriteResult, type Collection } from 'mongodb';
-import type { PatientDocument } from '../shared/mongo.ts';
-import { writeConcernFailed } from './job-errors.ts';
+import type { PatientDocument } from '../../shared/mongo.ts';
+import { writeConcernFailed } from '../job-errors.ts';
 
 // What one unordered bulk did to each of its ops, read from the driver's answer or error (7.9):
 // applied (and how), refused by the server (its code), or unknown (the request itself failed).

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { RedisClient } from '../shared/redis.ts';
-import { AppError, QueueUnavailableError } from '../shared/errors.ts';
+import type { RedisClient } from '../../shared/redis.ts';
+import { AppError, QueueUnavailableError } from '../../shared/errors.ts';
 
 // Idempotency-Key (IETF httpapi draft): the same key with the same body returns the first answer
 // and enqueues nothing; the same key with another body is 422; the same key while the first

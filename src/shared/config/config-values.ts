@@ -59,7 +59,7 @@ export const apiKeys = jsonText('a JSON array of {id, sha256, scopes, centers?, 
 
 /** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
 export function mongoTls(url: string): boolean | undefined {
-  // Loaded on first use, not with this module: tracing must start before the driver loads (src/shared/tracing.ts).
+  // Loaded on first use, not with this module: tracing must start before the driver loads (src/shared/tracing/tracing.ts).
   const { MongoClient } = createRequire(import.meta.url)('mongodb') as typeof import('mongodb');
   try {
     return new MongoClient(url).options.tls === true;

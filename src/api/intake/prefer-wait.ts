@@ -1,12 +1,12 @@
 import type { Job, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Patient } from '../shared/patient-fields.ts';
-import { parseRecordRef, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
-import { readEntry } from './access-log.ts';
-import { lookupPatient } from './patient-lookup.ts';
-import { toPatientResponse } from './patient-response.ts';
-import { sendProblem } from './problem.ts';
-import type { RouteDeps } from './route-deps.ts';
+import type { Patient } from '../../shared/patient/patient-fields.ts';
+import { parseRecordRef, type PatientJobData, type PatientJobResult, type RecordResult } from '../../shared/queue.ts';
+import { readEntry } from '../access-log.ts';
+import { lookupPatient } from '../patient-lookup.ts';
+import { toPatientResponse } from '../patient-response.ts';
+import { sendProblem } from '../problem.ts';
+import type { RouteDeps } from '../route-deps.ts';
 
 // `Prefer: wait=N` (RFC 7240) for clients written against the old synchronous endpoint.
 

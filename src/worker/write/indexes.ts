@@ -1,7 +1,7 @@
 import { MongoServerError } from 'mongodb';
-import type { Config } from '../shared/config.ts';
-import type { Logger } from '../shared/logger.ts';
-import type { Store } from '../shared/mongo.ts';
+import type { Config } from '../../shared/config/config.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { Store } from '../../shared/mongo.ts';
 
 // The indexes the operational queries need, created idempotently at every worker start:
 // open dead letters by time (`dead-letters list`, the replay), a patient's audit trail by time, a

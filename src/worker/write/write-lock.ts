@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import type { Config } from '../shared/config.ts';
-import type { RedisClient } from '../shared/redis.ts';
+import type { Config } from '../../shared/config/config.ts';
+import type { RedisClient } from '../../shared/redis.ts';
 
 // Per-patient write lock in Redis, held only while one batch writes a patient, and only on a
 // server that cannot run the guarded replace atomically (write-strategy.ts).

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb';
-import type { PatientDocument } from '../shared/mongo.ts';
+import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Lease, LockKey, WriteLock } from './write-lock.ts';
 
 // The one server-specific part of the write path, chosen once at start from buildInfo.

@@ -1,8 +1,8 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
-import type { PatientDocument } from '../shared/mongo.ts';
+import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Group, Key } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
-import { byServerCode, classifyError, JobError, notDurable } from './job-errors.ts';
+import { byServerCode, classifyError, JobError, notDurable } from '../job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
 
 // Steps 3 and 4 of the write path (batch-write.ts): the guarded replace of patients already stored,

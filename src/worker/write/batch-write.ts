@@ -1,9 +1,9 @@
 import type { Collection } from 'mongodb';
-import type { PatientDocument } from '../shared/mongo.ts';
+import type { PatientDocument } from '../../shared/mongo.ts';
 import { failAll, groupByPatient, settleGroup, type Group, type WriteItem, type WriteResult } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { confirm, decide, DUPLICATE_KEY, writeHeld } from './guarded-replace.ts';
-import { classifyError, JobError } from './job-errors.ts';
+import { classifyError, JobError } from '../job-errors.ts';
 import type { WriteStrategy } from './write-strategy.ts';
 
 // The write path: one batch of patient versions in, one result per item out (index-aligned), newest

@@ -7,19 +7,19 @@
 // Exit code 0 when all went well, 1 when some letter could not be replayed, 2 for usage or config errors.
 import { userInfo } from 'node:os';
 import { Queue } from 'bullmq';
-import { closeWithin } from '../shared/close.ts';
-import { CLOSE_EACH_MS } from '../shared/connections.ts';
-import { accessAuditCollection, createAccessAudit, type AccessAudit } from '../shared/access-audit.ts';
-import type { Config } from '../shared/config.ts';
-import { loadConfigOrExit } from '../shared/entry.ts';
-import { createStore, type DeadLetter, type Store } from '../shared/mongo.ts';
-import { JOB_NAME, partitionedRef, queueSettings, recordRef, type PatientJobData } from '../shared/queue.ts';
-import { redisFor } from '../shared/redis.ts';
-import { deadLetterSummary, replayPartition } from '../shared/dead-letter-store.ts';
-import { createReplicaWait } from '../shared/replica-wait.ts';
+import { closeWithin } from '../../shared/close.ts';
+import { CLOSE_EACH_MS } from '../../shared/connections.ts';
+import { accessAuditCollection, createAccessAudit, type AccessAudit } from '../../shared/access-audit.ts';
+import type { Config } from '../../shared/config/config.ts';
+import { loadConfigOrExit } from '../../shared/entry.ts';
+import { createStore, type DeadLetter, type Store } from '../../shared/mongo.ts';
+import { JOB_NAME, partitionedRef, queueSettings, recordRef, type PatientJobData } from '../../shared/queue.ts';
+import { redisFor } from '../../shared/redis.ts';
+import { deadLetterSummary, replayPartition } from '../../shared/dead-letter-store.ts';
+import { createReplicaWait } from '../../shared/replica-wait.ts';
 import { listDeadLetters, replayDeadLetter } from './dead-letters.ts';
-import { withTimeout } from '../shared/errors.ts';
-import { classifyError, JobError } from './job-errors.ts';
+import { withTimeout } from '../../shared/errors.ts';
+import { classifyError, JobError } from '../job-errors.ts';
 
 const USAGE = 'usage: dead-letters list [--all] [--json] [--limit N] | replay [--operator <name>] <letter-id>... | replay [--operator <name>] --all\n';
 

@@ -9,7 +9,7 @@ import { NodeSDK } from '@opentelemetry/sdk-node';
 import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type SpanExporter, type SpanProcessor } from '@opentelemetry/sdk-trace';
 import type { IncomingMessage } from 'node:http';
 import { register } from 'import-in-the-middle/register-hooks.mjs';
-import type { TracingConfig } from './config.ts';
+import type { TracingConfig } from '../config/config.ts';
 import { quietHousekeeping, withoutMessages } from './tracing-filters.ts';
 import type { Tracing } from './tracing-types.ts';
 

@@ -1,5 +1,5 @@
-import { partitionOf } from '../shared/partitions.ts';
-import { partitionedRef, type PatientRecord } from '../shared/queue.ts';
+import { partitionOf } from '../../shared/partitions.ts';
+import { partitionedRef, type PatientRecord } from '../../shared/queue.ts';
 import { createQueueEnqueuer, type PatientQueue, type QueueEnqueuerOptions } from './queue-enqueuer.ts';
 
 export type { PatientQueue } from './queue-enqueuer.ts';

@@ -1,9 +1,9 @@
 import type { Queue } from 'bullmq';
-import type { Logger } from '../shared/logger.ts';
-import type { Store } from '../shared/mongo.ts';
-import { recordRef, type PatientJobData } from '../shared/queue.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { Store } from '../../shared/mongo.ts';
+import { recordRef, type PatientJobData } from '../../shared/queue.ts';
 import { deadLetterId, failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters.ts';
-import { classifyError } from './job-errors.ts';
+import { classifyError } from '../job-errors.ts';
 
 /**
  * Jobs can fail for good without our processor seeing it: BullMQ fails a job that stalled more

@@ -1,6 +1,6 @@
-import type { PatientDocument } from '../shared/mongo.ts';
-import type { WriteOutcome } from '../shared/queue.ts';
-import { JobError } from './job-errors.ts';
+import type { PatientDocument } from '../../shared/mongo.ts';
+import type { WriteOutcome } from '../../shared/queue.ts';
+import { JobError } from '../job-errors.ts';
 import type { Stored } from './write-strategy.ts';
 
 // A batch seen per patient: of several versions of one patient only the newest (the candidate) is
