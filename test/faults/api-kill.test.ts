@@ -1,9 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from '../support/local-servers.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
 import { createFaultEnv, jobIdsOf, refParts, patientVersion, shuffle, until, type FaultEnv } from '../support/fault-env.ts';
 import { post } from '../support/http.ts';
-import { waitForOutput, type Proc } from '../support/processes.ts';
+import type { Proc } from '../support/processes.ts';
 
 // Issue 9: the API coalesces the records of concurrent requests into one job and answers each 202
 // only once Redis has that job. Kill the API process while requests are in flight (and being
@@ -16,12 +15,7 @@ let worker: Proc;
 let base: string;
 beforeAll(async () => {
   env = await createFaultEnv({ workerEnv: { WORKER_CONCURRENCY: '8' } });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  api = env.startApi({ API_PORT: String(port), RATE_LIMIT_MAX: '1000000', QUEUE_MAX_WAITING: '1000000', LOG_LEVEL: 'info' });
-  worker = env.startWorker({ LOG_LEVEL: 'info' }); // its start line tells when it takes jobs
-  await waitForOutput(api, /Server listening/);
-  await waitForOutput(worker, /worker started/);
+  ({ api, worker, base } = await env.startHttpStack());
 });
 afterAll(() => env?.close());
 

@@ -2,11 +2,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, redisServer, started, type LocalServer } from '../support/local-servers.ts';
+import { redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import type { PatientRecord, WriteOutcome } from '../../src/shared/queue.ts';
 import { createFaultEnv, jobIdsOf, patientVersion, refParts, until, type FaultEnv } from '../support/fault-env.ts';
 import { post } from '../support/http.ts';
-import { waitForOutput, type Proc } from '../support/processes.ts';
+import type { Proc } from '../support/processes.ts';
 
 // "Every 202 lands" under faults, proven through the API: a client POSTs single records over real
 // HTTP to an API process while the worker process is SIGKILLed (and restarted), then Redis is
@@ -29,12 +29,7 @@ beforeAll(async () => {
     redisUrl: redis.url,
     workerEnv: { WORKER_LOCK_MS: '2000', WORKER_STALLED_INTERVAL_MS: '1000', WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000', WORKER_CONCURRENCY: '8' },
   });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  api = env.startApi({ API_PORT: String(port), RATE_LIMIT_MAX: '1000000', QUEUE_MAX_WAITING: '1000000', LOG_LEVEL: 'info' });
-  worker = env.startWorker({ LOG_LEVEL: 'info' }); // its start line tells when it takes jobs
-  await waitForOutput(api, /Server listening/);
-  await waitForOutput(worker, /worker started/);
+  ({ api, worker, base } = await env.startHttpStack());
 });
 afterAll(async () => {
   await env?.close();

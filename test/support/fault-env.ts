@@ -11,8 +11,8 @@ import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { JOB_NAME, queueSettings, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../src/shared/queue.ts';
 import { createRedis } from '../../src/shared/redis.ts';
-import { ROOT } from './local-servers.ts';
-import { startProcess, type Proc } from './processes.ts';
+import { freePort, ROOT } from './local-servers.ts';
+import { startProcess, waitForOutput, type Proc } from './processes.ts';
 import { jobIdsOf, refParts, recordResult, until } from './records.ts';
 
 export { jobIdsOf, refParts, until };
@@ -113,6 +113,15 @@ export async function createFaultEnv(options: FaultEnvOptions = {}) {
       const proc = startProcess('api', { ...base, AUTH_DEV_MODE: 'true', ...env });
       procs.push(proc);
       return proc;
+    },
+    /** API and worker processes for load over real HTTP: no rate or depth limit in the way, both started and listening. */
+    async startHttpStack(): Promise<{ api: Proc; worker: Proc; base: string }> {
+      const port = await freePort();
+      const api = this.startApi({ API_PORT: String(port), RATE_LIMIT_MAX: '1000000', QUEUE_MAX_WAITING: '1000000', LOG_LEVEL: 'info' });
+      const worker = this.startWorker({ LOG_LEVEL: 'info' }); // its start line tells when it takes jobs
+      await waitForOutput(api, /Server listening/);
+      await waitForOutput(worker, /worker started/);
+      return { api, worker, base: `http://127.0.0.1:${port}` };
     },
     /** Runs the dead-letter command as ops would: `node src/worker/dead-letters/dead-letter-cli.ts ...args`. */
     deadLetters(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {

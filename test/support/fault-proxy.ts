@@ -50,16 +50,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
 
   const server = createServer((client) => {
     if (refusing) return void client.destroy();
-    const upstream = connect(Number(target.port), target.hostname);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    sockets.add(client).add(upstream);
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+    const upstream = pair(client, connect(Number(target.port), target.hostname), sockets);
     upstream.on('data', (chunk) => client.write(chunk));
     let pending = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
@@ -71,7 +62,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
         if (command && cutsLeft > 0 && matcher(command)) {
           cutsLeft--;
           cut++;
-          return end();
+          return void client.destroy(); // and with it the upstream (pair)
         }
         if (holding?.(command)) held.push({ upstream, frame });
         else upstream.write(frame);
@@ -117,16 +108,7 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
   let holding = false;
   const held: { client: Socket; chunk: Buffer }[] = [];
   const server = createServer((client) => {
-    const upstream = connect(Number(target.port), target.hostname);
-    const end = () => {
-      client.destroy();
-      upstream.destroy();
-      sockets.delete(client);
-      sockets.delete(upstream);
-    };
-    sockets.add(client).add(upstream);
-    client.on('error', end).on('close', end);
-    upstream.on('error', end).on('close', end);
+    const upstream = pair(client, connect(Number(target.port), target.hostname), sockets);
     client.on('data', (chunk: Buffer) => upstream.write(chunk));
     upstream.on('data', (chunk: Buffer) => (holding ? held.push({ client, chunk }) : client.write(chunk)));
   });
@@ -142,4 +124,18 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Ties a client to its upstream: tracked while open, and either side's end or error closes both. */
+function pair(client: Socket, upstream: Socket, sockets: Set<Socket>): Socket {
+  const end = () => {
+    client.destroy();
+    upstream.destroy();
+    sockets.delete(client);
+    sockets.delete(upstream);
+  };
+  sockets.add(client).add(upstream);
+  client.on('error', end).on('close', end);
+  upstream.on('error', end).on('close', end);
+  return upstream;
 }
