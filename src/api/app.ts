@@ -1,3 +1,5 @@
+import { createPatientSchema } from '../shared/patient/patient-schema.ts';
+import { intakeRules } from './intake/intake-rules.ts';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
@@ -18,7 +20,7 @@ import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
-import { healthRoutes } from './routes/health.ts';
+import { apiHealthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
 import { patientReadRoutes } from './routes/patient-read.ts';
 import { patientRoutes } from './routes/patients.ts';
@@ -72,7 +74,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => intake.flush());
   const accessAudit = createAccessAudit(accessAuditCollection(deps.store.db));
-  const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit };
+  const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit, intakeSchema: createPatientSchema(intakeRules(config)) };
   const authenticate = createAuthenticator(config, createBadKeyLimit(config.AUTH_FAIL_MAX, config.AUTH_FAIL_WINDOW_MS));
 
   const tracing = deps.tracing;
@@ -111,7 +113,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await app.register(metricsRoute, { metrics: routeDeps.metrics, authenticate });
-  await app.register(healthRoutes, { redis: deps.redis });
+  await app.register(apiHealthRoutes, { redis: deps.redis });
   await app.register(docsPlugin, deps);
   await app.register(async (api) => {
     // Patient data and job states must not sit in a browser's or a proxy's cache.

@@ -8,6 +8,7 @@ import type { PatientQueue } from './intake/enqueue.ts';
 import type { AccessAudit } from '../shared/access-audit.ts';
 import type { Intake } from './intake/intake.ts';
 import type { ApiMetrics } from './metrics.ts';
+import type { PatientSchema } from '../shared/patient/patient-schema.ts';
 
 // The types the app and its route plugins share, in a file of their own so that neither imports
 // the other.
@@ -28,4 +29,10 @@ export type AppDeps = {
 };
 
 /** What the route plugins get: the deps plus what buildApp derives from them. */
-export type RouteDeps = AppDeps & { metrics: ApiMetrics; intake: Intake; accessAudit: AccessAudit };
+export type RouteDeps = AppDeps & {
+  metrics: ApiMetrics;
+  intake: Intake;
+  accessAudit: AccessAudit;
+  /** The patient contract as the intake applies it (intake-rules.ts), built once for every route. */
+  intakeSchema: PatientSchema;
+};

@@ -58,6 +58,17 @@ describe('GET /api/patients/{id}', () => {
     const bad = await h.app.inject({ method: 'GET', url: '/api/patients/abc' });
     expect(bad.statusCode).toBe(400);
   });
+
+  it('when a patient of a center with a negative id is stored, then ?center_id= with that id finds it (the field allows any 32-bit integer)', async () => {
+    const stored = await post(h.app, { ...SEED_SAMPLE, id: 11, center_id: -2147483648, cluster_id: null }, { headers: { prefer: 'wait=20' } });
+    expect(stored.statusCode, stored.body).toBe(201);
+    const found = await h.app.inject({ method: 'GET', url: '/api/patients/11?center_id=-2147483648' });
+    expect(found.statusCode, found.body).toBe(200);
+    expect(found.json()).toMatchObject({ id: 11, center_id: -2147483648 });
+    for (const bad of ['-2147483649', '2147483648', '1.5', '-']) {
+      expect((await h.app.inject({ method: 'GET', url: `/api/patients/11?center_id=${bad}` })).statusCode, bad).toBe(400);
+    }
+  });
 });
 
 describe('Idempotency-Key', () => {

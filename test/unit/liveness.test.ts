@@ -2,7 +2,7 @@ import underPressure from '@fastify/under-pressure';
 import Fastify from 'fastify';
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { healthRoutes } from '../../src/api/routes/health.ts';
+import { apiHealthRoutes } from '../../src/api/routes/health.ts';
 
 // Busy is not dead: under overload the API answers 503 to work, but liveness must stay 200, or
 // Kubernetes restarts a pod that is only loaded (and the load moves to the others).
@@ -12,7 +12,7 @@ describe('liveness under pressure', () => {
     // An external health check that fails is the deterministic way to put the plugin under pressure.
     await app.register(underPressure, { healthCheck: async () => false, healthCheckInterval: 60_000 });
     // /health/ready is not called here, so no Redis is needed.
-    await app.register(healthRoutes, { redis: {} as Redis });
+    await app.register(apiHealthRoutes, { redis: {} as Redis });
     app.get('/work', async () => ({ done: true }));
     try {
       await app.ready();

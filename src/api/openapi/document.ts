@@ -11,6 +11,8 @@ import { positiveRange } from './wire-patterns.ts';
 
 type Json = Record<string, unknown>;
 const ROUTE_INT32 = { type: 'string', maxLength: 10, pattern: `^0*${positiveRange(1, 2147483647)}$` };
+// A center id is any 32-bit integer, as the patient's own center_id field (a record may carry a negative one).
+const ROUTE_CENTER = { type: 'string', maxLength: 11, pattern: `^(?:0*${positiveRange(1, 2147483647)}|-0*${positiveRange(1, 2147483648)}|-?0+)$` };
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
 const json = (name: string, extra: Json = {}) => ({ content: { 'application/json': { schema: ref(name), ...extra } } });
 const problem = (description: string, schema: Json = ref('Problem')) => ({ description, content: { 'application/problem+json': { schema } } });
@@ -84,11 +86,11 @@ export function openApiDocument(config: Config): Json {
           parameters: [
             // As the route reads them: 1-10 ASCII digits, 1..2147483647.
             { name: 'id', in: 'path', required: true, schema: ROUTE_INT32 },
-            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: ROUTE_INT32 },
+            { name: 'center_id', in: 'query', required: false, description: 'The center whose patient this is; needed when several centers of the key use the id', schema: ROUTE_CENTER },
           ],
           responses: {
             '200': { description: 'The patient', ...json('Patient') },
-            '400': problem('The id or center_id is not a positive 32-bit integer'),
+            '400': problem('The id is not a positive 32-bit integer, or center_id not a 32-bit integer'),
             '404': problem('No such patient at this key\'s centers'),
             '409': problem('Several centers of this key use the id: add center_id'),
           },

@@ -1,10 +1,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
-import { createPatientSchema, parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient/patient-schema.ts';
+import { parsePatient, toJobPatient, type FieldIssue } from '../../shared/patient/patient-schema.ts';
 import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { statusUrl } from '../intake/enqueue.ts';
-import { intakeRules } from '../intake/intake-rules.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -31,8 +30,7 @@ function withinLines(text: string, max: number): boolean {
   return true;
 }
 
-export async function batchRoutes(app: FastifyInstance, { config, metrics, intake }: RouteDeps): Promise<void> {
-  const schema = createPatientSchema(intakeRules(config));
+export async function batchRoutes(app: FastifyInstance, { config, metrics, intake, intakeSchema: schema }: RouteDeps): Promise<void> {
   const bodyLimit = Math.max(config.API_BODY_LIMIT_BYTES, config.API_BATCH_MAX * 4096);
 
   app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit }, (_req, body, done) => {

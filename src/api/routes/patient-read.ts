@@ -9,15 +9,17 @@ import type { RouteDeps } from '../route-deps.ts';
 
 // `GET /api/patients/{id}`: a stored patient in the old endpoint's shape, for keys that may read it.
 
-/** A positive int32 from a path or query string, else null. */
+/** A positive int32 from a path, else null. */
 const int32 = (text: string): number | null => (/^\d{1,10}$/.test(text) && Number(text) >= 1 && Number(text) <= 2147483647 ? Number(text) : null);
+/** Any int32 from a query string (a center id, as the patient's own field allows), else null. */
+const centerId = (text: string): number | null => (/^-?\d{1,11}$/.test(text) && Number(text) >= -2147483648 && Number(text) <= 2147483647 ? Number(text) || 0 : null);
 
 export async function patientReadRoutes(app: FastifyInstance, { config, store, accessAudit }: RouteDeps): Promise<void> {
   app.get<{ Params: { id: string }; Querystring: { center_id?: string } }>('/api/patients/:id', async (request, reply) => {
     requireScope(request, 'patients:read');
     const id = int32(request.params.id);
-    const center = request.query.center_id === undefined ? undefined : int32(request.query.center_id);
-    if (id === null || center === null) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id (and center_id, if given) must be positive 32-bit integers');
+    const center = request.query.center_id === undefined ? undefined : centerId(request.query.center_id);
+    if (id === null || center === null) throw new AppError('PATIENT_ID_INVALID', 400, 'the patient id must be a positive 32-bit integer, and center_id (if given) a 32-bit integer');
     // Only the key's centers are looked at; another center's patient is "not found" (the audit tells).
     const found = await lookupPatient(store.patients, request.client, id, center);
     await accessAudit.record(readEntry(request, 'patient.read', id, found.outcome));

@@ -1,9 +1,8 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { ValidationError } from '../../shared/errors.ts';
-import { createPatientSchema, parsePatient, toJobPatient } from '../../shared/patient/patient-schema.ts';
+import { parsePatient, toJobPatient } from '../../shared/patient/patient-schema.ts';
 import type { PatientRecord } from '../../shared/queue.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
-import { intakeRules } from '../intake/intake-rules.ts';
 import { statusUrl } from '../intake/enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../intake/idempotency.ts';
 import { answerAfterWait, preferredWait } from '../intake/prefer-wait.ts';
@@ -15,7 +14,7 @@ import type { RouteDeps } from '../route-deps.ts';
 
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { config, metrics, intake } = deps;
-  const schema = createPatientSchema(intakeRules(config));
+  const schema = deps.intakeSchema;
   const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1);
 
   const send = (reply: FastifyReply, answer: StoredAnswer) => {
