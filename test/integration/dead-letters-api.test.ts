@@ -59,20 +59,32 @@ describe('dead letters over HTTP (admin scope)', () => {
   });
 
   it('when an admin replays a letter, then 202 with the new status URL, the letter is marked, and a second replay is 409', async () => {
-    const [id] = (await list(bearer(admin))).json().items.map((l: { id: string }) => l.id);
-    const res = await replay(bearer(admin), id);
-    expect(res.statusCode).toBe(202);
-    const { replayJobId, statusUrl } = res.json();
-    expect(res.headers.location).toBe(statusUrl);
-    expect(statusUrl).toBe(`/api/patients/jobs/${replayJobId}`);
-    // The record is still invalid, so the replay is refused again by the worker: a new letter.
-    await h.settled(replayJobId);
-    expect((await h.app.inject({ method: 'GET', url: statusUrl, headers: bearer(admin) })).json()).toMatchObject({ state: 'failed', patientId: 61 });
-    expect(await h.store.deadLetters.findOne({ _id: id })).toMatchObject({ replayJobId });
-    expect((await list(bearer(admin))).json().items.map((l: { jobId: string }) => l.jobId)).toEqual([replayJobId]);
-    expect((await list(bearer(admin), '?replayed=true')).json().total).toBe(2);
-    expect((await replay(bearer(admin), id)).statusCode).toBe(409);
-    expect((await replay(bearer(admin), 'nope:1-0')).statusCode).toBe(404);
+    // Its own queue and database: the replay adds letters the other tests of this file must not see, in any order.
+    const r = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, admin.entry, ops.entry]) });
+    try {
+      r.startWorker();
+      const [ref] = await r.enqueueJob([{ patient: { ...SEED_SAMPLE, id: 61, isactive: 999 }, receivedAt: Date.now() }]);
+      await r.settled(ref!);
+      await until('the dead letter', 10_000, async () => (await r.store.deadLetters.countDocuments()) === 1);
+      const listIn = (headers: Record<string, string>, query = '') => r.app.inject({ method: 'GET', url: `/api/admin/dead-letters${query}`, headers });
+      const replayIn = (headers: Record<string, string>, id: string) => r.app.inject({ method: 'POST', url: `/api/admin/dead-letters/${encodeURIComponent(id)}/replay`, headers });
+      const [id] = (await listIn(bearer(admin))).json().items.map((l: { id: string }) => l.id);
+      const res = await replayIn(bearer(admin), id);
+      expect(res.statusCode).toBe(202);
+      const { replayJobId, statusUrl } = res.json();
+      expect(res.headers.location).toBe(statusUrl);
+      expect(statusUrl).toBe(`/api/patients/jobs/${replayJobId}`);
+      // The record is still invalid, so the replay is refused again by the worker: a new letter.
+      await r.settled(replayJobId);
+      expect((await r.app.inject({ method: 'GET', url: statusUrl, headers: bearer(admin) })).json()).toMatchObject({ state: 'failed', patientId: 61 });
+      expect(await r.store.deadLetters.findOne({ _id: id })).toMatchObject({ replayJobId });
+      expect((await listIn(bearer(admin))).json().items.map((l: { jobId: string }) => l.jobId)).toEqual([replayJobId]);
+      expect((await listIn(bearer(admin), '?replayed=true')).json().total).toBe(2);
+      expect((await replayIn(bearer(admin), id)).statusCode).toBe(409);
+      expect((await replayIn(bearer(admin), 'nope:1-0')).statusCode).toBe(404);
+    } finally {
+      await r.close();
+    }
   });
 
   it('when an ops key (dashboard viewer) asks the dashboard to retry or clean, then 403; reading works', async () => {

@@ -23,6 +23,7 @@ const version = (id: number, v: number) => ({ ...SEED_SAMPLE, id, modify_time: n
 
 describe('queue partitions on one Redis', () => {
   it('when a worker takes only partition 1 (WORKER_PARTITIONS), then only records of partition 1 are stored and the others wait in their queues', async () => {
+    await h.stopWorker(); // in any order: no worker of all partitions may run beside the one under test
     const ids = Array.from({ length: 40 }, (_, i) => 5000 + i);
     const res = await post('/api/patients/batch', ids.map((id) => ({ ...SEED_SAMPLE, id })));
     expect(res.statusCode).toBe(202);
@@ -78,6 +79,7 @@ describe('queue partitions on one Redis', () => {
   });
 
   it('when a dead letter of one partition is replayed, then its record goes to its patient\'s partition now', async () => {
+    h.startWorker(); // in any order: this test needs a worker of every partition
     // Another producer put a poison record of patient 7001 into partition 0, whatever its hash says.
     const id = Array.from({ length: 50 }, (_, i) => 7000 + i).find((n) => partitionOf({ center_id: SEED_SAMPLE.center_id, id: n }, N) !== 0)!;
     const wrong = new Queue(h.queues[0]!.name, { connection: createRedis(h.config.REDIS_URL, 'producer'), prefix: h.config.QUEUE_PREFIX });
