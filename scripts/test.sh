@@ -16,12 +16,14 @@ if [ $# -gt 0 ]; then exec npx vitest run "$@"; fi
 mkdir -p .data && rm -f .data/test-*.json
 status=0
 # TEST_SHUFFLE=1: files and tests in random order (each file must stand alone); the seed is printed.
-order=(); if [ "${TEST_SHUFFLE:-}" = 1 ]; then order=(--sequence.shuffle); fi
+# A fault or cluster file is one scenario on its own servers and processes, told in steps: there the
+# files are shuffled and each file's steps keep their order.
+order=(); steps=(); if [ "${TEST_SHUFFLE:-}" = 1 ]; then order=(--sequence.shuffle); steps=(--sequence.shuffle.files); fi
 # The fault tests kill and restart real processes and servers and are timing-heavy: they run after
 # the rest, one file at a time, so they never compete with other test files for the 2 cores.
 npx vitest run "${order[@]}" --project unit --project integration --project contract --project browser --reporter=default --reporter=json --outputFile.json=.data/test-main.json || status=$?
-npx vitest run "${order[@]}" --project faults --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-faults.json || status=$?
+npx vitest run "${steps[@]}" --project faults --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-faults.json || status=$?
 # The Redis Cluster tests (issue 11) start a 6-node cluster per test and kill a master: last, one file at a time.
-npx vitest run "${order[@]}" --project cluster --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-cluster.json || status=$?
+npx vitest run "${steps[@]}" --project cluster --no-file-parallelism --reporter=default --reporter=json --outputFile.json=.data/test-cluster.json || status=$?
 node scripts/test-summary.ts .data/test-main.json .data/test-faults.json .data/test-cluster.json
 exit $status
