@@ -60,8 +60,12 @@ describe('npm run import, against the real stack', () => {
   }, 240_000);
 
   it('when the URL, the file or a flag is wrong, then it exits 2 naming the problem', async () => {
+    // Its own small export, imported once (in any order of the tests): a failed --fresh must leave its checkpoint whole.
+    const file = await writeExport(stack.dir, 'ndjson', 20, 5_000_000);
+    const done = runImporter([file.path, '--url', stack.api.url], stack.dir);
+    expect((await done.exited).code, done.output()).not.toBe(2);
     const closed = await freePort();
-    const nowhere = runImporter([join(stack.dir, 'registry-1000000.ndjson'), '--url', `http://127.0.0.1:${closed}`, '--fresh'], stack.dir);
+    const nowhere = runImporter([file.path, '--url', `http://127.0.0.1:${closed}`, '--fresh'], stack.dir);
     expect((await nowhere.exited).code).toBe(2);
     expect(nowhere.output()).toMatch(new RegExp(`import: GET http://127\\.0\\.0\\.1:${closed}/docs/json kept failing for \\d s \\(last: ECONNREFUSED\\)`));
     const missing = runImporter([join(stack.dir, 'nope.csv'), '--url', stack.api.url], stack.dir);
@@ -70,6 +74,6 @@ describe('npm run import, against the real stack', () => {
     const flag = runImporter(['x.txt', '--concurrency', 'many'], stack.dir);
     expect((await flag.exited).code).toBe(2);
     expect(flag.output()).toMatch(/--concurrency must be a number; cannot tell the format of x\.txt|--concurrency must be a number/);
-    expect(readFileSync(join(stack.dir, 'registry-1000000.ndjson.checkpoint.json'), 'utf8')).toContain('"complete":true');
+    expect(readFileSync(`${file.path}.checkpoint.json`, 'utf8')).toContain('"complete":true');
   });
 });
