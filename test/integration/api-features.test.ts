@@ -1,4 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp } from '../../src/api/app.ts';
+import { openProducer } from '../../src/shared/connections.ts';
+import { startTcpProxy } from '../support/fault-proxy.ts';
+import { captureLogger } from '../support/harness.ts';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { until } from '../support/records.ts';
@@ -41,6 +45,32 @@ describe('synchronous mode (Prefer: wait)', () => {
       expect((await idle.recordResult(res.json().jobId)).jobState).toBe('waiting');
     } finally {
       await idle.close();
+    }
+  });
+});
+
+describe('synchronous mode while the database does not answer', () => {
+  it('when the database freezes after the 202 is earned, then Prefer: wait=1 still answers 202 while it is frozen, and the worker stores the record', async () => {
+    // The API reads the stored record back through a proxy that can hold the database's replies; the
+    // file's worker writes directly. The driver's own timeouts are far longer than the test: only the
+    // wait's bound (the seconds asked for plus READ_BACK_MS) can end the request.
+    const proxy = await startTcpProxy(h.config.MONGO_URL);
+    const config = { ...h.config, MONGO_URL: proxy.url, MONGO_TIMEOUT_MS: 120_000 };
+    const producer = openProducer(config, { queueEvents: true });
+    const app = await buildApp({ config, logger: captureLogger('api').logger, queues: producer.queues, redis: producer.redis, store: producer.store, queueEvents: producer.queueEvents });
+    try {
+      expect((await post(app, { ...SEED_SAMPLE, id: 950 }, { headers: { prefer: 'wait=20' } })).statusCode).toBe(201); // the read-back path works
+      proxy.holdReplies(true);
+      const res = await post(app, { ...SEED_SAMPLE, id: 951 }, { headers: { prefer: 'wait=1' } });
+      expect(res.statusCode, res.body).toBe(202);
+      expect(res.headers['preference-applied']).toBe('wait=1');
+      expect(res.json()).toMatchObject({ status: 'queued' });
+      await until('the worker stored 951', 20_000, async () => (await h.store.patients.countDocuments({ id: 951 })) === 1);
+    } finally {
+      proxy.holdReplies(false);
+      await app.close();
+      await producer.close();
+      await proxy.close();
     }
   });
 });

@@ -53,8 +53,9 @@ export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, re
       })
       .catch(() => {}) // Redis down: the enqueue itself answers 503
       .finally(() => (reading = undefined)));
-  return async function check(incoming = 1): Promise<void> {
-    if (Date.now() - readAt >= refreshMs) await withTimeout(refresh(), timeoutMs, () => new QueueUnavailableError());
+  /** `deadline` (epoch ms): the request's own bound, when the read must share it with the enqueue. */
+  return async function check(incoming = 1, deadline = Date.now() + timeoutMs): Promise<void> {
+    if (Date.now() - readAt >= refreshMs) await withTimeout(refresh(), Math.max(1, deadline - Date.now()), () => new QueueUnavailableError());
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
 }

@@ -17,9 +17,10 @@ export type Enqueuer = {
   /**
    * Resolves with one reference per record (`<jobId>-<index>`, `p<partition>-<jobId>-<index>` with
    * several partitions) once Redis has the job(s) holding
-   * them; rejects with QueueUnavailableError (503) if Redis failed or was slower than `timeoutMs`.
+   * them; rejects with QueueUnavailableError (503) if Redis failed or was slower than `timeoutMs`
+   * (or than `deadline`, epoch ms, when the caller has already spent part of that bound).
    */
-  submit: (records: PatientRecord[], bytes: number) => Promise<string[]>;
+  submit: (records: PatientRecord[], bytes: number, deadline?: number) => Promise<string[]>;
   /** Mean records per job over what this process enqueued: turns a queue depth in jobs into records. */
   recordsPerJob: () => number;
   /** Sends what is pending now (shutdown). */
@@ -33,11 +34,11 @@ export type Enqueuer = {
 export function createEnqueuer(o: EnqueuerOptions): Enqueuer {
   const parts = o.queues.map((queue) => createQueueEnqueuer(queue, o));
   const n = parts.length;
-  const submit = async (list: PatientRecord[], bytes: number): Promise<string[]> => {
+  const submit = async (list: PatientRecord[], bytes: number, deadline?: number): Promise<string[]> => {
     // A job holds the records of many requests; each record names its own request's trace.
     const trace = o.traceparent?.();
     if (trace) for (const record of list) record.traceparent = trace;
-    if (n === 1) return parts[0]!.submit(list, bytes);
+    if (n === 1) return parts[0]!.submit(list, bytes, deadline);
     const byPartition = new Map<number, number[]>();
     list.forEach((r, i) => {
       const p = partitionOf(r.patient, n);
@@ -46,7 +47,7 @@ export function createEnqueuer(o: EnqueuerOptions): Enqueuer {
     const refs = new Array<string>(list.length);
     await Promise.all(
       [...byPartition].map(async ([p, at]) => {
-        const got = await parts[p]!.submit(at.map((i) => list[i]!), (bytes * at.length) / list.length);
+        const got = await parts[p]!.submit(at.map((i) => list[i]!), (bytes * at.length) / list.length, deadline);
         at.forEach((i, k) => (refs[i] = partitionedRef(p, n, got[k]!)));
       }),
     );

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../shared/redis.ts';
-import { AppError, QueueUnavailableError } from '../../shared/errors.ts';
+import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
 
 // Idempotency-Key (IETF httpapi draft): the same key with the same body returns the first answer
 // and enqueues nothing; the same key with another body is 422; the same key while the first
@@ -22,11 +22,13 @@ export type Idempotency = {
   begin: (client: string, key: string, body: unknown) => Promise<{ replay?: StoredAnswer; finish: (a: StoredAnswer) => Promise<void>; abort: () => Promise<void> }>;
 };
 
-export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10): Idempotency {
+/** `timeoutMs`: each step waits for Redis at most this long (API_ENQUEUE_TIMEOUT_MS), then 503. */
+export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10, timeoutMs = 1500): Idempotency {
+  const bounded = <T>(step: Promise<T>) => withTimeout(step, timeoutMs, () => new QueueUnavailableError());
   return {
     async begin(client, key, body) {
       try {
-        return await claim(client, key, body);
+        return await bounded(claim(client, key, body));
       } catch (err) {
         if (err instanceof AppError) throw err;
         throw new QueueUnavailableError(); // Redis not reachable: nothing can be promised
@@ -41,10 +43,10 @@ export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds
     // The claim is short-lived: a request that dies before its answer is stored frees the key soon.
     const claimed = await redis.set(redisKey, JSON.stringify({ hash } satisfies Entry), 'EX', Math.min(claimSeconds, ttlSeconds), 'NX');
     const finish = async (answer: StoredAnswer) => {
-      await redis.set(redisKey, JSON.stringify({ hash, answer } satisfies Entry), 'EX', ttlSeconds, 'XX');
+      await bounded(redis.set(redisKey, JSON.stringify({ hash, answer } satisfies Entry), 'EX', ttlSeconds, 'XX'));
     };
     const abort = async () => {
-      await redis.del(redisKey);
+      await bounded(redis.del(redisKey));
     };
     if (claimed === 'OK') return { finish, abort };
     const raw = await redis.get(redisKey);

@@ -35,13 +35,16 @@ export function createIntake(o: IntakeOptions): Intake {
   const guard = createDepthGuard(o.queues, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs, o.enqueueTimeoutMs);
   return {
     async accept(records, bytes, endpoint) {
+      // One bound for the request (API_ENQUEUE_TIMEOUT_MS), shared by the depth read and the enqueue:
+      // a slow Redis answers 503 within it, not within twice it.
+      const deadline = Date.now() + o.enqueueTimeoutMs;
       try {
-        await guard(records.length);
+        await guard(records.length, deadline);
       } catch (err) {
         if (err instanceof BackpressureError) o.metrics.rejected.inc({ reason: 'queue_full' }, records.length);
         throw err;
       }
-      const refs = await enqueuer.submit(records, bytes);
+      const refs = await enqueuer.submit(records, bytes, deadline);
       o.metrics.enqueued.inc({ endpoint }, records.length);
       return refs;
     },

@@ -1,5 +1,6 @@
 import type { Job, QueueEvents } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Patient } from '../../shared/patient/patient-fields.ts';
 import { parseRecordRef, type PatientJobData, type PatientJobResult, type RecordResult } from '../../shared/queue.ts';
 import { readEntry } from '../access-log.ts';
@@ -39,30 +40,44 @@ export async function waitForRecord(job: Job<PatientJobData, PatientJobResult>, 
 
 type Waiting = { jobId: string; patient: Patient; seconds: number; earned: () => FastifyReply | Promise<FastifyReply> };
 
+/** What the stored record's read-back may take beyond the seconds asked for, before the 202 goes out instead. */
+export const READ_BACK_MS = 1000;
+
+type ReadBack = { kind: 'pending' } | { kind: 'failed'; reason: string } | { kind: 'stored'; result: RecordResult; doc: PatientDocument };
+
+async function readBack(request: FastifyRequest, { queues, queueEvents, store }: RouteDeps, w: Waiting): Promise<ReadBack> {
+  const ref = parseRecordRef(w.jobId)!;
+  const job = await queues[ref.partition]!.getJob(ref.jobId);
+  const waited = job ? await waitForRecord(job, ref.index, queueEvents![ref.partition]!, w.seconds) : { kind: 'pending' as const };
+  if (waited.kind !== 'done') return waited;
+  // The stored record goes back only to a key that may read it (a stale write finds a newer one).
+  const found = await lookupPatient(store.patients, request.client, w.patient.id, w.patient.center_id);
+  return found.outcome === 'returned' ? { kind: 'stored', result: waited.result, doc: found.doc } : { kind: 'pending' };
+}
+
 /**
  * After the 202 is earned: the record's own outcome within the seconds asked for (201/200 with the
- * stored record, 422 if the worker refused it), else the 202 itself. Nothing here can undo the 202.
+ * stored record, 422 if the worker refused it), else the 202 itself. Nothing here can undo the 202,
+ * and nothing holds it longer than the wait plus READ_BACK_MS (a slow Redis or database included).
  */
 export async function answerAfterWait(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, w: Waiting): Promise<FastifyReply> {
-  const { queues, queueEvents, store, accessAudit, config } = deps;
-  if (!queueEvents) return w.earned();
+  if (!deps.queueEvents) return w.earned();
+  reply.header('preference-applied', `wait=${w.seconds}`);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ kind: 'pending' }>((resolve) => (timer = setTimeout(() => resolve({ kind: 'pending' }), w.seconds * 1000 + READ_BACK_MS)));
   try {
-    reply.header('preference-applied', `wait=${w.seconds}`);
-    const ref = parseRecordRef(w.jobId)!;
-    const job = await queues[ref.partition]!.getJob(ref.jobId);
-    const waited = job ? await waitForRecord(job, ref.index, queueEvents[ref.partition]!, w.seconds) : { kind: 'pending' as const };
-    if (waited.kind === 'pending') return await w.earned();
-    if (waited.kind === 'failed') {
-      return await sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: waited.reason, jobId: w.jobId });
+    const got = await Promise.race([readBack(request, deps, w), late]);
+    if (got.kind === 'pending') return await w.earned();
+    if (got.kind === 'failed') {
+      return await sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: got.reason, jobId: w.jobId });
     }
-    // The stored record goes back only to a key that may read it (a stale write finds a newer one).
-    const found = await lookupPatient(store.patients, request.client, w.patient.id, w.patient.center_id);
-    if (found.outcome !== 'returned') return await w.earned();
-    await accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned'));
-    reply.header('x-ingest-outcome', waited.result.outcome).header('location', `/api/patients/${w.patient.id}`);
-    return await reply.code(waited.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(found.doc, config.PATIENT_TIME_ZONE));
+    await deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned'));
+    reply.header('x-ingest-outcome', got.result.outcome).header('location', `/api/patients/${w.patient.id}`);
+    return await reply.code(got.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(got.doc, deps.config.PATIENT_TIME_ZONE));
   } catch (err) {
     request.log.warn({ err: { name: (err as Error).name } }, 'waiting for the worker failed; answering 202');
     return w.earned();
+  } finally {
+    clearTimeout(timer);
   }
 }

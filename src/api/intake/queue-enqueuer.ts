@@ -20,11 +20,15 @@ export type QueueEnqueuerOptions = {
 };
 
 type Waiter = { start: number; count: number; resolve: (refs: string[]) => void; reject: (err: unknown) => void };
-type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[] };
+/** `deadline`: the earliest of its submitters' (epoch ms); the job's add is bounded by it. */
+type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[]; deadline: number };
 
 export type QueueEnqueuer = {
-  /** One reference per record (`<jobId>-<index>`) once Redis has the job(s) holding them. */
-  submit: (records: PatientRecord[], bytes: number) => Promise<string[]>;
+  /**
+   * One reference per record (`<jobId>-<index>`) once Redis has the job(s) holding them. `deadline`
+   * (epoch ms, default now + timeoutMs): the submitter's own bound, which may already be partly spent.
+   */
+  submit: (records: PatientRecord[], bytes: number, deadline?: number) => Promise<string[]>;
   flush: () => void;
   counts: () => { jobs: number; records: number };
 };
@@ -51,7 +55,8 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
       groups.length === 1
         ? queue.add(JOB_NAME, { records: groups[0]!.records }).then((job) => [job])
         : queue.addBulk(groups.map((g) => ({ name: JOB_NAME, data: { records: g.records } })));
-    const confirmed = withTimeout(adding, timeoutMs, () => new QueueUnavailableError()).then(async (added) => (confirming ? (await (await confirming)(), added) : added));
+    const ms = Math.max(1, Math.min(...groups.map((g) => g.deadline)) - Date.now());
+    const confirmed = withTimeout(adding, ms, () => new QueueUnavailableError()).then(async (added) => (confirming ? (await (await confirming)(), added) : added));
     confirmed.then(
       (added) =>
         groups.forEach((g, i) => {
@@ -73,19 +78,20 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
     if (group) send([group]);
   };
 
-  const join = (group: Group, list: PatientRecord[], bytes: number, waiter: Omit<Waiter, 'start' | 'count'>) => {
+  const join = (group: Group, list: PatientRecord[], bytes: number, waiter: Omit<Waiter, 'start' | 'count'>, deadline: number) => {
     group.waiters.push({ ...waiter, start: group.records.length, count: list.length });
+    group.deadline = Math.min(group.deadline, deadline);
     for (const r of list) group.records.push(r);
     group.bytes += bytes;
   };
 
-  const submit = (list: PatientRecord[], bytes: number) =>
+  const submit = (list: PatientRecord[], bytes: number, deadline = Date.now() + timeoutMs) =>
     new Promise<string[]>((resolve, reject) => {
       if (list.length === 0) return resolve([]);
-      if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, resolve, reject);
+      if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, deadline, resolve, reject);
       if (open && (open.records.length + list.length > maxRecords || open.bytes + bytes > maxBytes)) flush();
-      open ??= { records: [], bytes: 0, waiters: [] };
-      join(open, list, bytes, { resolve, reject });
+      open ??= { records: [], bytes: 0, waiters: [], deadline };
+      join(open, list, bytes, { resolve, reject }, deadline);
       if (!scheduled) {
         scheduled = true;
         // After the I/O of this turn: every request parsed in it shares the job.
@@ -94,7 +100,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
     });
 
   /** A big submission: its own jobs, each within the bounds, in one addBulk; one answer for all. */
-  const sendAlone = (list: PatientRecord[], bytes: number, resolve: (refs: string[]) => void, reject: (err: unknown) => void) => {
+  const sendAlone = (list: PatientRecord[], bytes: number, deadline: number, resolve: (refs: string[]) => void, reject: (err: unknown) => void) => {
     const perRecord = bytes / list.length;
     const size = Math.max(1, Math.min(maxRecords, Math.floor(maxBytes / Math.max(perRecord, 1))));
     const groups: Group[] = [];
@@ -105,7 +111,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
       const chunk = list.slice(start, start + size);
       const at = groups.length;
       pending++;
-      const group: Group = { records: [], bytes: 0, waiters: [] };
+      const group: Group = { records: [], bytes: 0, waiters: [], deadline };
       join(group, chunk, chunk.length * perRecord, {
         resolve: (refs) => {
           parts[at] = refs;
@@ -115,7 +121,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
           if (!failed) reject(err);
           failed = true;
         },
-      });
+      }, deadline);
       groups.push(group);
     }
     send(groups);
