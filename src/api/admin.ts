@@ -4,7 +4,7 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireScope } from './auth.ts';
 import { boardGuard, hideBoardControls } from './board-guard.ts';
-import type { PatientQueue } from './intake/enqueue.ts';
+import type { PatientQueue } from '../shared/queue.ts';
 
 const HIDDEN = '[hidden: patient data is not shown here]';
 

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../shared/errors.ts';
-import type { PatientQueue } from './intake/enqueue.ts';
+import type { PatientQueue } from '../shared/queue.ts';
 
 // bull-board has one switch for all of its actions (readOnlyMode), and retries need it off. So the
 // dashboard runs with it off, and this guard lets through reads and retries of FAILED jobs only:

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { requireScope } from './auth.ts';
 import { allPartitions, registerQueueDepth } from '../shared/queue-metrics.ts';
-import type { PatientQueue } from './intake/enqueue.ts';
+import type { PatientQueue } from '../shared/queue.ts';
 
 // Prometheus metrics of the API. Labels are routes, methods, status codes, reasons and queue
 // states and partitions: never ids or patient values.

@@ -4,7 +4,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { Tracing } from '../shared/tracing/tracing.ts';
-import type { PatientQueue } from './intake/enqueue.ts';
+import type { PatientQueue } from '../shared/queue.ts';
 import type { AccessAudit } from '../shared/access-audit.ts';
 import type { Intake } from './intake/intake.ts';
 import type { ApiMetrics } from './metrics.ts';

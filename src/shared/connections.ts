@@ -7,11 +7,11 @@ import { closer } from './close.ts';
 import type { Config } from './config/config.ts';
 import type { Logger } from './logger.ts';
 import { createStore, type Store } from './mongo.ts';
-import { queueSettings, type PatientJobData, type PatientJobResult, type QueueSettings } from './queue.ts';
+import { queueSettings, type PatientJobData, type PatientJobResult, type PatientQueue, type QueueSettings } from './queue.ts';
 import { redisFor, type RedisClient } from './redis.ts';
 import type { Tracing } from './tracing/tracing.ts';
+import { errorSummary } from './errors.ts';
 
-export type PatientQueue = Queue<PatientJobData, PatientJobResult>;
 
 /** How long each resource may take to say goodbye before the next one closes. */
 export const CLOSE_EACH_MS = 2000;
@@ -19,7 +19,7 @@ export const CLOSE_EACH_MS = 2000;
 type Options = { logger?: Logger; tracing?: Tracing | undefined };
 
 const report = (logger: Logger | undefined, what: string, queue?: string) => (err: Error) =>
-  logger?.warn({ err: { name: err.name, message: err.message }, ...(queue ? { queue } : {}) }, `${what} error`);
+  logger?.warn({ err: errorSummary(err), ...(queue ? { queue } : {}) }, `${what} error`);
 
 /** Producer side (API, CLIs, tests): one queue per partition on one fail-fast connection, and the store. */
 export function openProducer(config: Config, opts: Options & { queueEvents?: boolean } = {}) {

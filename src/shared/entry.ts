@@ -1,6 +1,7 @@
 // Helpers for the two entry points (src/api/server.ts, src/worker/main.ts) only.
 import { ConfigError, loadConfig, type Config } from './config/config.ts';
 import type { Logger } from './logger.ts';
+import { errorSummary } from './errors.ts';
 
 /** Invalid configuration stops the process with one line naming the variables, exit code 2. */
 export function loadConfigOrExit<C = Config>(processName: string, env: Record<string, string | undefined>, load: (env: Record<string, string | undefined>) => C = loadConfig as never): C {
@@ -36,7 +37,7 @@ export function onShutdown(logger: Logger, hardLimitMs: number, stop: () => Prom
         process.exit(0);
       },
       (err: unknown) => {
-        logger.error({ err: { name: (err as Error)?.name, code: (err as { code?: unknown })?.code } }, 'error while stopping');
+        logger.error({ err: errorSummary(err) }, 'error while stopping');
         process.exit(1);
       },
     );

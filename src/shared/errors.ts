@@ -36,3 +36,14 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
+
+/**
+ * What a log line may say of a thrown error: its class and its code (`ECONNREFUSED`, our own
+ * `QUEUE_UNAVAILABLE`, a driver's number), never its message, which a server or driver may build
+ * from a command's arguments.
+ */
+export function errorSummary(err: unknown): { name: string; code?: string | number } {
+  const e = err as { name?: unknown; code?: unknown } | null | undefined;
+  const code = e?.code;
+  return { name: typeof e?.name === 'string' ? e.name : typeof err, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) };
+}

@@ -1,4 +1,4 @@
-import type { JobsOptions } from 'bullmq';
+import type { JobsOptions, Queue } from 'bullmq';
 import type { Config } from './config/config.ts';
 import { partitionQueueNames } from './partitions.ts';
 
@@ -90,3 +90,6 @@ export function queueSettings(config: Config): QueueSettings {
 export function idOf(value: unknown): number | null {
   return value !== null && value !== '' && Number.isSafeInteger(Number(value)) ? Number(value) : null;
 }
+
+/** One partition's queue, as the API, the CLIs and the worker's producers hold it. */
+export type PatientQueue = Queue<PatientJobData, PatientJobResult>;

@@ -18,6 +18,7 @@ import { ensureIndexes } from './write/indexes.ts';
 import { connectMongo, prepare, stopInPhases } from './lifecycle.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write/write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write/write-strategy.ts';
+import { errorSummary } from '../shared/errors.ts';
 
 export type WorkerDeps = {
   config: Config;
@@ -68,7 +69,7 @@ export function createWorker({ config, connection, store, logger, observer, trac
     ready(createPatientStore({ patients: store.patients, strategy: prepared }));
     logger.info({ server: prepared.name, partitions: chosen }, 'MongoDB answered, indexes in place; taking jobs');
     stopSweeps = partitions.map(({ failedJobs, queueName }) => startDeadLetterSweep({ queue: failedJobs, store, queueName, everyMs: config.DEAD_LETTER_SWEEP_MS, logger }));
-    for (const { worker } of partitions) worker.run().catch((err: unknown) => logger.error({ err: { name: (err as Error).name, message: (err as Error).message } }, 'worker stopped running'));
+    for (const { worker } of partitions) worker.run().catch((err: unknown) => logger.error({ err: errorSummary(err) }, 'worker stopped running'));
   });
 
   const close = (after?: () => Promise<unknown>) =>

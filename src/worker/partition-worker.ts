@@ -9,6 +9,7 @@ import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-le
 import type { InFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
 import { createJobHandler, type HandlerDeps, type PatientJob } from './job-handler.ts';
+import { errorSummary } from '../shared/errors.ts';
 
 // One BullMQ Worker per queue partition this process takes (WORKER_PARTITIONS), each with its own
 // handler (dead letters keyed by its queue, references naming its partition) and a Queue handle on
@@ -50,7 +51,7 @@ export function createPartitionWorker(partition: number, queueName: string, part
     removeOnFail: keep(config.JOB_KEEP_FAILED, config.JOB_KEEP_FAILED_AGE_S),
   });
   // Without a listener an 'error' event (Redis gone) would crash the process; BullMQ reconnects.
-  worker.on('error', (err) => logger.warn({ err: { name: err.name, message: err.message } }, 'worker connection error'));
+  worker.on('error', (err) => logger.warn({ err: errorSummary(err) }, 'worker connection error'));
   // Failed for good outside our processor's reach (it records its own): make sure a letter exists.
   worker.on('failed', (job) => {
     if (!job || job.finishedOn === undefined) return; // a retry, not the end

@@ -1,7 +1,8 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createDepthGuard } from '../../src/api/intake/backpressure.ts';
-import { createQueueEnqueuer, type PatientQueue } from '../../src/api/intake/queue-enqueuer.ts';
+import { createQueueEnqueuer } from '../../src/api/intake/queue-enqueuer.ts';
+import type { PatientQueue } from '../../src/shared/queue.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
 

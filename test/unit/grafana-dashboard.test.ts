@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../../src/api/metrics.ts';
-import type { PatientQueue } from '../../src/api/intake/enqueue.ts';
+import type { PatientQueue } from '../../src/shared/queue.ts';
 import { createWorkerMetrics } from '../../src/worker/metrics.ts';
 
 // The Grafana dashboard (deploy/grafana/patient-ingestion.json) queries only metrics the code

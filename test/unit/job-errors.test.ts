@@ -1,6 +1,7 @@
 import { MongoNetworkError } from 'mongodb';
 import { describe, expect, it } from 'vitest';
 import { classifyError, JobError } from '../../src/worker/job-errors.ts';
+import { errorSummary } from '../../src/shared/errors.ts';
 import { bulkOutcome, commandError, duplicateKey, networkError, selectionError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
 
 // The errors are built by the driver's own code paths (test/support/driver-errors.ts).
@@ -56,5 +57,19 @@ describe('classifyError on driver 7.9 bulk errors', () => {
     const err = classifyError(new TypeError('cannot read fullname of "Somchai"'));
     expect({ code: err.code, permanent: err.permanent, message: err.message }).toEqual({ code: 'WORKER_ERROR', permanent: false, message: 'unexpected error (TypeError)' });
     expect(classifyError('a string').message).toBe('unexpected error (string)');
+  });
+});
+
+describe('errorSummary (what a log line says of an error)', () => {
+  it('when a driver error carries a message built from a command\'s arguments, then only its class and code are kept', () => {
+    const err = Object.assign(new Error('ERR value "สมชาย ใจดี" is not an integer'), { code: 'ERR' });
+    expect(errorSummary(err)).toEqual({ name: 'Error', code: 'ERR' });
+    expect(JSON.stringify(errorSummary(err))).not.toContain('สมชาย');
+  });
+
+  it('when the thrown value is not an Error, then its type stands for its name', () => {
+    expect(errorSummary('a string with a value')).toEqual({ name: 'string' });
+    expect(errorSummary(undefined)).toEqual({ name: 'undefined' });
+    expect(errorSummary(Object.assign(new TypeError('x'), { code: 11000 }))).toEqual({ name: 'TypeError', code: 11000 });
   });
 });

@@ -1,7 +1,7 @@
 import { Cluster } from 'ioredis';
 import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
 import type { RedisClient } from '../../shared/redis.ts';
-import type { PatientQueue } from './enqueue.ts';
+import type { PatientQueue } from '../../shared/queue.ts';
 
 export class BackpressureError extends AppError {
   constructor() {

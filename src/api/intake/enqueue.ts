@@ -1,8 +1,7 @@
 import { partitionOf } from '../../shared/partitions.ts';
-import { partitionedRef, type PatientRecord } from '../../shared/queue.ts';
-import { createQueueEnqueuer, type PatientQueue, type QueueEnqueuerOptions } from './queue-enqueuer.ts';
+import { partitionedRef, type PatientQueue, type PatientRecord } from '../../shared/queue.ts';
+import { createQueueEnqueuer, type QueueEnqueuerOptions } from './queue-enqueuer.ts';
 
-export type { PatientQueue } from './queue-enqueuer.ts';
 
 export const statusUrl = (ref: string) => `/api/patients/jobs/${ref}`;
 

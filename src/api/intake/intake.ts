@@ -2,7 +2,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { PatientRecord } from '../../shared/queue.ts';
 import type { ConfirmReplicas } from '../../shared/replica-wait.ts';
 import { BackpressureError, createDepthGuard } from './backpressure.ts';
-import { createEnqueuer, type PatientQueue } from './enqueue.ts';
+import { createEnqueuer } from './enqueue.ts';
+import type { PatientQueue } from '../../shared/queue.ts';
 import type { ApiMetrics } from '../metrics.ts';
 
 // The one path from validated records to an acknowledged enqueue, for the single and the batch

@@ -8,6 +8,7 @@ import { lookupPatient } from '../patient-lookup.ts';
 import { toPatientResponse } from '../patient-response.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
+import { errorSummary } from '../../shared/errors.ts';
 
 // `Prefer: wait=N` (RFC 7240) for clients written against the old synchronous endpoint.
 
@@ -75,7 +76,7 @@ export async function answerAfterWait(request: FastifyRequest, reply: FastifyRep
     reply.header('x-ingest-outcome', got.result.outcome).header('location', `/api/patients/${w.patient.id}`);
     return await reply.code(got.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(got.doc, deps.config.PATIENT_TIME_ZONE));
   } catch (err) {
-    request.log.warn({ err: { name: (err as Error).name } }, 'waiting for the worker failed; answering 202');
+    request.log.warn({ err: errorSummary(err) }, 'waiting for the worker failed; answering 202');
     return w.earned();
   } finally {
     clearTimeout(timer);

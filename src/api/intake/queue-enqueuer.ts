@@ -1,13 +1,10 @@
-import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
-import { JOB_NAME, recordRef, type PatientJobData, type PatientJobResult, type PatientRecord } from '../../shared/queue.ts';
+import { AppError, errorSummary, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
+import { JOB_NAME, recordRef, type PatientQueue, type PatientRecord } from '../../shared/queue.ts';
 import type { ConfirmReplicas } from '../../shared/replica-wait.ts';
 
 // One partition's group commit (src/api/intake/enqueue.ts splits the records by partition first).
 
-export type { PatientQueue } from '../../shared/connections.ts';
-import type { PatientQueue } from '../../shared/connections.ts';
 
 export type QueueEnqueuerOptions = {
   /** A job holds at most this many records and about this many bytes of them. */
@@ -64,7 +61,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
           for (const w of g.waiters) w.resolve(Array.from({ length: w.count }, (_, k) => recordRef(jobId, w.start + k)));
         }),
       (err: unknown) => {
-        log.warn({ err: { name: (err as Error).name, message: (err as Error).message }, jobs: groups.length, queue: queue.name }, 'enqueue failed');
+        log.warn({ err: errorSummary(err), jobs: groups.length, queue: queue.name }, 'enqueue failed');
         const answer = err instanceof AppError ? err : new QueueUnavailableError();
         for (const g of groups) for (const w of g.waiters) w.reject(answer);
       },
