@@ -63,15 +63,18 @@ export function openConsumer(config: Config) {
   const redis: RedisClient = redisFor(config, 'worker');
   redis.on('error', () => {}); // the worker's own listeners report connection trouble
   const store: Store = createStore(config);
-  /** Queue handles for counts (metrics) of the given partitions, on the same connection (non-blocking commands only). */
-  const countQueues = (partitions: number[]) => {
+  /**
+   * One Queue handle per given partition, on the same connection (non-blocking commands only): the
+   * worker's metrics count through them and its dead-letter sweep reads their failed jobs.
+   */
+  const partitionQueues = (partitions: number[]) => {
     const { names, prefix } = queueSettings(config);
     return partitions.map((partition) => {
-      const queue = new Queue(names[partition]!, { connection: redis, prefix });
+      const queue: PatientQueue = new Queue<PatientJobData, PatientJobResult>(names[partition]!, { connection: redis, prefix });
       queue.on('error', () => {});
       return { partition, queue };
     });
   };
   const close = closer(CLOSE_EACH_MS, [() => store.close(), () => redis.disconnect()]);
-  return { redis, store, countQueues, close };
+  return { redis, store, partitionQueues, close };
 }

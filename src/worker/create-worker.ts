@@ -11,7 +11,7 @@ import { createPatientStore, type PatientStore } from './write/batch-write.ts';
 import { startDeadLetterSweep } from './dead-letters/dead-letter-sweep.ts';
 import { createInFlight } from './in-flight.ts';
 import type { PatientJob } from './job-handler.ts';
-import { createPartitionWorker, type PartitionWorker } from './partition-worker.ts';
+import { createPartitionWorker, type PartitionWorker, type PartitionWorkerDeps } from './partition-worker.ts';
 import type { ProcessorDeps } from './process-patient-job.ts';
 import type { JobObserver } from './observer.ts';
 import { ensureIndexes } from './write/indexes.ts';
@@ -28,6 +28,8 @@ export type WorkerDeps = {
   observer?: JobObserver;
   /** Set when tracing is on (src/shared/tracing/tracing.ts): BullMQ's job spans, linked to each record's request. */
   tracing?: Tracing;
+  /** Queue handles the process holds already (by partition): the dead-letter sweep reads through them instead of its own. */
+  queueOf?: PartitionWorkerDeps['queueOf'];
 };
 
 export type PatientWorker = {
@@ -38,7 +40,7 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-export function createWorker({ config, connection, store, logger, observer, tracing }: WorkerDeps): PatientWorker {
+export function createWorker({ config, connection, store, logger, observer, tracing, queueOf }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   // The write path is built once the server has answered and said what it is (buildInfo).
   let ready: (s: PatientStore) => void = () => {};
@@ -56,7 +58,7 @@ export function createWorker({ config, connection, store, logger, observer, trac
   };
   const { names } = queueSettings(config);
   const chosen = parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]; // checked by loadConfig
-  const partitions = chosen.map((p) => createPartitionWorker(p, names[p]!, names.length, { config, connection, store, logger, inFlight, handler, tracing }));
+  const partitions = chosen.map((p) => createPartitionWorker(p, names[p]!, names.length, { config, connection, store, logger, inFlight, handler, tracing, queueOf }));
   let stopSweeps: (() => void)[] = [];
   let closing: Promise<void> | undefined;
 

@@ -13,7 +13,8 @@ import { errorSummary } from '../shared/errors.ts';
 
 // One BullMQ Worker per queue partition this process takes (WORKER_PARTITIONS), each with its own
 // handler (dead letters keyed by its queue, references naming its partition) and a Queue handle on
-// its failed jobs for the dead-letter sweep. All share the process's write path and connection.
+// its failed jobs for the dead-letter sweep (the process's own handle of that queue when it has one:
+// the metrics' counts). All share the process's write path and connection.
 
 export type PartitionWorker = { partition: number; queueName: string; worker: Worker<PatientJobData, PatientJobResult>; failedJobs: Queue<PatientJobData> };
 
@@ -26,6 +27,8 @@ export type PartitionWorkerDeps = {
   /** What every partition's handler shares (the write path, schema, observer, retry delay). */
   handler: Omit<HandlerDeps, 'queueName' | 'refOf' | 'logger'>;
   tracing?: Tracing;
+  /** The process's Queue handle of a partition, if it holds one already (run-worker.ts: the counts). */
+  queueOf?: (partition: number) => Queue<PatientJobData> | undefined;
 };
 
 export function createPartitionWorker(partition: number, queueName: string, partitions: number, deps: PartitionWorkerDeps): PartitionWorker {
@@ -61,7 +64,7 @@ export function createPartitionWorker(partition: number, queueName: string, part
       logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
     });
   });
-  const failedJobs = new Queue<PatientJobData>(queueName, { connection, prefix: config.QUEUE_PREFIX });
+  const failedJobs = deps.queueOf?.(partition) ?? new Queue<PatientJobData>(queueName, { connection, prefix: config.QUEUE_PREFIX });
   failedJobs.on('error', () => {}); // the worker's own listener reports connection trouble
   return { partition, queueName, worker, failedJobs };
 }

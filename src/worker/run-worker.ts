@@ -13,11 +13,12 @@ import type { Tracing } from '../shared/tracing/tracing.ts';
 
 export async function runWorker(config: Config, tracing: Tracing | undefined): Promise<void> {
   const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-  const { redis: connection, store, countQueues, close: closeConnections } = openConsumer(config);
-  // Queue counts for the metrics: this process's partitions.
-  const counts = countQueues(parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]);
+  const { redis: connection, store, partitionQueues, close: closeConnections } = openConsumer(config);
+  // One Queue handle per partition this process takes: the metrics' counts and the dead-letter sweep.
+  const counts = partitionQueues(parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]);
   const metrics = createWorkerMetrics(counts);
-  const { close } = createWorker({ config, connection, store, logger, observer: createObserver(metrics, createAuditLog(store.audit)), tracing });
+  const queueOf = (partition: number) => counts.find((c) => c.partition === partition)?.queue;
+  const { close } = createWorker({ config, connection, store, logger, observer: createObserver(metrics, createAuditLog(store.audit)), tracing, queueOf });
   const http = await buildWorkerHttp({ redis: connection, store, metrics, logger });
   await http.listen({ host: config.WORKER_HTTP_HOST, port: config.WORKER_HTTP_PORT });
   logger.info({ queue: config.QUEUE_NAME, partitions: counts.map((c) => c.partition), concurrency: config.WORKER_CONCURRENCY }, 'worker started');
