@@ -12,7 +12,6 @@ import { redisFor, type RedisClient } from './redis.ts';
 import type { Tracing } from './tracing/tracing.ts';
 import { errorSummary } from './errors.ts';
 
-
 /** How long each resource may take to say goodbye before the next one closes. */
 export const CLOSE_EACH_MS = 2000;
 

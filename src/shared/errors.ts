@@ -43,7 +43,9 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
  * from a command's arguments.
  */
 export function errorSummary(err: unknown): { name: string; code?: string | number } {
-  const e = err as { name?: unknown; code?: unknown } | null | undefined;
-  const code = e?.code;
+  const e = err as { name?: unknown; code?: unknown; message?: unknown } | null | undefined;
+  // Redis replies (ReplyError) carry no code: their first word is one (NOAUTH, READONLY, OOM, MISCONF).
+  const replyCode = e?.name === 'ReplyError' && typeof e.message === 'string' ? /^[A-Z][A-Z_]{1,30}(?=\s|$)/.exec(e.message)?.[0] : undefined;
+  const code = e?.code ?? replyCode;
   return { name: typeof e?.name === 'string' ? e.name : typeof err, ...(typeof code === 'string' || typeof code === 'number' ? { code } : {}) };
 }

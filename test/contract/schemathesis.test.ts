@@ -75,9 +75,10 @@ describe('the OpenAPI document against the running service (schemathesis)', () =
       // source of its lambdas) share one recursion counter and fail at random with "SystemError: AST
       // constructor recursion depth mismatch" (python/cpython#106905; seen here with 3.11.7).
       '--workers', '1',
-      // Above the server's own worst case here (the wide enqueue bound for the idempotency claim and
-      // for the enqueue, plus API_WAIT_MAX_S and READ_BACK_MS): a request that still gets no answer
-      // is a server that does not keep its bounds, not a busy machine (schemathesis' default is 10 s).
+      // Above the server's own worst case here (one wide enqueue bound for the idempotency claim and
+      // the enqueue, one for storing the key's answer, plus API_WAIT_MAX_S and READ_BACK_MS): a request
+      // that still gets no answer is a server that breaks its bounds, not a busy machine
+      // (schemathesis' default is 10 s).
       '--request-timeout', String(REQUEST_TIMEOUT_S),
       // A hypothesis health check, not an API check: it fails when generating the patient bodies
       // (exact int32/date patterns) takes long in wall-clock time, which on 2 shared, busy cores it

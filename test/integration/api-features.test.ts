@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { openProducer } from '../../src/shared/connections.ts';
-import { startTcpProxy } from '../support/fault-proxy.ts';
+import { startMongoProxy } from '../support/fault-proxy.ts';
 import { captureLogger } from '../support/harness.ts';
 import { PATIENT_FIELD_NAMES, SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
@@ -50,24 +50,33 @@ describe('synchronous mode (Prefer: wait)', () => {
 });
 
 describe('synchronous mode while the database does not answer', () => {
-  it('when the database freezes after the 202 is earned, then Prefer: wait=1 still answers 202 while it is frozen, and the worker stores the record', async () => {
-    // The API reads the stored record back through a proxy that can hold the database's replies; the
-    // file's worker writes directly. The driver's own timeouts are far longer than the test: only the
-    // wait's bound (the seconds asked for plus READ_BACK_MS) can end the request.
-    const proxy = await startTcpProxy(h.config.MONGO_URL);
+  it('when the database holds the read-back of the stored record, then Prefer: wait=5 still answers the 202 while it is held, and the worker has stored the record; the same when only the access-audit entry is held', { timeout: 60_000 }, async () => {
+    // The API reads through a proxy that holds its `find`s on patients; the file's worker writes
+    // directly. The driver's own timeouts are far longer than the test: only the wait's bound (the
+    // seconds asked for plus READ_BACK_MS) can end the request.
+    const proxy = await startMongoProxy(h.config.MONGO_URL);
     const config = { ...h.config, MONGO_URL: proxy.url, MONGO_TIMEOUT_MS: 120_000 };
     const producer = openProducer(config, { queueEvents: true });
     const app = await buildApp({ config, logger: captureLogger('api').logger, queues: producer.queues, redis: producer.redis, store: producer.store, queueEvents: producer.queueEvents });
     try {
       expect((await post(app, { ...SEED_SAMPLE, id: 950 }, { headers: { prefer: 'wait=20' } })).statusCode).toBe(201); // the read-back path works
-      proxy.holdReplies(true);
-      const res = await post(app, { ...SEED_SAMPLE, id: 951 }, { headers: { prefer: 'wait=1' } });
+      proxy.hold(true, (cmd) => cmd.name === 'find' && cmd.collection === 'patients');
+      const res = await post(app, { ...SEED_SAMPLE, id: 951 }, { headers: { prefer: 'wait=5' } });
       expect(res.statusCode, res.body).toBe(202);
-      expect(res.headers['preference-applied']).toBe('wait=1');
+      expect(res.headers['preference-applied']).toBe('wait=5');
       expect(res.json()).toMatchObject({ status: 'queued' });
-      await until('the worker stored 951', 20_000, async () => (await h.store.patients.countDocuments({ id: 951 })) === 1);
+      // The record was stored and its read-back reached the database, where it still waits.
+      expect(proxy.held(), 'the read-back of 951 is held at the proxy').toBeGreaterThan(0);
+      expect(await h.store.patients.countDocuments({ id: 951 })).toBe(1);
+      // The record is found, but its access-audit entry cannot be written: no record goes out unaudited.
+      proxy.hold(false);
+      proxy.hold(true, (cmd) => cmd.name === 'insert' && cmd.collection === 'access_audit');
+      const unaudited = await post(app, { ...SEED_SAMPLE, id: 952 }, { headers: { prefer: 'wait=5' } });
+      expect(unaudited.statusCode, unaudited.body).toBe(202);
+      expect(unaudited.json()).not.toHaveProperty('hn');
+      expect(proxy.held(), 'the audit entry of 952 is held at the proxy').toBeGreaterThan(0);
     } finally {
-      proxy.holdReplies(false);
+      proxy.hold(false);
       await app.close();
       await producer.close();
       await proxy.close();

@@ -22,6 +22,8 @@ export type MongoProxy = {
   refuse: (on: boolean) => void;
   /** While on, matching commands (by default every request, handshakes too) wait unanswered; off sends what waited. */
   hold: (on: boolean, match?: (cmd: WireCommand) => boolean) => void;
+  /** How many commands wait unanswered now. */
+  held: () => number;
   close: () => Promise<void>;
 };
 
@@ -86,6 +88,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
       holding = !on ? undefined : match ? (cmd) => cmd !== undefined && match(cmd) : () => true;
       if (!on) for (const { upstream, frame } of held.splice(0)) if (!upstream.destroyed) upstream.write(frame);
     },
+    held: () => held.length,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

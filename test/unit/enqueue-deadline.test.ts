@@ -1,7 +1,10 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createDepthGuard } from '../../src/api/intake/backpressure.ts';
+import { createEnqueuer } from '../../src/api/intake/enqueue.ts';
+import { createIntake } from '../../src/api/intake/intake.ts';
 import { createQueueEnqueuer } from '../../src/api/intake/queue-enqueuer.ts';
+import type { ApiMetrics } from '../../src/api/metrics.ts';
 import type { PatientQueue } from '../../src/shared/queue.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import type { PatientRecord } from '../../src/shared/queue.ts';
@@ -30,13 +33,44 @@ describe('the enqueue deadline', () => {
     expect(outcome()).toBe('QUEUE_UNAVAILABLE');
   });
 
-  it('when two submitters share a job, then the job is bounded by the earlier deadline and both get the 503', async () => {
+  it('when two submitters share a job and one has only 100 ms of its bound left, then that one gets the 503 at 100 ms and the other waits out its own bound', async () => {
     vi.useFakeTimers();
     const enqueuer = createQueueEnqueuer(frozenQueue, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
-    const late = watch(enqueuer.submit([record(1)], 100));
-    const early = watch(enqueuer.submit([record(2)], 100, Date.now() + 100));
+    const fresh = watch(enqueuer.submit([record(1)], 100));
+    const spent = watch(enqueuer.submit([record(2)], 100, Date.now() + 100));
     await vi.advanceTimersByTimeAsync(150);
-    expect([late(), early()]).toEqual(['QUEUE_UNAVAILABLE', 'QUEUE_UNAVAILABLE']);
+    expect([fresh(), spent()]).toEqual([undefined, 'QUEUE_UNAVAILABLE']);
+    await vi.advanceTimersByTimeAsync(1400);
+    expect(fresh()).toBe('QUEUE_UNAVAILABLE');
+  });
+
+  it('when a submitter comes with its bound already spent, then it is refused at once and joins no job', async () => {
+    let adds = 0;
+    const counting = { ...frozenQueue, add: () => (adds++, new Promise(() => {})) } as unknown as PatientQueue;
+    const enqueuer = createQueueEnqueuer(counting, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    await expect(enqueuer.submit([record(1)], 100, Date.now() - 1)).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
+    await new Promise((resolve) => setImmediate(resolve)); // the turn in which a job would be sent
+    expect(adds).toBe(0);
+  });
+
+  it('when records of several partitions are submitted with 100 ms left, then every partition is bounded by that deadline', async () => {
+    vi.useFakeTimers();
+    const enqueuer = createEnqueuer({ queues: [frozenQueue, frozenQueue, frozenQueue], maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    const outcome = watch(enqueuer.submit([1, 2, 3, 4, 5, 6].map(record), 600, Date.now() + 100));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(outcome()).toBe('QUEUE_UNAVAILABLE');
+  });
+
+  it('when the depth read takes 1,400 ms of a 1,500 ms bound and the enqueue never answers, then the intake answers 503 at 1,500 ms, not 1,400 ms after the read', async () => {
+    vi.useFakeTimers();
+    const slowDepth = { ...frozenQueue, client: Promise.resolve({ info: () => Promise.resolve('maxmemory:0\r\n') }), getWaitingCount: () => new Promise((resolve) => setTimeout(() => resolve(0), 1400)) } as unknown as PatientQueue;
+    const metrics = { rejected: { inc: () => {} }, enqueued: { inc: () => {} } } as unknown as ApiMetrics;
+    const intake = createIntake({ queues: [slowDepth], metrics, log: pino({ level: 'silent' }), maxWaitingRecords: 1000, maxMemoryPercent: 90, jobMaxRecords: 100, jobMaxBytes: 1e6, enqueueTimeoutMs: 1500, depthRefreshMs: 0 });
+    const outcome = watch(intake.accept([record(1)], 100, 'single'));
+    await vi.advanceTimersByTimeAsync(1450);
+    expect(outcome(), 'the depth read is done, the enqueue waits').toBeUndefined();
+    await vi.advanceTimersByTimeAsync(100);
+    expect(outcome()).toBe('QUEUE_UNAVAILABLE');
   });
 
   it('when no deadline is given, then the enqueue waits out its whole bound', async () => {

@@ -73,3 +73,11 @@ describe('errorSummary (what a log line says of an error)', () => {
     expect(errorSummary(Object.assign(new TypeError('x'), { code: 11000 }))).toEqual({ name: 'TypeError', code: 11000 });
   });
 });
+
+describe('errorSummary of a Redis reply error', () => {
+  it('when Redis refuses a command (ReplyError, no code), then its first word is the code and the rest of its text is dropped', () => {
+    const err = Object.assign(new Error("READONLY You can't write against a read only replica. สมชาย"), { name: 'ReplyError' });
+    expect(errorSummary(err)).toEqual({ name: 'ReplyError', code: 'READONLY' });
+    expect(errorSummary(Object.assign(new Error('value สมชาย'), { name: 'ReplyError' }))).toEqual({ name: 'ReplyError' });
+  });
+});

@@ -2,7 +2,6 @@ import { partitionOf } from '../../shared/partitions.ts';
 import { partitionedRef, type PatientQueue, type PatientRecord } from '../../shared/queue.ts';
 import { createQueueEnqueuer, type QueueEnqueuerOptions } from './queue-enqueuer.ts';
 
-
 export const statusUrl = (ref: string) => `/api/patients/jobs/${ref}`;
 
 export type EnqueuerOptions = QueueEnqueuerOptions & {

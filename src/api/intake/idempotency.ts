@@ -18,18 +18,24 @@ export class IdempotencyError extends AppError {}
 const KEY_RE = /^[\x21-\x7E]{1,255}$/;
 
 export type Idempotency = {
-  /** Claims the key; returns the stored answer when this is a replay. */
-  begin: (client: string, key: string, body: unknown) => Promise<{ replay?: StoredAnswer; finish: (a: StoredAnswer) => Promise<void>; abort: () => Promise<void> }>;
+  /**
+   * Claims the key; returns the stored answer when this is a replay. `deadline` (epoch ms): the
+   * request's bound, shared with its enqueue (default: now + timeoutMs).
+   */
+  begin: (client: string, key: string, body: unknown, deadline?: number) => Promise<{ replay?: StoredAnswer; finish: (a: StoredAnswer) => Promise<void>; abort: () => Promise<void> }>;
 };
 
 /** `timeoutMs`: each step waits for Redis at most this long (API_ENQUEUE_TIMEOUT_MS), then 503. */
 export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10, timeoutMs = 1500): Idempotency {
   const bounded = <T>(step: Promise<T>) => withTimeout(step, timeoutMs, () => new QueueUnavailableError());
   return {
-    async begin(client, key, body) {
+    async begin(client, key, body, deadline = Date.now() + timeoutMs) {
+      const claiming = claim(client, key, body);
       try {
-        return await bounded(claim(client, key, body));
+        return await withTimeout(claiming, Math.max(1, deadline - Date.now()), () => new QueueUnavailableError());
       } catch (err) {
+        // A claim Redis takes after the 503 would hold the key against the client's retry: let it go.
+        claiming.then((late) => late.abort(), () => {}).catch(() => {});
         if (err instanceof AppError) throw err;
         throw new QueueUnavailableError(); // Redis not reachable: nothing can be promised
       }

@@ -10,8 +10,11 @@ import type { ApiMetrics } from '../metrics.ts';
 // route: backpressure (cached depth), then the coalescing enqueuer, then the count.
 
 export type Intake = {
-  /** Answers one status reference per record once Redis has them all; 503 errors otherwise. */
-  accept: (records: PatientRecord[], bytes: number, endpoint: 'single' | 'batch') => Promise<string[]>;
+  /**
+   * Answers one status reference per record once Redis has them all; 503 errors otherwise, by
+   * `deadline` (epoch ms; default now + API_ENQUEUE_TIMEOUT_MS, the request's one bound).
+   */
+  accept: (records: PatientRecord[], bytes: number, endpoint: 'single' | 'batch', deadline?: number) => Promise<string[]>;
   flush: () => void;
 };
 
@@ -35,10 +38,9 @@ export function createIntake(o: IntakeOptions): Intake {
   const enqueuer = createEnqueuer({ queues: o.queues, maxRecords: o.jobMaxRecords, maxBytes: o.jobMaxBytes, timeoutMs: o.enqueueTimeoutMs, log: o.log, confirm: o.confirm, traceparent: o.traceparent });
   const guard = createDepthGuard(o.queues, { maxWaiting: o.maxWaitingRecords, maxMemoryPercent: o.maxMemoryPercent }, enqueuer.recordsPerJob, o.depthRefreshMs, o.enqueueTimeoutMs);
   return {
-    async accept(records, bytes, endpoint) {
-      // One bound for the request (API_ENQUEUE_TIMEOUT_MS), shared by the depth read and the enqueue:
-      // a slow Redis answers 503 within it, not within twice it.
-      const deadline = Date.now() + o.enqueueTimeoutMs;
+    async accept(records, bytes, endpoint, deadline = Date.now() + o.enqueueTimeoutMs) {
+      // One bound for the request (API_ENQUEUE_TIMEOUT_MS), shared by the depth read and the enqueue
+      // (and the Idempotency-Key claim before them): a slow Redis answers 503 within it, not a multiple.
       try {
         await guard(records.length, deadline);
       } catch (err) {

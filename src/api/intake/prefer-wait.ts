@@ -8,7 +8,7 @@ import { lookupPatient } from '../patient-lookup.ts';
 import { toPatientResponse } from '../patient-response.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
-import { errorSummary } from '../../shared/errors.ts';
+import { errorSummary, withTimeout } from '../../shared/errors.ts';
 
 // `Prefer: wait=N` (RFC 7240) for clients written against the old synchronous endpoint.
 
@@ -64,15 +64,22 @@ async function readBack(request: FastifyRequest, { queues, queueEvents, store }:
 export async function answerAfterWait(request: FastifyRequest, reply: FastifyReply, deps: RouteDeps, w: Waiting): Promise<FastifyReply> {
   if (!deps.queueEvents) return w.earned();
   reply.header('preference-applied', `wait=${w.seconds}`);
+  const deadline = Date.now() + w.seconds * 1000 + READ_BACK_MS;
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<{ kind: 'pending' }>((resolve) => (timer = setTimeout(() => resolve({ kind: 'pending' }), w.seconds * 1000 + READ_BACK_MS)));
+  const late = new Promise<{ kind: 'pending' }>((resolve) => (timer = setTimeout(() => resolve({ kind: 'pending' }), deadline - Date.now())));
   try {
     const got = await Promise.race([readBack(request, deps, w), late]);
     if (got.kind === 'pending') return await w.earned();
     if (got.kind === 'failed') {
       return await sendProblem(reply, { type: '/docs#problem-rejected-by-worker', title: 'Unprocessable Content', status: 422, detail: got.reason, jobId: w.jobId });
     }
-    await deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned'));
+    // No record goes out without its access-audit entry; an entry that lands after the bound (the
+    // 202 went out instead) over-reports a read, never hides one.
+    const audited = await withTimeout(deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned')).then(() => true), Math.max(1, deadline - Date.now()), () => new Error('audit timeout')).catch((err: unknown) => {
+      request.log.warn({ err: errorSummary(err) }, 'read-after-write not audited in time; answering 202');
+      return false;
+    });
+    if (!audited) return await w.earned();
     reply.header('x-ingest-outcome', got.result.outcome).header('location', `/api/patients/${w.patient.id}`);
     return await reply.code(got.result.outcome === 'inserted' ? 201 : 200).send(toPatientResponse(got.doc, deps.config.PATIENT_TIME_ZONE));
   } catch (err) {

@@ -5,7 +5,6 @@ import type { ConfirmReplicas } from '../../shared/replica-wait.ts';
 
 // One partition's group commit (src/api/intake/enqueue.ts splits the records by partition first).
 
-
 export type QueueEnqueuerOptions = {
   /** A job holds at most this many records and about this many bytes of them. */
   maxRecords: number;
@@ -17,7 +16,7 @@ export type QueueEnqueuerOptions = {
 };
 
 type Waiter = { start: number; count: number; resolve: (refs: string[]) => void; reject: (err: unknown) => void };
-/** `deadline`: the earliest of its submitters' (epoch ms); the job's add is bounded by it. */
+/** `deadline`: the latest of its submitters' (epoch ms); the job's add is bounded by it, each submitter by its own. */
 type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[]; deadline: number };
 
 export type QueueEnqueuer = {
@@ -52,7 +51,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
       groups.length === 1
         ? queue.add(JOB_NAME, { records: groups[0]!.records }).then((job) => [job])
         : queue.addBulk(groups.map((g) => ({ name: JOB_NAME, data: { records: g.records } })));
-    const ms = Math.max(1, Math.min(...groups.map((g) => g.deadline)) - Date.now());
+    const ms = Math.max(1, Math.max(...groups.map((g) => g.deadline)) - Date.now());
     const confirmed = withTimeout(adding, ms, () => new QueueUnavailableError()).then(async (added) => (confirming ? (await (await confirming)(), added) : added));
     confirmed.then(
       (added) =>
@@ -77,12 +76,20 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
 
   const join = (group: Group, list: PatientRecord[], bytes: number, waiter: Omit<Waiter, 'start' | 'count'>, deadline: number) => {
     group.waiters.push({ ...waiter, start: group.records.length, count: list.length });
-    group.deadline = Math.min(group.deadline, deadline);
+    group.deadline = Math.max(group.deadline, deadline);
     for (const r of list) group.records.push(r);
     group.bytes += bytes;
   };
 
-  const submit = (list: PatientRecord[], bytes: number, deadline = Date.now() + timeoutMs) =>
+  // Each submitter is answered within its own deadline (a request that spent most of its bound on
+  // the depth read does not cut short the others that share its job).
+  const submit = (list: PatientRecord[], bytes: number, deadline = Date.now() + timeoutMs) => {
+    const left = deadline - Date.now();
+    if (left <= 0) return Promise.reject(new QueueUnavailableError());
+    return withTimeout(joined(list, bytes, deadline), left, () => new QueueUnavailableError());
+  };
+
+  const joined = (list: PatientRecord[], bytes: number, deadline: number) =>
     new Promise<string[]>((resolve, reject) => {
       if (list.length === 0) return resolve([]);
       if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, deadline, resolve, reject);

@@ -33,8 +33,10 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       metrics.rejected.inc({ reason: 'forbidden' });
       throw forbiddenTenant();
     }
+    // One Redis bound for the whole request: the key's claim and the enqueue share it.
+    const deadline = Date.now() + config.API_ENQUEUE_TIMEOUT_MS;
     const key = request.headers['idempotency-key'];
-    const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, toJobPatient(parsed.patient)) : undefined;
+    const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, toJobPatient(parsed.patient), deadline) : undefined;
     if (claim?.replay) {
       request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
@@ -42,9 +44,9 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     const record: PatientRecord = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id, tenant: tenantOf(request.client) };
     let jobId: string;
     try {
-      [jobId] = (await intake.accept([record], Number(request.headers['content-length']) || 1024, 'single')) as [string];
+      [jobId] = (await intake.accept([record], Number(request.headers['content-length']) || 1024, 'single', deadline)) as [string];
     } catch (err) {
-      await claim?.abort().catch(() => {});
+      void claim?.abort().catch(() => {}); // the 503 does not wait for it; the claim expires anyway
       throw err;
     }
     const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
