@@ -50,7 +50,7 @@ describe('synchronous mode (Prefer: wait)', () => {
 });
 
 describe('synchronous mode while the database does not answer', () => {
-  it('when the database holds the read-back of the stored record, then Prefer: wait=5 still answers the 202 while it is held, and the worker has stored the record; the same when only the access-audit entry is held', { timeout: 60_000 }, async () => {
+  it('when the database holds the read-back of the stored record, then Prefer: wait=10 still answers the 202 while it is held, and the worker has stored the record; the same when only the access-audit entry is held', { timeout: 60_000 }, async () => {
     // The API reads through a proxy that holds its `find`s on patients; the file's worker writes
     // directly. The driver's own timeouts are far longer than the test: only the wait's bound (the
     // seconds asked for plus READ_BACK_MS) can end the request.
@@ -61,9 +61,9 @@ describe('synchronous mode while the database does not answer', () => {
     try {
       expect((await post(app, { ...SEED_SAMPLE, id: 950 }, { headers: { prefer: 'wait=20' } })).statusCode).toBe(201); // the read-back path works
       proxy.hold(true, (cmd) => cmd.name === 'find' && cmd.collection === 'patients');
-      const res = await post(app, { ...SEED_SAMPLE, id: 951 }, { headers: { prefer: 'wait=5' } });
+      const res = await post(app, { ...SEED_SAMPLE, id: 951 }, { headers: { prefer: 'wait=10' } });
       expect(res.statusCode, res.body).toBe(202);
-      expect(res.headers['preference-applied']).toBe('wait=5');
+      expect(res.headers['preference-applied']).toBe('wait=10');
       expect(res.json()).toMatchObject({ status: 'queued' });
       // The record was stored and its read-back reached the database, where it still waits.
       expect(proxy.held(), 'the read-back of 951 is held at the proxy').toBeGreaterThan(0);
@@ -71,7 +71,7 @@ describe('synchronous mode while the database does not answer', () => {
       // The record is found, but its access-audit entry cannot be written: no record goes out unaudited.
       proxy.hold(false);
       proxy.hold(true, (cmd) => cmd.name === 'insert' && cmd.collection === 'access_audit');
-      const unaudited = await post(app, { ...SEED_SAMPLE, id: 952 }, { headers: { prefer: 'wait=5' } });
+      const unaudited = await post(app, { ...SEED_SAMPLE, id: 952 }, { headers: { prefer: 'wait=10' } });
       expect(unaudited.statusCode, unaudited.body).toBe(202);
       expect(unaudited.json()).not.toHaveProperty('hn');
       expect(proxy.held(), 'the audit entry of 952 is held at the proxy').toBeGreaterThan(0);

@@ -12,6 +12,7 @@ describe('import options', () => {
   it.each([
     [['a.csv', '--concurrency', '0'], /--concurrency must be at least 1/],
     [['a.csv', '--batch-size', '1.5'], /--batch-size must be a whole number/],
+    [['a.csv', '--retry-for', ''], /--retry-for must be a number/],
     [['a.csv', '--url', 'ftp://x'], /--url must be an http/],
     [['a.csv', '--resume', '--fresh'], /exclude each other/],
     [['-'], /reading stdin needs --format/],

@@ -75,7 +75,7 @@ export async function answerAfterWait(request: FastifyRequest, reply: FastifyRep
     }
     // No record goes out without its access-audit entry; an entry that lands after the bound (the
     // 202 went out instead) over-reports a read, never hides one.
-    const audited = await withTimeout(deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned')).then(() => true), Math.max(1, deadline - Date.now()), () => new Error('audit timeout')).catch((err: unknown) => {
+    const audited = await withTimeout(deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned')).then(() => true), Math.max(1, deadline - Date.now()), () => Object.assign(new Error('audit timeout'), { code: 'AUDIT_TIMEOUT' })).catch((err: unknown) => {
       request.log.warn({ err: errorSummary(err) }, 'read-after-write not audited in time; answering 202');
       return false;
     });
