@@ -17,6 +17,9 @@ const record = (id: number): PatientRecord => ({ patient: { ...SEED_SAMPLE, id }
 
 afterEach(() => vi.useRealTimers());
 
+/** One partition's enqueuer with a 1,500 ms bound. */
+const enqueuerOn = (queue: PatientQueue) => createQueueEnqueuer(queue, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+
 /** Where a submission stands: undefined while it waits, then 'acknowledged' or the error's code. */
 function watch(submission: Promise<string[]>): () => string | undefined {
   let state: string | undefined;
@@ -27,7 +30,7 @@ function watch(submission: Promise<string[]>): () => string | undefined {
 describe('the enqueue deadline', () => {
   it('when a submitter has 100 ms of its bound left, then its enqueue answers QUEUE_UNAVAILABLE after those 100 ms, not after the whole bound', async () => {
     vi.useFakeTimers();
-    const enqueuer = createQueueEnqueuer(frozenQueue, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    const enqueuer = enqueuerOn(frozenQueue);
     const outcome = watch(enqueuer.submit([record(1)], 100, Date.now() + 100));
     await vi.advanceTimersByTimeAsync(150);
     expect(outcome()).toBe('QUEUE_UNAVAILABLE');
@@ -35,7 +38,7 @@ describe('the enqueue deadline', () => {
 
   it('when two submitters share a job and one has only 100 ms of its bound left, then that one gets the 503 at 100 ms and the other waits out its own bound', async () => {
     vi.useFakeTimers();
-    const enqueuer = createQueueEnqueuer(frozenQueue, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    const enqueuer = enqueuerOn(frozenQueue);
     const fresh = watch(enqueuer.submit([record(1)], 100));
     const spent = watch(enqueuer.submit([record(2)], 100, Date.now() + 100));
     await vi.advanceTimersByTimeAsync(150);
@@ -47,7 +50,7 @@ describe('the enqueue deadline', () => {
   it('when a submitter comes with its bound already spent, then it is refused at once and joins no job', async () => {
     let adds = 0;
     const counting = { ...frozenQueue, add: () => (adds++, new Promise(() => {})) } as unknown as PatientQueue;
-    const enqueuer = createQueueEnqueuer(counting, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    const enqueuer = enqueuerOn(counting);
     await expect(enqueuer.submit([record(1)], 100, Date.now() - 1)).rejects.toMatchObject({ code: 'QUEUE_UNAVAILABLE' });
     await new Promise((resolve) => setImmediate(resolve)); // the turn in which a job would be sent
     expect(adds).toBe(0);
@@ -75,7 +78,7 @@ describe('the enqueue deadline', () => {
 
   it('when no deadline is given, then the enqueue waits out its whole bound', async () => {
     vi.useFakeTimers();
-    const enqueuer = createQueueEnqueuer(frozenQueue, { maxRecords: 100, maxBytes: 1e6, timeoutMs: 1500, log: pino({ level: 'silent' }) });
+    const enqueuer = enqueuerOn(frozenQueue);
     const outcome = watch(enqueuer.submit([record(1)], 100));
     await vi.advanceTimersByTimeAsync(1000);
     expect(outcome()).toBeUndefined();

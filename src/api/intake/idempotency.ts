@@ -27,12 +27,12 @@ export type Idempotency = {
 
 /** `timeoutMs`: each step waits for Redis at most this long (API_ENQUEUE_TIMEOUT_MS), then 503. */
 export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10, timeoutMs = 1500): Idempotency {
-  const bounded = <T>(step: Promise<T>) => withTimeout(step, timeoutMs, () => new QueueUnavailableError());
+  const bounded = <T>(step: Promise<T>, ms = timeoutMs) => withTimeout(step, Math.max(1, ms), () => new QueueUnavailableError());
   return {
     async begin(client, key, body, deadline = Date.now() + timeoutMs) {
       const claiming = claim(client, key, body);
       try {
-        return await withTimeout(claiming, Math.max(1, deadline - Date.now()), () => new QueueUnavailableError());
+        return await bounded(claiming, deadline - Date.now());
       } catch (err) {
         // A claim Redis takes after the 503 would hold the key against the client's retry: let it go.
         claiming.then((late) => late.abort(), () => {}).catch(() => {});

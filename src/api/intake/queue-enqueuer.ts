@@ -16,8 +16,7 @@ export type QueueEnqueuerOptions = {
 };
 
 type Waiter = { start: number; count: number; resolve: (refs: string[]) => void; reject: (err: unknown) => void };
-/** `deadline`: the latest of its submitters' (epoch ms); the job's add is bounded by it, each submitter by its own. */
-type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[]; deadline: number };
+type Group = { records: PatientRecord[]; bytes: number; waiters: Waiter[] };
 
 export type QueueEnqueuer = {
   /**
@@ -51,8 +50,8 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
       groups.length === 1
         ? queue.add(JOB_NAME, { records: groups[0]!.records }).then((job) => [job])
         : queue.addBulk(groups.map((g) => ({ name: JOB_NAME, data: { records: g.records } })));
-    const ms = Math.max(1, Math.max(...groups.map((g) => g.deadline)) - Date.now());
-    const confirmed = withTimeout(adding, ms, () => new QueueUnavailableError()).then(async (added) => (confirming ? (await (await confirming)(), added) : added));
+    // Every submitter's own deadline ends before this bound (each is at most timeoutMs after its submit).
+    const confirmed = withTimeout(adding, timeoutMs, () => new QueueUnavailableError()).then(async (added) => (confirming ? (await (await confirming)(), added) : added));
     confirmed.then(
       (added) =>
         groups.forEach((g, i) => {
@@ -74,9 +73,8 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
     if (group) send([group]);
   };
 
-  const join = (group: Group, list: PatientRecord[], bytes: number, waiter: Omit<Waiter, 'start' | 'count'>, deadline: number) => {
+  const join = (group: Group, list: PatientRecord[], bytes: number, waiter: Omit<Waiter, 'start' | 'count'>) => {
     group.waiters.push({ ...waiter, start: group.records.length, count: list.length });
-    group.deadline = Math.max(group.deadline, deadline);
     for (const r of list) group.records.push(r);
     group.bytes += bytes;
   };
@@ -86,16 +84,16 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
   const submit = (list: PatientRecord[], bytes: number, deadline = Date.now() + timeoutMs) => {
     const left = deadline - Date.now();
     if (left <= 0) return Promise.reject(new QueueUnavailableError());
-    return withTimeout(joined(list, bytes, deadline), left, () => new QueueUnavailableError());
+    return withTimeout(joined(list, bytes), left, () => new QueueUnavailableError());
   };
 
-  const joined = (list: PatientRecord[], bytes: number, deadline: number) =>
+  const joined = (list: PatientRecord[], bytes: number) =>
     new Promise<string[]>((resolve, reject) => {
       if (list.length === 0) return resolve([]);
-      if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, deadline, resolve, reject);
+      if (list.length >= maxRecords || bytes >= maxBytes) return sendAlone(list, bytes, resolve, reject);
       if (open && (open.records.length + list.length > maxRecords || open.bytes + bytes > maxBytes)) flush();
-      open ??= { records: [], bytes: 0, waiters: [], deadline };
-      join(open, list, bytes, { resolve, reject }, deadline);
+      open ??= { records: [], bytes: 0, waiters: [] };
+      join(open, list, bytes, { resolve, reject });
       if (!scheduled) {
         scheduled = true;
         // After the I/O of this turn: every request parsed in it shares the job.
@@ -104,7 +102,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
     });
 
   /** A big submission: its own jobs, each within the bounds, in one addBulk; one answer for all. */
-  const sendAlone = (list: PatientRecord[], bytes: number, deadline: number, resolve: (refs: string[]) => void, reject: (err: unknown) => void) => {
+  const sendAlone = (list: PatientRecord[], bytes: number, resolve: (refs: string[]) => void, reject: (err: unknown) => void) => {
     const perRecord = bytes / list.length;
     const size = Math.max(1, Math.min(maxRecords, Math.floor(maxBytes / Math.max(perRecord, 1))));
     const groups: Group[] = [];
@@ -115,7 +113,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
       const chunk = list.slice(start, start + size);
       const at = groups.length;
       pending++;
-      const group: Group = { records: [], bytes: 0, waiters: [], deadline };
+      const group: Group = { records: [], bytes: 0, waiters: [] };
       join(group, chunk, chunk.length * perRecord, {
         resolve: (refs) => {
           parts[at] = refs;
@@ -125,7 +123,7 @@ export function createQueueEnqueuer(queue: PatientQueue, { maxRecords, maxBytes,
           if (!failed) reject(err);
           failed = true;
         },
-      }, deadline);
+      });
       groups.push(group);
     }
     send(groups);
