@@ -4,6 +4,7 @@
 // per-item results (202, or 400 when no item was valid) is final: that batch is never sent again.
 import type { FieldIssue } from '../shared/patient/patient-schema.ts';
 import { ImportError } from './errors.ts';
+import { createHttp, type HttpAnswer, type HttpRequest } from './http.ts';
 
 export type ItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };
 
@@ -21,23 +22,23 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
   const base = options.url.replace(/\/+$/, '');
   const auth: Record<string, string> = options.key ? { authorization: `Bearer ${options.key}` } : {};
   const headers = { 'user-agent': options.userAgent, ...auth };
+  const http = createHttp();
 
-  /** One request, retried as the header comment says; answers the final Response. */
-  async function send(url: string, init: RequestInit, final: (res: Response) => boolean, retryForMs = options.retryForMs): Promise<Response> {
+  /** One request, retried as the header comment says; answers the final answer. */
+  async function send(url: string, init: HttpRequest, final: (res: HttpAnswer) => boolean, retryForMs = options.retryForMs): Promise<HttpAnswer> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
-      let res: Response | null = null;
+      let res: HttpAnswer | null = null;
       let reason: string;
       try {
-        res = await fetch(url, { ...init, signal: AbortSignal.timeout(options.timeoutMs) });
+        res = await http.request(url, init, options.timeoutMs);
         if (final(res)) return res;
         reason = `HTTP ${res.status}`;
-        await res.arrayBuffer().catch(() => {});
       } catch (err) {
         reason = networkReason(err);
       }
       const status = res?.status ?? null;
-      const fromHeader = status === 429 || status === 503 ? retryAfterMs(res!.headers.get('retry-after')) : null;
+      const fromHeader = status === 429 || status === 503 ? retryAfterMs(res!.retryAfter) : null;
       const backoff = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2);
       const waitMs = fromHeader ?? backoff;
       if (Date.now() + waitMs - started > retryForMs && status !== 429) {
@@ -48,10 +49,12 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
     }
   }
 
-  const retryable = (res: Response) => res.status === 429 || res.status >= 500;
+  const retryable = (res: HttpAnswer) => res.status === 429 || res.status >= 500;
 
   return {
     base,
+    /** Ends the kept-alive connections (the process exits only once they are closed). */
+    close: http.close,
     /** Sends one batch (NDJSON, one record per line); answers one result per line, in order. */
     async postBatch(lines: string[], requestId: string): Promise<ItemResult[]> {
       const res = await send(`${base}/api/patients/batch`, {
@@ -59,7 +62,7 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
         headers: { ...headers, 'content-type': 'application/x-ndjson', 'x-request-id': requestId },
         body: lines.join('\n'),
       }, (r) => !retryable(r));
-      const body = (await res.json().catch(() => null)) as { results?: ItemResult[]; title?: string; detail?: string } | null;
+      const body = json<{ results?: ItemResult[]; title?: string; detail?: string }>(res);
       if ((res.status === 202 || res.status === 400) && Array.isArray(body?.results)) {
         if (body.results.length !== lines.length) throw new ImportError('API_ANSWER_UNEXPECTED', `the API answered ${body.results.length} results for ${lines.length} records`);
         return body.results;
@@ -70,8 +73,8 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
     async status(statusUrl: string): Promise<{ state: string; error?: string | null } | null> {
       const res = await send(new URL(statusUrl, `${base}/`).href, { headers }, (r) => !retryable(r));
       if (res.status === 404) return null;
-      const body = (await res.json().catch(() => null)) as { state?: string; error?: string | null; title?: string; detail?: string } | null;
-      if (res.ok && typeof body?.state === 'string') return { state: body.state, error: body.error ?? null };
+      const body = json<{ state?: string; error?: string | null; title?: string; detail?: string }>(res);
+      if (ok(res) && typeof body?.state === 'string') return { state: body.state, error: body.error ?? null };
       throw refused(res.status, body);
     },
     /**
@@ -80,11 +83,22 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
      */
     async maxBatch(): Promise<number | null> {
       const res = await send(`${base}/docs/json`, { headers }, (r) => !retryable(r), PROBE_RETRY_MS);
-      const doc = (await res.json().catch(() => null)) as OpenApi | null;
+      const doc = json<OpenApi>(res);
       const max = doc?.paths?.['/api/patients/batch']?.post?.requestBody?.content?.['application/json']?.schema?.maxItems;
-      return res.ok && Number.isSafeInteger(max) && max! > 0 ? max! : null;
+      return ok(res) && Number.isSafeInteger(max) && max! > 0 ? max! : null;
     },
   };
+}
+
+const ok = (res: HttpAnswer) => res.status >= 200 && res.status < 300;
+
+/** The answer's body as JSON; null when it is not JSON (a proxy's HTML error page, say). */
+function json<T>(res: HttpAnswer): T | null {
+  try {
+    return JSON.parse(res.body) as T;
+  } catch {
+    return null;
+  }
 }
 
 type OpenApi = { paths?: Record<string, { post?: { requestBody?: { content?: Record<string, { schema?: { maxItems?: number } }> } } }> };

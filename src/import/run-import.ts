@@ -4,14 +4,14 @@
 import { randomBytes } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createClient, type ItemResult } from './client.ts';
+import { createClient, type ApiClient, type ItemResult } from './client.ts';
 import { ImportError, usageError } from './errors.ts';
 import { openLedger, type Ledger, type LedgerPaths } from './ledger.ts';
 import { parseOptions, USAGE, type ImportOptions } from './options.ts';
 import { duration, number, type Output } from './output.ts';
 import { createPool } from './pool.ts';
 import { createProgress } from './progress.ts';
-import { openSource, type SourceRecord } from './source.ts';
+import { batches, openSource, type Batch } from './source.ts';
 import { waitForStored, type WaitResult } from './wait.ts';
 
 export type ImportIo = { stdin: Readable; output: Output; signal: AbortSignal; version: string };
@@ -35,13 +35,21 @@ export async function runImport(argv: string[], env: Record<string, string | und
 }
 
 async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
-  const { output } = io;
-  const started = Date.now();
-  let retryNote = '';
+  const retry = { note: '' };
   const client = createClient(
     { url: o.url, key: o.key, timeoutMs: o.timeoutS * 1000, retryForMs: o.retryForS * 1000, userAgent: `hemo-import/${io.version}` },
-    (n) => (retryNote = n.status === 429 ? `rate limited, waiting ${Math.ceil(n.waitMs / 1000)} s` : `${n.reason}, retrying in ${Math.ceil(n.waitMs / 1000)} s`),
+    (n) => (retry.note = n.status === 429 ? `rate limited, waiting ${Math.ceil(n.waitMs / 1000)} s` : `${n.reason}, retrying in ${Math.ceil(n.waitMs / 1000)} s`),
   );
+  try {
+    return await importWith(client, retry, o, io);
+  } finally {
+    client.close();
+  }
+}
+
+async function importWith(client: ApiClient, retry: { note: string }, o: ImportOptions, io: ImportIo): Promise<number> {
+  const { output } = io;
+  const started = Date.now();
   const source = await openSource(o.file, o.format, io.stdin, { csvNull: o.csvNull, warn: (m) => output.err(`import: ${m}`) });
   const apiMax = await client.maxBatch();
   if (o.batchSize && apiMax && o.batchSize > apiMax) throw usageError(`--batch-size ${o.batchSize} is above the API's maximum of ${apiMax}`);
@@ -67,12 +75,12 @@ async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
         if (ledger.isDone(batch.index)) continue;
         const started = await pool.run(async () => {
           await sendBatch(client, ledger, batch, `import-${runId}-${batch.index}`);
-          retryNote = '';
-          progress.update(source.bytesRead(), { ...shown(), note: retryNote });
+          retry.note = '';
+          progress.update(source.bytesRead(), { ...shown(), note: retry.note });
         });
         if (!started) break;
         dispatched += batch.items.length;
-        progress.update(source.bytesRead(), { ...shown(), note: retryNote });
+        progress.update(source.bytesRead(), { ...shown(), note: retry.note });
       }
     } finally {
       await pool.drain().finally(() => progress.stop()); // acknowledged batches reach the checkpoint even when the input fails
@@ -99,22 +107,7 @@ async function importFile(o: ImportOptions, io: ImportIo): Promise<number> {
   return counts.rejected > 0 || notStored > 0 ? 1 : 0;
 }
 
-type Batch = { index: number; items: SourceRecord[] };
-
-async function* batches(records: AsyncIterable<SourceRecord>, size: number): AsyncGenerator<Batch> {
-  let index = 0;
-  let items: SourceRecord[] = [];
-  for await (const record of records) {
-    items.push(record);
-    if (items.length === size) {
-      yield { index: index++, items };
-      items = [];
-    }
-  }
-  if (items.length > 0) yield { index, items };
-}
-
-async function sendBatch(client: ReturnType<typeof createClient>, ledger: Ledger, batch: Batch, requestId: string): Promise<void> {
+async function sendBatch(client: ApiClient, ledger: Ledger, batch: Batch, requestId: string): Promise<void> {
   const sendable = batch.items.filter((r): r is { line: number; json: string } => 'json' in r);
   const results: ItemResult[] = sendable.length > 0 ? await client.postBatch(sendable.map((r) => r.json), requestId) : [];
   let rejectLines = '';

@@ -61,3 +61,19 @@ async function headDigest(file: string): Promise<string> {
     await handle.close();
   }
 }
+
+/** Records in batches of `size`, numbered from 0 (a checkpoint names the batches it holds). */
+export type Batch = { index: number; items: SourceRecord[] };
+
+export async function* batches(records: AsyncIterable<SourceRecord>, size: number): AsyncGenerator<Batch> {
+  let index = 0;
+  let items: SourceRecord[] = [];
+  for await (const record of records) {
+    items.push(record);
+    if (items.length === size) {
+      yield { index: index++, items };
+      items = [];
+    }
+  }
+  if (items.length > 0) yield { index, items };
+}
