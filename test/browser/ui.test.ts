@@ -34,12 +34,14 @@ beforeAll(async () => {
   h.startWorker();
   base = await h.app.listen({ host: '127.0.0.1', port: 0 });
   const headers = { authorization: `Bearer ${ADMIN_KEY}`, 'content-type': 'application/json' };
+  const answers: number[] = [];
   for (const [id, extra] of [[1, {}], [2, {}], [3, { isactive: 500 }]] as const) {
-    await fetch(`${base}/api/patients`, { method: 'POST', headers, body: JSON.stringify({ ...SEED_SAMPLE, ...extra, id, fullname: CANARY, hn: CANARY }) });
+    answers.push((await fetch(`${base}/api/patients`, { method: 'POST', headers, body: JSON.stringify({ ...SEED_SAMPLE, ...extra, id, fullname: CANARY, hn: CANARY }) })).status);
   }
+  expect(answers).toEqual([202, 202, 400]);
   // A poison record straight into the queue (as another producer could), beside a valid one.
   await h.enqueueJob([{ patient: { id: 4, fullname: CANARY, isactive: 999 }, receivedAt: Date.now() }, { patient: { ...SEED_SAMPLE, id: 6, fullname: CANARY }, receivedAt: Date.now() }]);
-  await until('3 jobs completed, the poison record\'s neighbour stored', 10_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3 && (await h.store.patients.countDocuments({ _id: seedKey(6) })) === 1, 50, async () => ({ counts: await h.queue.getJobCounts(), stored: await h.store.patients.countDocuments() }));
+  await until('3 jobs completed, the poison record\'s neighbour stored', 30_000, async () => (await h.queue.getJobCountByTypes('completed')) === 3 && (await h.store.patients.countDocuments({ _id: seedKey(6) })) === 1, 50, async () => ({ counts: await h.queue.getJobCounts(), stored: await h.store.patients.countDocuments() }));
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

@@ -90,7 +90,7 @@ async function run(waitReplicas: number) {
 
   const acked = sent.filter((s) => s.status === 202);
   // The drain: every job finished (the cluster client of the test reads the new master too).
-  await until('the queues drained', 120_000, async () => (await e.pending()) === 0, 500, async () => ({ pending: await e.pending() }));
+  await until('the queues drained', 180_000, async () => (await e.pending()) === 0, 500, async () => ({ pending: await e.pending() }));
   const stored = new Set((await e.store.patients.find({ id: { $gte: 100_000 } }, { projection: { id: 1 } }).toArray()).map((d) => d.id));
   const lost = acked.filter((s) => !stored.has(s.id));
   const during = sent.filter((s) => s.at !== undefined && s.at >= killedAt && (failoverAt === 0 || s.at <= failoverAt + 1000));

@@ -17,7 +17,7 @@ let base: string;
 let worker: Proc;
 beforeAll(async () => {
   env = await createClusterEnv(PARTITIONS);
-  ({ base } = await env.startApi({ API_BATCH_MAX: '500' }));
+  ({ base } = await env.startApi({ API_BATCH_MAX: '500', API_ENQUEUE_TIMEOUT_MS: '10000' }));
   worker = await env.startWorker({ WORKER_CONCURRENCY: '2' });
 }, 120_000);
 afterAll(() => env?.close());

@@ -120,17 +120,18 @@ const deepBody = fc.tuple(fc.integer({ min: 1, max: 40_000 }), fc.constantFrom('
   },
 );
 
+// Hundreds of requests per property: 4-10 s on a loaded 2-core run, so each has room beyond the default 30 s.
 describe('POST /api/patients under random and adversarial input', () => {
-  it('when near-miss patient records arrive in every accepted format, then each answer is 202 or a 4xx problem', async () => {
+  it('when near-miss patient records arrive in every accepted format, then each answer is 202 or a 4xx problem', { timeout: 120_000 }, async () => {
     await fc.assert(fc.asyncProperty(nearMissPatient.chain(serialized), expectWellFormedAnswer), { numRuns: 1000 });
   });
 
-  it('when random JSON values arrive, then each answer is a 4xx problem or 202', async () => {
+  it('when random JSON values arrive, then each answer is a 4xx problem or 202', { timeout: 120_000 }, async () => {
     const requests = fc.tuple(fc.jsonValue({ maxDepth: 4 }), contentType).map(([v, type]) => request({ contentType: type, payload: JSON.stringify(v) }));
     await fc.assert(fc.asyncProperty(requests, expectWellFormedAnswer), { numRuns: 500 });
   });
 
-  it('when broken text or random bytes arrive under any content type, then each answer is a 4xx problem or 202', async () => {
+  it('when broken text or random bytes arrive under any content type, then each answer is a 4xx problem or 202', { timeout: 120_000 }, async () => {
     const requests = fc.oneof(
       fc.tuple(brokenText, contentType).map(([payload, type]) => request({ contentType: type, payload })),
       fc.tuple(fc.uint8Array({ maxLength: 300 }), contentType).map(([bytes, type]) => request({ contentType: type, payload: Buffer.from(bytes) })),
@@ -138,12 +139,12 @@ describe('POST /api/patients under random and adversarial input', () => {
     await fc.assert(fc.asyncProperty(requests, expectWellFormedAnswer), { numRuns: 700 });
   });
 
-  it('when bodies are nested tens of thousands of levels deep, then each answer is a 4xx problem or 202', async () => {
+  it('when bodies are nested tens of thousands of levels deep, then each answer is a 4xx problem or 202', { timeout: 120_000 }, async () => {
     const requests = fc.tuple(deepBody, fc.constantFrom('application/json', 'text/json')).map(([payload, type]) => request({ contentType: type, payload }));
     await fc.assert(fc.asyncProperty(requests, expectWellFormedAnswer), { numRuns: 60 });
   });
 
-  it('when an Idempotency-Key comes with any patient-like body, then each answer is still 202 or a 4xx problem', async () => {
+  it('when an Idempotency-Key comes with any patient-like body, then each answer is still 202 or a 4xx problem', { timeout: 120_000 }, async () => {
     const key = fc.oneof(fc.constantFrom('k-1', 'k-2', 'x'.repeat(255), 'x'.repeat(256), ' ', 'ключ'), printable);
     const requests = fc.tuple(nearMissPatient.chain(serialized), key).map(([req, idempotencyKey]) => request({ ...req, idempotencyKey }));
     await fc.assert(fc.asyncProperty(requests, expectWellFormedAnswer), { numRuns: 300 });

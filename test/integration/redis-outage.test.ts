@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/api/app.ts';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
-import { createRedis } from '../../src/shared/redis.ts';
+import { createRedis, readyOrTimeout } from '../../src/shared/redis.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { redisServer, started, type LocalServer } from '../support/local-servers.ts';
 import { startTcpProxy, type TcpProxy } from '../support/fault-proxy.ts';
@@ -39,6 +39,7 @@ async function apiOn(redisUrl: string, overrides: Record<string, string> = {}): 
   const settings = queueSettings(config);
   const queue = new Queue<PatientJobData, PatientJobResult>(settings.name, { connection: producer, prefix: settings.prefix, defaultJobOptions: settings.jobOptions });
   queue.on('error', () => {});
+  await readyOrTimeout(producer, 5000); // connected before the first request, as run-api.ts starts it
   const { logger, logs } = captureLogger('api');
   const store = createStore(config);
   const app = await buildApp({ config, logger, queues: [queue], redis: producer, store });

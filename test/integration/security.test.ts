@@ -141,7 +141,7 @@ describe('hardening', () => {
 
 describe('rate limiting', () => {
   it('when a key exceeds its limit, then 429 with Retry-After and rate-limit headers, and other keys are unaffected', async () => {
-    const limited = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry]), RATE_LIMIT_MAX: '3' });
+    const limited = await createHarness({ AUTH_DEV_MODE: 'false', API_KEYS: JSON.stringify([writer.entry, reader.entry]), RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '3600000' }); // windows are aligned to the epoch: an hour's rarely starts mid-test
     try {
       const statuses: number[] = [];
       for (let i = 0; i < 5; i++) statuses.push((await limited.app.inject({ method: 'GET', url: '/api/patients/301', headers: bearer(writer) })).statusCode);

@@ -28,7 +28,7 @@ const SERVER = 2, PRODUCER = 4, CONSUMER = 5; // OTLP span kinds
 
 async function startBoth(extra: Record<string, string>): Promise<{ api: Proc; worker: Proc; base: string }> {
   const port = await freePort();
-  const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true', NODE_OPTIONS: REPORT_LOADS, ...extra };
+  const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true', API_ENQUEUE_TIMEOUT_MS: '10000', NODE_OPTIONS: REPORT_LOADS, ...extra };
   const api = startProcess('api', env);
   const worker = startProcess('worker', env);
   await waitForOutput(api, /Server listening/);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/shared/config/config.ts';
+import { createStore } from '../../src/shared/mongo.ts';
 
 const base = { REDIS_URL: 'redis://127.0.0.1:6379', MONGO_URL: 'mongodb://127.0.0.1:27017/' };
 
@@ -97,5 +98,22 @@ describe('loadConfig: security settings', () => {
 
   it('when nothing is said, then completed jobs (which hold the record) stay in Redis one hour', () => {
     expect(loadConfig(base).JOB_KEEP_COMPLETED_AGE_S).toBe(3600);
+  });
+});
+
+describe('the store\'s socket timeout', () => {
+  it.each([
+    ['the defaults', {}],
+    ['the mongo-unacknowledged fault test\'s settings', { WORKER_WRITE_LOCK_MS: '3000', MONGO_WTIMEOUT_MS: '1000', MONGO_TIMEOUT_MS: '1000' }],
+  ])('when configured with %s, then a silent server is cut after MONGO_WTIMEOUT_MS and before a patient\'s write lock expires', async (_name, env) => {
+    const config = loadConfig({ ...base, ...env });
+    const store = createStore(config); // not connected: only its options are read
+    try {
+      const { socketTimeoutMS } = store.client.options;
+      expect(socketTimeoutMS).toBeGreaterThan(config.MONGO_WTIMEOUT_MS);
+      expect(socketTimeoutMS).toBeLessThan(config.WORKER_WRITE_LOCK_MS);
+    } finally {
+      await store.close();
+    }
   });
 });
