@@ -29,7 +29,7 @@ export const ConfigSchema = z.object({
     })
     .default('majority'),
   // How long a write waits for its write concern (majority) before it fails retryable, "applied, not
-  // yet durable". Below half of WORKER_WRITE_LOCK_MS, so a batch never outlives a patient's lock.
+  // yet durable". Below half of WORKER_WRITE_LOCK_MS, so a write waiting for it never outlives a patient's lock.
   MONGO_WTIMEOUT_MS: int(100, 300_000).default(5000),
   MONGO_JOURNAL: bool.default(true),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
