@@ -6,7 +6,6 @@ import https from 'node:https';
 
 export type HttpRequest = { method?: string; headers: Record<string, string>; body?: string };
 export type HttpAnswer = { status: number; retryAfter: string | null; body: string };
-export type Http = ReturnType<typeof createHttp>;
 
 export class TimeoutError extends Error {
   override name = 'TimeoutError';
@@ -24,7 +23,12 @@ export function createHttp() {
       const req = (secure ? https : http).request(target, { method: init.method ?? 'GET', headers, agent: secure ? agents.https : agents.http }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', reject);
+        // An answer cut off mid-body errs here, not on the request: its timer goes too, or it would
+        // keep the finished process alive until --timeout.
+        res.on('error', (err) => {
+          clearTimeout(timer);
+          reject(err);
+        });
         res.on('end', () => {
           clearTimeout(timer);
           const retryAfter = res.headers['retry-after'];

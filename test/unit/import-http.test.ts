@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHttp, TimeoutError } from '../../src/import/http.ts';
 
 // The import command's HTTP against a real local HTTP server (node:http, no service involved).
@@ -39,6 +39,20 @@ describe('import HTTP', () => {
   it('when the server accepts the request but never answers, then the request fails with a TimeoutError after its bound', async () => {
     const url = await serve(() => {}); // holds every request
     await expect(http.request(`${url}/docs/json`, { headers: {} }, 200)).rejects.toBeInstanceOf(TimeoutError);
+  });
+
+  it('when the connection drops in the middle of the answer, then the request fails with ECONNRESET and leaves no timer behind (the process can exit)', async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { 'content-length': '100' }).write('{"half":');
+      setImmediate(() => res.socket?.destroy());
+    });
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] }); // only the module's own bound is faked
+    try {
+      await expect(http.request(`${url}/docs/json`, { headers: {} }, 120_000)).rejects.toMatchObject({ code: 'ECONNRESET' });
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('when nothing listens on the port, then the request fails with the network error code', async () => {
