@@ -37,6 +37,10 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, onTimeout: () =>
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** `withTimeout` up to `deadline` (epoch ms); one already spent still gives the promise its turn. */
+export const withDeadline = <T>(promise: Promise<T>, deadline: number, onTimeout: () => Error): Promise<T> =>
+  withTimeout(promise, Math.max(1, deadline - Date.now()), onTimeout);
+
 /**
  * What a log line may say of a thrown error: its class and its code (`ECONNREFUSED`, our own
  * `QUEUE_UNAVAILABLE`, a driver's number), never its message, which a server or driver may build

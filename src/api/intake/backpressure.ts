@@ -1,5 +1,5 @@
 import { Cluster } from 'ioredis';
-import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
+import { AppError, QueueUnavailableError, withDeadline, withTimeout } from '../../shared/errors.ts';
 import type { RedisClient } from '../../shared/redis.ts';
 import type { PatientQueue } from '../../shared/queue.ts';
 
@@ -55,7 +55,7 @@ export function createDepthGuard(queues: PatientQueue[], limits: DepthLimits, re
       .finally(() => (reading = undefined)));
   /** `deadline` (epoch ms): the request's own bound, when the read must share it with the enqueue. */
   return async function check(incoming = 1, deadline = Date.now() + timeoutMs): Promise<void> {
-    if (Date.now() - readAt >= refreshMs) await withTimeout(refresh(), Math.max(1, deadline - Date.now()), () => new QueueUnavailableError());
+    if (Date.now() - readAt >= refreshMs) await withDeadline(refresh(), deadline, () => new QueueUnavailableError());
     if (memoryFull || depth * recordsPerJob() + incoming > limits.maxWaiting) throw new BackpressureError();
   };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { RedisClient } from '../../shared/redis.ts';
-import { AppError, QueueUnavailableError, withTimeout } from '../../shared/errors.ts';
+import { AppError, QueueUnavailableError, withDeadline } from '../../shared/errors.ts';
 
 // Idempotency-Key (IETF httpapi draft): the same key with the same body returns the first answer
 // and enqueues nothing; the same key with another body is 422; the same key while the first
@@ -27,12 +27,12 @@ export type Idempotency = {
 
 /** `timeoutMs`: each step waits for Redis at most this long (API_ENQUEUE_TIMEOUT_MS), then 503. */
 export function createIdempotency(redis: RedisClient, prefix: string, ttlSeconds: number, claimSeconds = 10, timeoutMs = 1500): Idempotency {
-  const bounded = <T>(step: Promise<T>, ms = timeoutMs) => withTimeout(step, Math.max(1, ms), () => new QueueUnavailableError());
+  const bounded = <T>(step: Promise<T>, deadline = Date.now() + timeoutMs) => withDeadline(step, deadline, () => new QueueUnavailableError());
   return {
     async begin(client, key, body, deadline = Date.now() + timeoutMs) {
       const claiming = claim(client, key, body);
       try {
-        return await bounded(claiming, deadline - Date.now());
+        return await bounded(claiming, deadline);
       } catch (err) {
         // A claim Redis takes after the 503 would hold the key against the client's retry: let it go.
         claiming.then((late) => late.abort(), () => {}).catch(() => {});

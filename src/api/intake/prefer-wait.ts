@@ -8,7 +8,7 @@ import { lookupPatient } from '../patient-lookup.ts';
 import { toPatientResponse } from '../patient-response.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
-import { errorSummary, withTimeout } from '../../shared/errors.ts';
+import { errorSummary, withDeadline } from '../../shared/errors.ts';
 
 // `Prefer: wait=N` (RFC 7240) for clients written against the old synchronous endpoint.
 
@@ -75,7 +75,9 @@ export async function answerAfterWait(request: FastifyRequest, reply: FastifyRep
     }
     // No record goes out without its access-audit entry; an entry that lands after the bound (the
     // 202 went out instead) over-reports a read, never hides one.
-    const audited = await withTimeout(deps.accessAudit.record(readEntry(request, 'patient.read-after-write', w.patient.id, 'returned')).then(() => true), Math.max(1, deadline - Date.now()), () => Object.assign(new Error('audit timeout'), { code: 'AUDIT_TIMEOUT' })).catch((err: unknown) => {
+    const entry = readEntry(request, 'patient.read-after-write', w.patient.id, 'returned');
+    const auditTimeout = () => Object.assign(new Error('audit timeout'), { code: 'AUDIT_TIMEOUT' });
+    const audited = await withDeadline(deps.accessAudit.record(entry).then(() => true), deadline, auditTimeout).catch((err: unknown) => {
       request.log.warn({ err: errorSummary(err) }, 'read-after-write not audited in time; answering 202');
       return false;
     });
