@@ -1,4 +1,4 @@
-// Prints the closing lines over vitest's JSON reports, e.g. "Tests: 409 passed, 0 failed".
+// Prints the closing lines over vitest's JSON reports; the last is e.g. "Tests: 409 passed, 0 failed".
 import { existsSync, readFileSync } from 'node:fs';
 
 let passed = 0;
@@ -14,7 +14,8 @@ for (const file of process.argv.slice(2)) {
   failed += report.numFailedTests;
   skipped += report.numPendingTests + report.numTodoTests;
 }
-// The last two lines repeat the totals in vitest's own summary format, for tools that read that.
+// vitest's own summary format first, for tools that read that; CI reads only the closing line, so
+// the plain "Tests: N passed, N failed" must be the very last line printed.
 const files = { passed: 0, failed: 0 };
 for (const file of process.argv.slice(2)) {
   if (!existsSync(file)) continue;
@@ -23,6 +24,6 @@ for (const file of process.argv.slice(2)) {
 }
 const part = (n: number, word: string) => (n ? [`${n} ${word}`] : []);
 const total = passed + failed + skipped;
-process.stdout.write(`Tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n\n`);
 process.stdout.write(` Test Files  ${[...part(files.failed, 'failed'), ...part(files.passed, 'passed')].join(' | ')} (${files.passed + files.failed})\n`);
-process.stdout.write(`      Tests  ${[...part(failed, 'failed'), ...part(passed, 'passed'), ...part(skipped, 'skipped')].join(' | ')} (${total})\n`);
+process.stdout.write(`      Tests  ${[...part(failed, 'failed'), ...part(passed, 'passed'), ...part(skipped, 'skipped')].join(' | ')} (${total})\n\n`);
+process.stdout.write(`Tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);

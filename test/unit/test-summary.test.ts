@@ -1,0 +1,35 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// CI reads only the closing line of `.ci/run`: if anything follows "Tests: N passed, N failed",
+// the run counts as one that executed no test (it happened at stop 18).
+const dir = mkdtempSync(join(tmpdir(), 'summary-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function report(name: string, passed: number, failed: number, files: string[]): string {
+  const path = join(dir, name);
+  const testResults = files.map((status) => ({ status }));
+  writeFileSync(path, JSON.stringify({ numPassedTests: passed, numFailedTests: failed, numPendingTests: 0, numTodoTests: 0, testResults }));
+  return path;
+}
+
+function summary(...files: string[]): string[] {
+  const out = execFileSync(process.execPath, ['scripts/test-summary.ts', ...files], { encoding: 'utf8' });
+  return out.trimEnd().split('\n');
+}
+
+describe('the test command closing line', () => {
+  it('when all runs wrote reports, then the last line printed is the plain "Tests: N passed, N failed" over all of them', () => {
+    const lines = summary(report('a.json', 10, 1, ['passed', 'failed']), report('b.json', 5, 0, ['passed']));
+    expect(lines.at(-1)).toBe('Tests: 15 passed, 1 failed');
+    expect(lines).toContain(' Test Files  1 failed | 2 passed (3)');
+  });
+
+  it('when a run wrote no report, then it counts as one failure in the closing line', () => {
+    const lines = summary(report('c.json', 3, 0, ['passed']), join(dir, 'missing.json'));
+    expect(lines.at(-1)).toBe('Tests: 3 passed, 1 failed');
+  });
+});
