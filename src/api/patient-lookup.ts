@@ -1,4 +1,4 @@
-import type { Collection, Filter } from 'mongodb';
+import type { Collection } from 'mongodb';
 import type { PatientDocument } from '../shared/mongo.ts';
 import { patientKey } from '../shared/patient/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
@@ -15,6 +15,8 @@ export type Lookup =
 
 /** Either key form: documents written before the (center_id, id) keys have the numeric id as `_id`. */
 type StoredPatient = Omit<PatientDocument, '_id'> & { _id: number | string };
+/** Lookups sent at once for a key of many centers. */
+const PARALLEL = 16;
 
 /**
  * `center`: the center asked for (`?center_id=`, or the center of the record just written); without
@@ -25,13 +27,18 @@ export async function lookupPatient(patients: Collection<PatientDocument>, clien
   if (center !== undefined && !mayAccess(client, { center_id: center })) return { outcome: 'not-found' };
   const collection = patients as unknown as Collection<StoredPatient>;
   const unrestricted = client.centers === 'all' || client.scopes.has('admin');
-  const filter: Filter<StoredPatient> =
-    center !== undefined
-      ? { _id: { $in: [patientKey(center, id), id] } }
-      : unrestricted
-        ? { $or: [{ _id: id }, { id, _id: { $type: 'string' } }] }
-        : { _id: { $in: [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id)).concat(id as never) } };
-  const found = (await collection.find(filter).limit(10).toArray()) as unknown as PatientDocument[];
+  // Equalities only, each alone: `$in` and `$or` make the embedded server (FerretDB) scan the whole
+  // collection (src/worker/README.md), while an equality on `_id` or `id` is served by an index on
+  // both servers. The legacy numeric `_id` is always one of them.
+  const keys: (string | number)[] = center !== undefined ? [patientKey(center, id)] : unrestricted ? [] : [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id));
+  const byKey = (_id: string | number) => collection.findOne({ _id });
+  const found: PatientDocument[] = [];
+  for (let i = 0; i < keys.length + 1; i += PARALLEL) {
+    const some = [id, ...keys].slice(i, i + PARALLEL).map(byKey);
+    for (const doc of await Promise.all(some)) if (doc) found.push(doc as unknown as PatientDocument);
+  }
+  // Any center's: by the `id` field (indexed as id_across_centers), keyed documents only.
+  if (unrestricted && center === undefined) found.push(...((await collection.find({ id, _id: { $type: 'string' } }).limit(10).toArray()) as unknown as PatientDocument[]));
   const visible = newestPerCenter(found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center)));
   if (visible.length > 1) return { outcome: 'ambiguous' };
   if (visible.length === 1) return { outcome: 'returned', doc: visible[0]! };

@@ -66,12 +66,12 @@ describe('the MongoDB path: guarded replace keyed by (center_id, id)', () => {
   });
 });
 
-describe('the embedded server (FerretDB): lock, read first, then the same guarded write', () => {
-  it('when the server is FerretDB, then buildInfo picks the lock-and-read-first strategy', async () => {
+describe('the embedded server (FerretDB): lock, then the same guarded write, each sent alone', () => {
+  it('when the server is FerretDB, then buildInfo picks the lock-and-one-op-at-a-time strategy', async () => {
     const r = redis();
     try {
       const strategy = await chooseStrategy(h.store.db, () => ferretStrategy(createWriteLock(r, `${h.config.QUEUE_PREFIX}:wl:${h.config.MONGO_DB}`, 5000), 100));
-      expect({ name: strategy.name, readFirst: strategy.readFirst }).toEqual({ name: 'ferretdb', readFirst: true });
+      expect({ name: strategy.name, exactBulkErrors: strategy.exactBulkErrors }).toEqual({ name: 'ferretdb', exactBulkErrors: false });
     } finally {
       r.disconnect();
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { applySqlFile, LOOKUP_INDEXES_SQL, sqlRows } from './postgres-sql.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -194,12 +195,14 @@ export function postgresBinDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export type PostgresOptions = { dataDir: string; port?: number; log?: (l: string) => void };
+/** A PostgreSQL server that also answers SQL (rows as `|`-joined text), for tests and the bench. */
+export type SqlServer = LocalServer & { sql: (query: string) => string[] };
 
 /**
  * A throw-away PostgreSQL cluster: initdb on first start (trust auth, reachable on loopback only),
  * run as the `postgres` user when we are root (PostgreSQL refuses to run as root).
  */
-export async function postgresServer(opts: PostgresOptions): Promise<LocalServer> {
+export async function postgresServer(opts: PostgresOptions): Promise<SqlServer> {
   const port = opts.port ?? (await restartablePort());
   const bin = postgresBinDir();
   const runAs = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres']).toString()), gid: Number(execFileSync('id', ['-g', 'postgres']).toString()) } : undefined;
@@ -215,9 +218,12 @@ export async function postgresServer(opts: PostgresOptions): Promise<LocalServer
     '-D', opts.dataDir, '-p', String(port), '-k', opts.dataDir, '-c', 'listen_addresses=127.0.0.1',
     // Small and quiet: this is one embedded server, not a tuned database host.
     '-c', 'max_connections=200', '-c', 'shared_buffers=128MB', '-c', 'logging_collector=off',
+    // FerretDB's lookups carry the field name as a parameter (`_jsonb->$1 @> $2`): only a custom plan
+    // matches them to the GIN indexes of ferretdb-lookup-indexes.sql; a generic plan would scan.
+    '-c', 'plan_cache_mode=force_custom_plan', '-c', 'shared_preload_libraries=pg_stat_statements',
   ];
   const server = managed('postgres', port, `postgres://postgres@127.0.0.1:${port}/postgres`, join(bin, 'postgres'), args, {}, opts.log, runAs);
-  return { ...server, stop: server.stop, kill: server.kill, start: async () => { await server.start(); await pgReady(bin, port); } };
+  return { ...server, start: async () => { await server.start(); await pgReady(bin, port); }, sql: (query) => sqlRows(bin, port, query) };
 }
 
 /**
@@ -255,14 +261,15 @@ export type FerretOptions = { dataDir: string; port?: number; bin?: string; log?
  * FerretDB on its backend. With PostgreSQL, the cluster lives in `<dataDir>/postgres` and starts and
  * stops together with FerretDB (a stopped "MongoDB" is both), on a port of its own.
  */
-export async function ferretdbServer(opts: FerretOptions): Promise<LocalServer> {
+export async function ferretdbServer(opts: FerretOptions): Promise<LocalServer & { sql?: SqlServer['sql'] }> {
   const backend = opts.backend ?? embeddedBackend();
   if (backend === 'postgresql') {
     const pg = await postgresServer({ dataDir: join(opts.dataDir, 'postgres'), log: opts.log });
     const ferret = await ferretdbProcess({ ...opts, handler: ['--handler=postgresql', `--postgresql-url=${pg.url}`] });
     return {
-      name: ferret.name, port: ferret.port, url: ferret.url,
-      start: async () => { await pg.start(); await ferret.start(); },
+      name: ferret.name, port: ferret.port, url: ferret.url, sql: pg.sql,
+      // The lookup indexes before FerretDB takes a connection: every start, idempotently.
+      start: async () => { await pg.start(); applySqlFile(postgresBinDir(), pg.port, join(ROOT, LOOKUP_INDEXES_SQL)); await ferret.start(); },
       stop: async () => { await ferret.stop(); await pg.stop(); },
       kill: async () => { await ferret.kill(); await pg.stop(); },
       signal: ferret.signal,

@@ -92,3 +92,33 @@ describe('the write path on MongoDB answers', () => {
     expect(sent).toHaveLength(1);
   });
 });
+
+describe('re-sent patients skip the insert (resend-guess.ts)', () => {
+  const replaced = (n: number) => () => bulkOutcome('update', n, { ok: 1, n, nModified: n });
+  const kinds = (ops: unknown[]) => ops.map((op) => Object.keys(op as object)[0]);
+
+  it('when the last batches were all of stored patients, then the next batch sends only guarded upserts, and a new patient in it is inserted by its upsert', async () => {
+    // Four batches of stored patients (insert refused E11000, guarded replace applied), then one
+    // batch of a stored and a new patient: the upsert of the new one reports it upserted.
+    const warmup = Array.from({ length: 4 }, () => [allDuplicates(2), replaced(2)]).flat();
+    const last = () => bulkOutcome('update', 2, { ok: 1, n: 1, nModified: 1, upserted: [{ index: 1, _id: '3:52' }] });
+    const { patients, sent } = scriptedCollection([...warmup, last]);
+    const store = createPatientStore({ patients, strategy: mongoStrategy() });
+    for (let b = 0; b < 4; b++) expect(await store.write(items(10 * b + 1, 10 * b + 2))).toEqual([{ ok: true, outcome: 'updated' }, { ok: true, outcome: 'updated' }]);
+    expect(sent.map(kinds).slice(0, 2)).toEqual([['insertOne', 'insertOne'], ['replaceOne', 'replaceOne']]);
+    const results = await store.write(items(51, 52));
+    expect(results).toEqual([{ ok: true, outcome: 'updated' }, { ok: true, outcome: 'inserted' }]);
+    expect(sent).toHaveLength(9); // 4 × (insert + replace), then the replace alone
+    expect(kinds(sent[8]!)).toEqual(['replaceOne', 'replaceOne']);
+    expect(sent[8]![1]).toMatchObject({ replaceOne: { filter: { _id: '3:52' }, upsert: true } });
+  });
+
+  it('when a process starts, or its last batches were new patients, then a batch is inserted first', async () => {
+    const inserted = (n: number) => () => bulkOutcome('insert', n, { ok: 1, n });
+    const { patients, sent } = scriptedCollection([inserted(2), inserted(2)]);
+    const store = createPatientStore({ patients, strategy: mongoStrategy() });
+    expect(await store.write(items(1, 2))).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
+    expect(await store.write(items(3, 4))).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
+    expect(sent.map(kinds)).toEqual([['insertOne', 'insertOne'], ['insertOne', 'insertOne']]);
+  });
+});

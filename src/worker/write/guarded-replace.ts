@@ -20,7 +20,6 @@ export async function writeHeld(patients: Collection<PatientDocument>, strategy:
 
 async function writeKnown(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
   let toSend = groups;
-  if (strategy.readFirst) toSend = await readAndSettle(patients, strategy, groups);
   for (let round = 0; round < ROUNDS && toSend.length > 0; round++) {
     const answer = await send(patients, strategy, toSend);
     const refused: Group[] = [];

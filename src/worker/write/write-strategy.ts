@@ -5,20 +5,17 @@ import type { Lease, LockKey, WriteLock } from './write-lock.ts';
 // The one server-specific part of the write path, chosen once at start from buildInfo.
 //
 // MongoDB runs the guarded replace (filter: this _id, an older or no stored version) as one atomic
-// operation, and reports per-op errors of an unordered bulk exactly:
-// no lock, no read before writing. FerretDB v1 runs it as read, compare, write: writers of one
-// patient take turns through the Redis lock, read the stored versions first (so that a normal
-// bulk has no errors: FerretDB stops a bulk at its first error and reports it at index 0), and
-// read by `_id` equality, which it looks up by key (for string keys such as patientKey's), where
-// `$in` scans the whole collection.
+// operation, and reports per-op errors of an unordered bulk exactly: no lock, one bulk. FerretDB v1
+// runs it as read, compare, write: writers of one patient take turns through the Redis lock, each
+// replace is sent alone (FerretDB stops a bulk at its first error and reports it at index 0), and
+// the stored versions of refused ones are read by `_id` equality, which the embedded server's GIN
+// index serves (scripts/sql/ferretdb-lookup-indexes.sql), where `$in` scans the whole collection.
 
 export type Stored = { version: string };
 type Key = PatientDocument['_id'];
 
 export type WriteStrategy = {
   readonly name: 'mongodb' | 'ferretdb';
-  /** Read the stored versions before writing (and write only what they do not settle). */
-  readonly readFirst: boolean;
   /** Per-op errors of an unordered bulk can be trusted; if not, each guarded replace is sent alone. */
   readonly exactBulkErrors: boolean;
   /** How long a write waits for patients locked elsewhere before it is answered PATIENT_BUSY. */
@@ -33,7 +30,6 @@ const READ_PARALLEL = 16;
 export function mongoStrategy(): WriteStrategy {
   return {
     name: 'mongodb',
-    readFirst: false,
     exactBulkErrors: true,
     lockWaitMs: 0,
     acquire: async (keys) => ({ held: new Set<LockKey>(keys), release: async () => {} }),
@@ -44,7 +40,6 @@ export function mongoStrategy(): WriteStrategy {
 export function ferretStrategy(lock: WriteLock, lockWaitMs: number): WriteStrategy {
   return {
     name: 'ferretdb',
-    readFirst: true,
     exactBulkErrors: false,
     lockWaitMs,
     acquire: (keys) => lock.acquire(keys),
