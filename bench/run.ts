@@ -86,7 +86,7 @@ async function main() {
   const cleanup = async () => {
     await stopAll();
     for (const s of servers.reverse()) await s.stop();
-    if (failed) {
+    if (failed || process.env.BENCH_KEEP_LOGS === '1') {
       // Keep the logs of every process (and of Redis and FerretDB) for the post-mortem; drop the data.
       for (const d of ['redis', 'ferretdb']) rmSync(join(tmp, d), { recursive: true, force: true });
       say(`logs kept in ${logDir}`);
@@ -180,7 +180,10 @@ async function main() {
       ? `max(20, ${params.e2eLoadFraction} x min(intake req/s ${round(intakeRps, 0) ?? 'n/a'}, drain jobs/s ${round(drainRate, 0) ?? 'n/a'})) measured earlier in this run`
       : `default ${params.e2eDefaultRate} req/s (scenarios 1 and 3 not run)`;
     if (opts.only.includes('s4')) results.scenarios.endToEnd = await endToEnd(ctx, rate, rateRule);
-    if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, rate);
+    // The soak re-sends stored patients: at half the update rate scenario 3 measured at the large size.
+    const updateRate = results.scenarios.drain?.updates.medians.workerLargePerS ?? null;
+    const soakRate = updateRate && updateRate > 0 ? Math.max(20, Math.round(params.e2eLoadFraction * updateRate)) : rate;
+    if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, soakRate);
     if (opts.only.includes('s6')) results.scenarios.partitions = await partitionsScenario(ctx);
   } catch (err) {
     failed = true;

@@ -40,8 +40,9 @@ export function renderCharts(r: BenchResults): string[] {
   }
   if (s3) {
     const m = s3.medians;
-    out.push(xychart('3. Drain (records/s)', ['new: 1 worker', 'new: raw', 'new: 2 workers', 'updates: 1 worker', 'updates: raw'], 'records/s', [
-      { kind: 'bar', values: [m.workerNewPerS, m.rawNewPerS, m.twoWorkersNewPerS, m.workerUpdatePerS, m.rawUpdatePerS] },
+    const u = s3.updates.medians;
+    out.push(xychart('3. Drain (records/s)', ['new: 1 worker', 'new: raw', 'new: 2 workers', 'updates small: 1 worker', 'updates small: raw', 'updates large: 1 worker', 'updates large: raw'], 'records/s', [
+      { kind: 'bar', values: [m.workerNewPerS, m.rawNewPerS, m.twoWorkersNewPerS, u.workerSmallPerS, u.rawSmallPerS, u.workerLargePerS, u.rawLargePerS] },
     ]));
   }
   if (s4 && s4.rounds.length > 0) {

@@ -20,11 +20,13 @@ export type Params = {
   /** Scenario 3: drain. */
   /** Records queued (in jobs of JOB_MAX_RECORDS) for each drain measurement of new patients. */
   drainJobs: number;
-  /**
-   * Stored patients updated in the update drains. Smaller: on FerretDB every update looks its
-   * patient up with a scan (bench/README.md), so the raw reference alone would run for hours.
-   */
+  /** Re-sent patients updated in the update drain at the large size (all of them at the small one). */
   drainUpdates: number;
+  /** Registry sizes of the update drains: patients stored (in an older version) before each. */
+  updateStoredSmall: number;
+  updateStoredLarge: number;
+  /** Each update writer (worker, raw driver) gets at most this long. */
+  updateMaxS: number;
   /**
    * Each writer (worker, raw bulkWrite) gets the same records and at most this long;
    * its rate is documents stored / time. On FerretDB/SQLite every upsert scans the collection, so
@@ -39,7 +41,10 @@ export type Params = {
   e2eDefaultRate: number;
   /** Scenario 5: the soak; RSS at `soakEarlyS` is compared with RSS at the end. */
   soakS: number;
-  /** The soak re-sends a fixed population of patients (as centres do), so the collection stops growing. */
+  /**
+   * The soak re-sends stored patients (as centres do): this many are stored beforehand, at least as
+   * many as the soak sends, so every request is a re-send of its own patient and every one is timed.
+   */
   soakPopulation: number;
   soakEarlyS: number;
   rssIntervalMs: number;
@@ -49,7 +54,7 @@ export type Params = {
 const full: Params = {
   mode: 'full',
   rounds: 3,
-  hardLimitS: 45 * 60,
+  hardLimitS: 55 * 60,
   warmupS: 3,
   intakeS: 15,
   connections: 64,
@@ -57,7 +62,10 @@ const full: Params = {
   batchConnections: 8,
   batchSizes: [100, 1000],
   drainJobs: 50_000,
-  drainUpdates: 5_000,
+  drainUpdates: 20_000,
+  updateStoredSmall: 1_000,
+  updateStoredLarge: 100_000,
+  updateMaxS: 60,
   drainMaxS: 45,
   rawBatchSize: 500,
   e2eS: 30,
@@ -74,12 +82,14 @@ const quick: Params = {
   ...full,
   mode: 'quick',
   rounds: 1,
-  hardLimitS: 4 * 60,
+  hardLimitS: 8 * 60,
   warmupS: 1,
   intakeS: 5,
   batchS: 3,
   drainJobs: 5_000,
-  drainUpdates: 1_000,
+  drainUpdates: 10_000,
+  updateStoredLarge: 20_000,
+  updateMaxS: 20,
   drainMaxS: 5,
   // One bulkWrite of 500 upserts can take half a minute on FerretDB/SQLite: smaller batches keep
   // the quick run under 2 minutes (the report says which size was used).
@@ -103,6 +113,9 @@ const smoke: Params = {
   batchConnections: 2,
   drainJobs: 300,
   drainUpdates: 100,
+  updateStoredSmall: 100,
+  updateStoredLarge: 300,
+  updateMaxS: 5,
   drainMaxS: 2,
   rawBatchSize: 50,
   e2eS: 2,

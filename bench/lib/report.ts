@@ -8,6 +8,7 @@ import type { IntakeBatchResult, IntakeSingleResult } from '../scenarios/intake.
 import { renderCharts } from './charts.ts';
 import { round } from './util.ts';
 import { partitionsMarkdown } from './partitions-report.ts';
+import { updatesMarkdown, updateTargets } from './updates-report.ts';
 import type { PartitionsResult } from '../scenarios/partitions.ts';
 
 export type TargetRow = {
@@ -110,6 +111,7 @@ export function computeTargets(r: BenchResults): TargetRow[] {
     row('worker peak RSS under load (scenarios 3-4)', r.memory?.workerPeakMB, '<=', 200, 'MB'),
     row('API RSS growth during the soak', pct(soak?.rss.api.growth), '<=', 10, '%', soakNote),
     row('worker RSS growth during the soak', pct(soak?.rss.worker.growth), '<=', 10, '%', soakNote),
+    ...updateTargets(s3?.updates, soak).map(([name, measured, cmp, target, unit]) => row(name, measured, cmp, target, unit, name.startsWith('soak') ? soakNote : notRun('s3'))),
   ];
 }
 
@@ -156,7 +158,7 @@ export function renderMarkdown(r: BenchResults): string {
   const s3 = r.scenarios.drain;
   if (s3) {
     L.push('', `## 3. Drain of ${n(s3.records)} queued records (each writer at most ${s3.maxSeconds} s)`, '');
-    L.push(`Records queued in jobs of ${s3.recordsPerJob}, as the API queues a batch request. Worker concurrency ${s3.workerConcurrency}. Updates: ${n(s3.updates)} stored patients re-sent in a newer version.`, '');
+    L.push(`Records queued in jobs of ${s3.recordsPerJob}, as the API queues a batch request. Worker concurrency ${s3.workerConcurrency}.`, '');
     L.push('| writer | written (median) | seconds | records/s | ratio |', '| --- | ---: | ---: | ---: | ---: |');
     const med = (runs: { stored: number; seconds: number; complete: boolean }[]) => {
       const sorted = [...runs].sort((a, b) => a.stored - b.stored);
@@ -166,8 +168,7 @@ export function renderMarkdown(r: BenchResults): string {
     L.push(`| new patients: one worker process | ${med(s3.rounds.workerNew)} | ${n(s3.medians.workerNewPerS)} | ${pc(s3.ratios.workerVsRawNew)} of raw |`);
     L.push(`| new patients: raw driver, unordered bulkWrite × ${s3.rawBatchSize} of \`${s3.rawOperation.new}\` (database limit) | ${med(s3.rounds.rawNew)} | ${n(s3.medians.rawNewPerS)} | |`);
     L.push(`| new patients: two worker processes | ${med(s3.rounds.twoWorkersNew)} | ${n(s3.medians.twoWorkersNewPerS)} | ${x2(s3.ratios.twoWorkersVsOne)} one worker |`);
-    L.push(`| updates of stored patients: one worker process | ${med(s3.rounds.workerUpdate)} | ${n(s3.medians.workerUpdatePerS)} | ${pc(s3.ratios.workerVsRawUpdate)} of raw |`);
-    L.push(`| updates: raw driver, unordered bulkWrite × ${s3.rawBatchSize} of \`${s3.rawOperation.update}\` (database limit) | ${med(s3.rounds.rawUpdate)} | ${n(s3.medians.rawUpdatePerS)} | |`);
+    L.push(...updatesMarkdown(s3.updates));
   }
   const s4 = r.scenarios.endToEnd;
   if (s4) {

@@ -5,6 +5,7 @@
 import { dropDb, flushRedis, openQueue, queueDepth, startHttp, startWorker, waitDrained, type Ctx } from '../lib/context.ts';
 import { runLoad, type LoadResult } from '../lib/load.ts';
 import { patientBody, takeIds } from '../lib/patients.ts';
+import { prestore } from './drain-updates.ts';
 import type { RssSample } from '../lib/procs.ts';
 import { median, percentileSorted, round, say, sleep } from '../lib/util.ts';
 
@@ -38,7 +39,10 @@ type Options = {
   durationS: number;
   rate: number;
   target: { queue: string; db: string };
-  /** Re-send this many patients over and over; absent: every request is a new patient. */
+  /**
+   * Re-send this many patients, stored beforehand in an older version (each request re-sends the
+   * next one; as many as the load sends, so each is sent once); absent: every request is a new patient.
+   */
   population?: number;
 };
 
@@ -47,13 +51,14 @@ async function endToEndRun(ctx: Ctx, o: Options): Promise<{ run: E2ERun; loadSta
   ctx.rss.phase = o.phase;
   const apiLabel = `api-${o.label}`;
   const workerLabel = `worker-${o.label}`;
+  const base = takeIds(o.population ?? Math.ceil(o.rate * o.durationS * 2) + 1000);
+  if (o.population) await prestore(ctx, o.target.db, base, o.population);
   const api = await startHttp(ctx, 'api', o.target, apiLabel);
   const worker = await startWorker(ctx, 'worker', o.target, workerLabel);
   const queue = openQueue(ctx, o.target.queue);
   const depth: { t: number; depth: number }[] = [];
   const accepted: number[] = [];
   try {
-    const base = takeIds(o.population ?? Math.ceil(o.rate * o.durationS * 2) + 1000);
     const idOf = (i: number) => base + (o.population ? i % o.population : i);
     const loadStartedAt = Date.now();
     const rssFrom = ctx.rss.now();
@@ -82,29 +87,26 @@ async function endToEndRun(ctx: Ctx, o: Options): Promise<{ run: E2ERun; loadSta
     const tail = await waitDrained(queue, Math.max(30, o.durationS));
     ctx.checkDeadline();
 
-    const docs = await ctx.mongo
-      .db(o.target.db)
-      .collection<{ _ingest: { receivedAt: Date; appliedAt: Date } }>('patients')
-      .find({}, { projection: { '_ingest.receivedAt': 1, '_ingest.appliedAt': 1 } })
-      .toArray();
+    // Only what this load sent (a re-sent population was stored before it, an hour older).
+    const docs = (
+      await ctx.mongo
+        .db(o.target.db)
+        .collection<{ _ingest: { receivedAt: Date; appliedAt: Date } }>('patients')
+        .find({}, { projection: { '_ingest.receivedAt': 1, '_ingest.appliedAt': 1 } })
+        .toArray()
+    ).filter((d) => d._ingest.receivedAt.getTime() >= loadStartedAt);
     const lat = docs.map((d) => d._ingest.appliedAt.getTime() - d._ingest.receivedAt.getTime()).sort((a, b) => a - b);
     const seconds = Math.ceil(o.durationS);
     const depthAt = (s: number) => {
       const before = depth.filter((x) => x.t <= s);
       return before.length ? before.at(-1)!.depth : 0;
     };
-    let storedDuringLoad: number;
+    // Each patient is sent once (new, or a re-send of its own stored patient): count by the documents.
+    const storedDuringLoad = docs.filter((d) => d._ingest.appliedAt.getTime() <= loadEndedAt).length;
     const storedBySecond = new Array<number>(seconds).fill(0);
-    if (o.population) {
-      // Documents are overwritten, so count by the queue: stored = accepted - still queued - failed.
-      storedDuringLoad = Math.max(0, http.ok - atEnd.pending - atEnd.failed);
-      for (let s = 0; s < seconds; s++) storedBySecond[s] = Math.max(0, (accepted[s] ?? 0) - (depthAt(s + 1) - depthAt(s)));
-    } else {
-      storedDuringLoad = docs.filter((d) => d._ingest.appliedAt.getTime() <= loadEndedAt).length;
-      for (const d of docs) {
-        const s = Math.floor((d._ingest.appliedAt.getTime() - loadStartedAt) / 1000);
-        if (s >= 0 && s < seconds) storedBySecond[s]! += 1;
-      }
+    for (const d of docs) {
+      const s = Math.floor((d._ingest.appliedAt.getTime() - loadStartedAt) / 1000);
+      if (s >= 0 && s < seconds) storedBySecond[s]! += 1;
     }
     const timeline: TimelinePoint[] = storedBySecond.map((storedPerS, s) => {
       const inSecond = depth.filter((x) => x.t >= s && x.t < s + 1);
@@ -178,9 +180,11 @@ export type SoakResult = {
   series: Record<'api' | 'worker', { t: number; rssMB: number }[]>;
 };
 
+/** `rate`: half the update rate scenario 3 measured at the large registry size (run.ts). */
 export async function soak(ctx: Ctx, rate: number): Promise<SoakResult> {
   const p = ctx.params;
-  const r = await endToEndRun(ctx, { label: 'soak', phase: 'soak', round: 1, durationS: p.soakS, rate, population: p.soakPopulation, target: { queue: 'soak', db: 'bench_soak' } });
+  const population = Math.max(p.soakPopulation, Math.ceil(rate * p.soakS * 1.1));
+  const r = await endToEndRun(ctx, { label: 'soak', phase: 'soak', round: 1, durationS: p.soakS, rate, population, target: { queue: 'soak', db: 'bench_soak' } });
   // RSS "at" a moment is the median over a short window ending there: one sample can catch a GC peak.
   const windowS = Math.max(p.soakEarlyS / 6, (3 * p.rssIntervalMs) / 1000);
   const of = (label: string) => ctx.rss.samples.filter((s: RssSample) => s.label === label).map((s) => ({ t: s.t - r.rssFrom, rssMB: s.rssMB }));
@@ -197,7 +201,7 @@ export async function soak(ctx: Ctx, rate: number): Promise<SoakResult> {
     for (const x of of(label)) if (x.t >= 0 && x.t <= r.run.durationS && (out.length === 0 || Math.floor(x.t) > out.at(-1)!.t)) out.push({ t: Math.floor(x.t), rssMB: round(x.rssMB, 1)! });
     return out;
   };
-  const who = `${p.soakPopulation} patients re-sent over and over`;
+  const who = `re-sends of ${population.toLocaleString('en-US')} stored patients, each sent once`;
   const note =
     p.soakS >= 300 && p.soakEarlyS === 60
       ? `RSS after 1 minute vs after 5 minutes of steady load (${who})`

@@ -1,4 +1,5 @@
 import type { Collection } from 'mongodb';
+import { mapConcurrent } from '../shared/map-concurrent.ts';
 import type { PatientDocument } from '../shared/mongo.ts';
 import { patientKey } from '../shared/patient/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
@@ -31,12 +32,8 @@ export async function lookupPatient(patients: Collection<PatientDocument>, clien
   // collection (src/worker/README.md), while an equality on `_id` or `id` is served by an index on
   // both servers. The legacy numeric `_id` is always one of them.
   const keys: (string | number)[] = center !== undefined ? [patientKey(center, id)] : unrestricted ? [] : [...(client.centers as ReadonlySet<number>)].map((c) => patientKey(c, id));
-  const byKey = (_id: string | number) => collection.findOne({ _id });
-  const found: PatientDocument[] = [];
-  for (let i = 0; i < keys.length + 1; i += PARALLEL) {
-    const some = [id, ...keys].slice(i, i + PARALLEL).map(byKey);
-    for (const doc of await Promise.all(some)) if (doc) found.push(doc as unknown as PatientDocument);
-  }
+  const byKey = await mapConcurrent([id, ...keys], PARALLEL, (_id) => collection.findOne({ _id }));
+  const found = byKey.filter((doc) => doc !== null) as unknown as PatientDocument[];
   // Any center's: by the `id` field (indexed as id_across_centers), keyed documents only.
   if (unrestricted && center === undefined) found.push(...((await collection.find({ id, _id: { $type: 'string' } }).limit(10).toArray()) as unknown as PatientDocument[]));
   const visible = newestPerCenter(found.filter((doc) => mayAccess(client, doc) && (center === undefined || doc.center_id === center)));

@@ -84,7 +84,7 @@ export function createStore(config: Config, dbName = config.MONGO_DB): Store {
     // an operation silent for this long fails and is retried. Kept well below the write-lock TTL and
     // above MONGO_WTIMEOUT_MS (config keeps that below half the TTL), so the server answers first.
     socketTimeoutMS: Math.max(config.MONGO_TIMEOUT_MS, Math.floor((config.WORKER_WRITE_LOCK_MS * 2) / 3)),
-    maxPoolSize: 20,
+    maxPoolSize: config.MONGO_POOL_SIZE,
     writeConcern: writeConcern(config),
   });
   const db = client.db(dbName);

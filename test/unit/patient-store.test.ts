@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPatientStore } from '../../src/worker/write/batch-write.ts';
-import { mongoStrategy } from '../../src/worker/write/write-strategy.ts';
+import { ferretStrategy, mongoStrategy } from '../../src/worker/write/write-strategy.ts';
 import { bulkOutcome, commandError, duplicateKey, networkError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
 import { patientDoc } from '../support/patient-docs.ts';
 import { scriptedCollection } from '../support/scripted-collection.ts';
@@ -120,5 +120,33 @@ describe('re-sent patients skip the insert (resend-guess.ts)', () => {
     expect(await store.write(items(1, 2))).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
     expect(await store.write(items(3, 4))).toEqual([{ ok: true, outcome: 'inserted' }, { ok: true, outcome: 'inserted' }]);
     expect(sent.map(kinds)).toEqual([['insertOne', 'insertOne'], ['insertOne', 'insertOne']]);
+  });
+
+  it('when a batch larger than the probe finds its first 32 patients stored, then the other 8 skip the insert and all 40 go to one guarded bulk', async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    const { patients, sent } = scriptedCollection([allDuplicates(32), replaced(40)]);
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(...ids));
+    expect(results.every((r) => r.ok && r.outcome === 'updated')).toBe(true);
+    expect(sent.map((ops) => [kinds(ops)[0], ops.length])).toEqual([['insertOne', 32], ['replaceOne', 40]]);
+  });
+
+  it('when a batch larger than the probe finds its first 32 patients new, then the other 8 are inserted too, with no guarded write', async () => {
+    const inserted = (n: number) => () => bulkOutcome('insert', n, { ok: 1, n });
+    const { patients, sent } = scriptedCollection([inserted(32), inserted(8)]);
+    const results = await createPatientStore({ patients, strategy: mongoStrategy() }).write(items(...Array.from({ length: 40 }, (_, i) => i + 1)));
+    expect(results.every((r) => r.ok && r.outcome === 'inserted')).toBe(true);
+    expect(sent.map((ops) => [kinds(ops)[0], ops.length])).toEqual([['insertOne', 32], ['insertOne', 8]]);
+  });
+});
+
+describe('the embedded server\'s one-op-at-a-time writes when the server stops answering', () => {
+  it('when the first guarded replaces are lost to the connection, then the batch sends no more of them and every item fails retryable DB_UNAVAILABLE', async () => {
+    const lock = { acquire: async (keys: (string | number)[]) => ({ held: new Set(keys), release: async () => {} }) };
+    const ids = Array.from({ length: 40 }, (_, i) => i + 1);
+    // The probe insert finds its 32 patients stored; then 32 guarded replaces go out at once, all lost.
+    const { patients, sent } = scriptedCollection([allDuplicates(32), ...Array.from({ length: 32 }, () => () => ({ error: networkError() }))]);
+    const results = await createPatientStore({ patients, strategy: ferretStrategy(lock, 1000) }).write(items(...ids));
+    for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: 'DB_UNAVAILABLE', permanent: false } });
+    expect(sent).toHaveLength(33); // the other 8 were never sent: each would have waited for its own timeout
   });
 });

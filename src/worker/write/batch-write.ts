@@ -4,7 +4,7 @@ import { failAll, groupByPatient, settleGroup, type Group, type WriteItem, type 
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { confirm, decide, DUPLICATE_KEY, writeHeld } from './guarded-replace.ts';
 import { classifyError, JobError } from '../job-errors.ts';
-import { createResendGuess } from './resend-guess.ts';
+import { createResendGuess, type ResendGuess } from './resend-guess.ts';
 import type { WriteStrategy } from './write-strategy.ts';
 
 // The write path: one batch of patient versions in, one result per item out (index-aligned), newest
@@ -26,6 +26,8 @@ import type { WriteStrategy } from './write-strategy.ts';
 //    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
 
 export type { WriteItem, WriteResult } from './batch-groups.ts';
+/** Candidates a batch inserts before it knows whether it is a re-send (a refused insert costs ~0.6 ms on FerretDB). */
+const PROBE = 32;
 export type PatientStore = { write: (items: WriteItem[]) => Promise<WriteResult[]> };
 
 export function createPatientStore(deps: { patients: Collection<PatientDocument>; strategy: WriteStrategy }): PatientStore {
@@ -41,8 +43,7 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
       // A re-send skips the insert (all known, as far as it can tell): the guarded upsert decides.
       const all = [...groups.values()];
       const resend = guess.resend();
-      const known = resend ? all : await insertNew(patients, all);
-      if (!resend) guess.saw(known.length, all.length);
+      const known = resend ? all : await insertUnlessResent(patients, all, guess);
       let waiting = known.map((g) => g.key);
       const deadline = Date.now() + strategy.lockWaitMs;
       while (waiting.length > 0) {
@@ -73,6 +74,20 @@ export function createPatientStore(deps: { patients: Collection<PatientDocument>
       return results.map((r) => r ?? { ok: false, error: new JobError('WORKER_ERROR', 'write not decided', false) });
     },
   };
+}
+
+/**
+ * The first PROBE candidates are inserted; if most of them were stored already, the batch is a
+ * re-send and the rest skip the insert (the guarded upsert stores a new one among them just as well);
+ * otherwise the rest are inserted too. Answers the candidates the guarded replace must write.
+ */
+async function insertUnlessResent(patients: Collection<PatientDocument>, all: Group[], guess: ResendGuess): Promise<Group[]> {
+  const probe = all.slice(0, PROBE);
+  const known = await insertNew(patients, probe);
+  guess.saw(known.length, probe.length);
+  const rest = all.slice(PROBE);
+  if (rest.length === 0) return known;
+  return [...known, ...(known.length * 2 > probe.length ? rest : await insertNew(patients, rest))];
 }
 
 /** Inserts every candidate; decides the inserted (and the refused for other reasons); answers the known ones. */

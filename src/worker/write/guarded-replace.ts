@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Group, Key } from './batch-groups.ts';
+import { mapConcurrent } from '../../shared/map-concurrent.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from '../job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
@@ -10,7 +11,8 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 
 export const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
-const SINGLE_PARALLEL = 16;
+/** Guarded replaces one batch sends at once where each is sent alone (FerretDB); the pool bounds them further. */
+export const SINGLE_PARALLEL = 32;
 
 /** The known patients this lease holds: the guarded replace, then what is still not durable is confirmed. */
 export async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
@@ -62,15 +64,17 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
  */
 async function send(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<BulkAnswer> {
   if (strategy.exactBulkErrors) return sendUnordered(patients, groups.map(guardedReplace));
-  const answer: BulkAnswer = { answers: [], notDurable: false };
-  for (let i = 0; i < groups.length; i += SINGLE_PARALLEL) {
-    const ones = await Promise.all(groups.slice(i, i + SINGLE_PARALLEL).map((g) => sendUnordered(patients, [guardedReplace(g)])));
-    for (const one of ones) {
-      answer.answers.push(one.answers[0]!);
-      answer.notDurable ||= one.notDurable;
-    }
-  }
-  return answer;
+  // Once one op is lost to the connection (an unreachable or hung server), the rest are not sent:
+  // each would wait for its own timeout in turn, and the batch (and its locks) would outlast them all.
+  let lost: { error: unknown } | undefined;
+  const ones = await mapConcurrent(groups, SINGLE_PARALLEL, async (g): Promise<BulkAnswer> => {
+    if (lost) return { answers: [{ kind: 'unknown', error: lost.error }], notDurable: false };
+    const one = await sendUnordered(patients, [guardedReplace(g)]);
+    const a = one.answers[0]!;
+    if (a.kind === 'unknown') lost ??= { error: a.error };
+    return one;
+  });
+  return { answers: ones.map((one) => one.answers[0]!), notDurable: ones.some((one) => one.notDurable) };
 }
 
 /** Applied ops that failed only their write concern: one more write of the same version waits for it. */

@@ -1,4 +1,5 @@
 import type { Collection, Db } from 'mongodb';
+import { mapConcurrent } from '../../shared/map-concurrent.ts';
 import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Lease, LockKey, WriteLock } from './write-lock.ts';
 
@@ -44,12 +45,8 @@ export function ferretStrategy(lock: WriteLock, lockWaitMs: number): WriteStrate
     lockWaitMs,
     acquire: (keys) => lock.acquire(keys),
     async read(patients, keys) {
-      const docs: PatientDocument[] = [];
-      for (let i = 0; i < keys.length; i += READ_PARALLEL) {
-        const found = await Promise.all(keys.slice(i, i + READ_PARALLEL).map((_id) => patients.findOne({ _id }, { projection: PROJECTION })));
-        for (const d of found) if (d) docs.push(d);
-      }
-      return toStored(docs);
+      const found = await mapConcurrent(keys, READ_PARALLEL, (_id) => patients.findOne({ _id }, { projection: PROJECTION }));
+      return toStored(found.filter((d): d is PatientDocument => d !== null));
     },
   };
 }
