@@ -61,21 +61,25 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
 
     const s3 = r.scenarios.drain;
     expect(s3).toMatchObject({ records: 300, recordsPerJob: num, workerConcurrency: num, rawBatchSize: num });
-    expect(s3.updates).toBe(100);
     for (const k of ['workerNew', 'rawNew', 'twoWorkersNew']) expect(s3.rounds[k][0]).toMatchObject({ records: 300, stored: num, seconds: num, perS: num });
-    for (const k of ['workerUpdate', 'rawUpdate']) expect(s3.rounds[k][0]).toMatchObject({ records: 100, stored: num, seconds: num, perS: num });
+    // Updates at two registry sizes (100 and 300 stored in smoke mode), raw beside each, reads at the large one.
+    const u = s3.updates;
+    expect(u).toMatchObject({ stored: { small: 100, large: 300 }, updates: { small: 100, large: 100 }, rawInFlight: num, rawPool: num });
+    for (const k of ['workerSmall', 'rawSmall', 'workerLarge', 'rawLarge', 'rawLargeWidePool']) expect(u.rounds[k][0]).toMatchObject({ records: 100, stored: num, seconds: num, perS: num });
+    for (const k of ['readsIdle', 'readsDuringDrain', 'readsDuringRaw']) expect(u.rounds[k][0]).toMatchObject({ reads: num, errors: 0 });
+    expect(numOrNull(u.medians.getDrainP50Ms) && numOrNull(u.ratios.workerVsRawLarge) && numOrNull(u.ratios.largeVsSmall)).toBe(true);
 
     const s4 = r.scenarios.endToEnd;
     expect(s4.rounds[0]).toMatchObject({ offeredRate: num, acceptedPerS: num, storedPerS: num, maxQueueDepth: num });
     expect(s4.rounds[0].timeline.length).toBeGreaterThan(0);
     expect(numOrNull(s4.rounds[0].acceptedToStoredMs.p99)).toBe(true);
 
-    expect(r.scenarios.soak).toMatchObject({ durationS: num, earlyAtS: num, note: expect.stringMatching(/shortened soak/) });
+    expect(r.scenarios.soak).toMatchObject({ durationS: num, earlyAtS: num, note: expect.stringMatching(/shortened soak.*re-sends of [\d,]+ stored patients/) });
     expect(r.memory).toMatchObject({ byProcess: expect.any(Object) });
     expect(numOrNull(r.memory.apiPeakMB) && numOrNull(r.memory.workerPeakMB)).toBe(true);
 
-    // One row per target (issues 6 and 9), computed by the harness.
-    expect(r.targets).toHaveLength(9);
+    // One row per target (issues 6, 9 and 20), computed by the harness.
+    expect(r.targets).toHaveLength(15);
     for (const t of r.targets) {
       expect(t).toMatchObject({ name: expect.any(String), target: num, unit: expect.any(String), comparator: expect.stringMatching(/^(>=|<=)$/) });
       expect(numOrNull(t.measured)).toBe(true);
