@@ -32,10 +32,7 @@ export const ConfigSchema = z.object({
   // yet durable". Below half of WORKER_WRITE_LOCK_MS, so a write waiting for it never outlives a patient's lock.
   MONGO_WTIMEOUT_MS: int(100, 300_000).default(5000),
   MONGO_JOURNAL: bool.default(true),
-  // Connections per process. On the embedded server (2 cores shared with FerretDB and PostgreSQL)
-  // more connections only queue more statements at once: 4 gave the worker its best update rate and
-  // reads their lowest latency (src/worker/README.md). On a MongoDB replica set, raise it to about
-  // twice WORKER_CONCURRENCY (each job holds one connection per bulk; deploy/ sets 16).
+  // Per process: 4 suits the 2-core embedded server (src/worker/README.md); ~2x WORKER_CONCURRENCY on MongoDB.
   MONGO_POOL_SIZE: int(1, 500).default(4),
   QUEUE_NAME: z.string().regex(/^[A-Za-z0-9_-]{1,100}$/, 'letters, digits, _ and - only').default('patients'),
   QUEUE_PREFIX: z.string().min(1).max(100).default('bull'),
