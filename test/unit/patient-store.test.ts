@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createPatientStore } from '../../src/worker/write/batch-write.ts';
+import { SINGLE_PARALLEL } from '../../src/worker/write/guarded-replace.ts';
 import { ferretStrategy, mongoStrategy } from '../../src/worker/write/write-strategy.ts';
 import { bulkOutcome, commandError, duplicateKey, networkError, WRITE_CONCERN_TIMEOUT } from '../support/driver-errors.ts';
 import { patientDoc } from '../support/patient-docs.ts';
@@ -143,10 +144,10 @@ describe('the embedded server\'s one-op-at-a-time writes when the server stops a
   it('when the first guarded replaces are lost to the connection, then the batch sends no more of them and every item fails retryable DB_UNAVAILABLE', async () => {
     const lock = { acquire: async (keys: (string | number)[]) => ({ held: new Set(keys), release: async () => {} }) };
     const ids = Array.from({ length: 40 }, (_, i) => i + 1);
-    // The probe insert finds its 32 patients stored; then 32 guarded replaces go out at once, all lost.
-    const { patients, sent } = scriptedCollection([allDuplicates(32), ...Array.from({ length: 32 }, () => () => ({ error: networkError() }))]);
+    // The probe insert finds its 32 patients stored; then SINGLE_PARALLEL guarded replaces go out at once, all lost.
+    const { patients, sent } = scriptedCollection([allDuplicates(32), ...Array.from({ length: SINGLE_PARALLEL }, () => () => ({ error: networkError() }))]);
     const results = await createPatientStore({ patients, strategy: ferretStrategy(lock, 1000) }).write(items(...ids));
     for (const r of results) expect(r).toMatchObject({ ok: false, error: { code: 'DB_UNAVAILABLE', permanent: false } });
-    expect(sent).toHaveLength(33); // the other 8 were never sent: each would have waited for its own timeout
+    expect(sent).toHaveLength(1 + SINGLE_PARALLEL); // the others were never sent: each would have waited for its own timeout
   });
 });
