@@ -132,7 +132,7 @@ export function renderMarkdown(r: BenchResults): string {
   L.push('## Targets', '', '| target | measured | goal | met |', '| --- | ---: | ---: | :---: |');
   for (const t of r.targets) {
     const unit = t.unit === 'x' ? 'x' : ` ${t.unit}`;
-    L.push(`| ${t.name} | ${t.measured === null ? 'n/a' : `${n(t.measured, t.unit === 'x' ? 2 : 1)}${unit}`} | ${t.comparator} ${n(t.target)}${unit} | ${t.met === null ? `– ${t.note ?? ''}` : t.met ? 'yes' : '**no**'} |`);
+    L.push(`| ${t.name} | ${t.measured === null ? 'n/a' : `${n(t.measured, t.unit === 'x' ? 2 : 1)}${unit}`} | ${t.comparator} ${n(t.target, Number.isInteger(t.target) ? 0 : 2)}${unit} | ${t.met === null ? `– ${t.note ?? ''}` : t.met ? 'yes' : '**no**'} |`);
   }
 
   const s1 = r.scenarios.intakeSingle;
