@@ -27,6 +27,7 @@ import { patientRoutes } from './routes/patients.ts';
 import { createRateLimitStore, rateLimitNamespace } from './rate-limit-store.ts';
 import { createReplicaWait } from '../shared/replica-wait.ts';
 import type { AppDeps, RouteDeps } from './route-deps.ts';
+import { boundedJsonParsers } from './json-depth.ts';
 
 export type { AppDeps } from './route-deps.ts';
 
@@ -82,9 +83,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   methodNotAllowed(app);
-  // Fastify parses text/plain by default; the old endpoint never took it, so it is a 415.
-  app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('text/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.removeContentTypeParser('text/plain'); // the old endpoint never took it: a 415
+  boundedJsonParsers(app); // JSON nesting bounded before it is parsed
   await app.register(formbody, { bodyLimit: config.API_BODY_LIMIT_BYTES });
   // CSP is set by the two HTML pages (/docs: swagger-ui's staticCSP, /admin/queues: admin.ts); the API answers JSON.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });

@@ -4,6 +4,7 @@ import { parsePatient, toJobPatient, type FieldIssue } from '../../shared/patien
 import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { statusUrl } from '../intake/enqueue.ts';
+import { MAX_JSON_DEPTH, nestedTooDeep } from '../json-depth.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -15,6 +16,7 @@ export type BatchItemResult = { index: number; jobId: string; statusUrl: string 
 
 /** An NDJSON line that is not JSON: kept in place so the item keeps its index and gets its error. */
 const NOT_JSON = Symbol('not-json');
+const TOO_DEEP = Symbol('too-deep');
 
 const tooLarge = (max: number) => new AppError('BATCH_TOO_LARGE', 413, `a batch holds at most ${max} patients; split it`);
 
@@ -38,6 +40,7 @@ export async function batchRoutes(app: FastifyInstance, { config, metrics, intak
     if (!withinLines(body as string, config.API_BATCH_MAX)) return done(tooLarge(config.API_BATCH_MAX), undefined);
     const lines = (body as string).split('\n').filter((line) => line.trim() !== '');
     done(null, lines.map((line) => {
+      if (nestedTooDeep(line)) return TOO_DEEP; // never handed to JSON.parse (json-depth.ts)
       try {
         return JSON.parse(line) as unknown;
       } catch {
@@ -62,6 +65,7 @@ export async function batchRoutes(app: FastifyInstance, { config, metrics, intak
     const total = items.length;
     items.forEach((item: unknown, index) => {
       if (item === NOT_JSON) return results.push({ index, errors: [{ path: '(line)', message: 'is not valid JSON' }] });
+      if (item === TOO_DEEP) return results.push({ index, errors: [{ path: '(line)', message: `nests deeper than ${MAX_JSON_DEPTH} levels` }] });
       const parsed = parsePatient(schema, item);
       if (!parsed.ok) return results.push({ index, errors: parsed.issues });
       if (!mayAccess(request.client, parsed.patient)) return results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
