@@ -83,7 +83,6 @@ async function endToEndRun(ctx: Ctx, o: Options): Promise<{ run: E2ERun; loadSta
     const loadEndedAt = Date.now();
     sampling = false;
     await sampler;
-    const atEnd = await queueDepth(queue);
     const tail = await waitDrained(queue, Math.max(30, o.durationS));
     ctx.checkDeadline();
 
@@ -97,10 +96,6 @@ async function endToEndRun(ctx: Ctx, o: Options): Promise<{ run: E2ERun; loadSta
     ).filter((d) => d._ingest.receivedAt.getTime() >= loadStartedAt);
     const lat = docs.map((d) => d._ingest.appliedAt.getTime() - d._ingest.receivedAt.getTime()).sort((a, b) => a - b);
     const seconds = Math.ceil(o.durationS);
-    const depthAt = (s: number) => {
-      const before = depth.filter((x) => x.t <= s);
-      return before.length ? before.at(-1)!.depth : 0;
-    };
     // Each patient is sent once (new, or a re-send of its own stored patient): count by the documents.
     const storedDuringLoad = docs.filter((d) => d._ingest.appliedAt.getTime() <= loadEndedAt).length;
     const storedBySecond = new Array<number>(seconds).fill(0);

@@ -12,9 +12,9 @@ import type { Stored, WriteStrategy } from './write-strategy.ts';
 export const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
 /**
- * Guarded replaces one batch sends at once where each is sent alone (FerretDB): as many as the pool has
- * connections (MONGO_POOL_SIZE 4). More only queue in the driver, and an audit insert or a read then
- * waits behind every job's queued replaces (150-330 ms measured with 32).
+ * Guarded replaces one batch sends at once where each is sent alone (FerretDB): the default pool's 4
+ * connections (WORKER_CONCURRENCY jobs keep a larger pool busy too). More only queue in the driver, and
+ * an audit insert or a read then waits behind every job's queued replaces (150-330 ms measured with 32).
  */
 export const SINGLE_PARALLEL = 4;
 
