@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,5 +31,19 @@ describe('the test command closing line', () => {
   it('when a run wrote no report, then it counts as one failure in the closing line', () => {
     const lines = summary(report('c.json', 3, 0, ['passed']), join(dir, 'missing.json'));
     expect(lines.at(-1)).toBe('Tests: 3 passed, 1 failed');
+  });
+
+  it('when the test command reports set-up steps on stderr, then .ci/run still ends its output with the closing line, on one stream', () => {
+    // Stop 26 landed "ran no test" although stdout ended with the closing line: the set-up steps
+    // (bootstrap) write to stderr, and a reader of stdout followed by stderr ends on one of them.
+    const repo = join(dir, 'repo');
+    mkdirSync(join(repo, '.ci'), { recursive: true });
+    mkdirSync(join(repo, 'scripts'), { recursive: true });
+    copyFileSync('.ci/run', join(repo, '.ci/run'));
+    writeFileSync(join(repo, 'scripts/test.sh'), 'echo "[setup] npm ci" >&2\necho "Tests: 3 passed, 0 failed"\n');
+    const run = spawnSync('bash', [join(repo, '.ci/run')], { encoding: 'utf8' });
+    expect(run.status).toBe(0);
+    expect(run.stderr).toBe('');
+    expect(run.stdout.trimEnd().split('\n')).toEqual(['[setup] npm ci', 'Tests: 3 passed, 0 failed']);
   });
 });
