@@ -3,6 +3,7 @@ import { mapConcurrent } from '../shared/map-concurrent.ts';
 import type { PatientDocument } from '../shared/mongo.ts';
 import { patientKey } from '../shared/patient/patient-key.ts';
 import { mayAccess, type Client } from './auth.ts';
+import { compareVersions } from '../shared/version-order.ts';
 
 // Finds a patient for a key: under "<center>:<id>" for the key's centers only (the tenancy model),
 // and, until `npm run migrate-keys` has moved the documents written before that key
@@ -51,7 +52,7 @@ function newestPerCenter(docs: PatientDocument[]): PatientDocument[] {
   const newest = new Map<number | null, PatientDocument>();
   for (const doc of docs) {
     const other = newest.get(doc.center_id ?? null);
-    if (!other || version(doc) > version(other)) newest.set(doc.center_id ?? null, doc);
+    if (!other || compareVersions(version(doc), version(other)) > 0) newest.set(doc.center_id ?? null, doc);
   }
   return [...newest.values()];
 }

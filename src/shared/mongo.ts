@@ -59,7 +59,7 @@ export type AuditEntry = {
  * job, not per record: the audit must not double the database's work). Ids and outcomes only.
  * A patient's trail: `find({ 'entries.patientId': id })`, indexed with `at`.
  */
-export type AuditRecord = { at: Date; jobId: string; attempt: number; entries: AuditEntry[] };
+export type AuditRecord = { _id?: string; at: Date; jobId: string; attempt: number; entries: AuditEntry[] };
 
 export type Store = {
   client: MongoClient;

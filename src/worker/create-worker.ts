@@ -18,6 +18,7 @@ import { ensureIndexes } from './write/indexes.ts';
 import { connectMongo, prepare, stopInPhases } from './lifecycle.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write/write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write/write-strategy.ts';
+import { ServerRefusedError } from './write/server-check.ts';
 import { errorSummary } from '../shared/errors.ts';
 
 export type WorkerDeps = {
@@ -30,6 +31,8 @@ export type WorkerDeps = {
   tracing?: Tracing;
   /** Queue handles the process holds already (by partition): the dead-letter sweep reads through them instead of its own. */
   queueOf?: PartitionWorkerDeps['queueOf'];
+  /** The server is not one to write to (server-check.ts): no job is taken; the process decides what follows (exit 2). */
+  onRefused?: (err: ServerRefusedError) => void;
 };
 
 export type PatientWorker = {
@@ -40,7 +43,7 @@ export type PatientWorker = {
   close: (after?: () => Promise<unknown>) => Promise<void>;
 };
 
-export function createWorker({ config, connection, store, logger, observer, tracing, queueOf }: WorkerDeps): PatientWorker {
+export function createWorker({ config, connection, store, logger, observer, tracing, queueOf, onRefused }: WorkerDeps): PatientWorker {
   const schema = createPatientSchema({ timeZone: config.PATIENT_TIME_ZONE, maxStringLength: config.PATIENT_STRING_MAX });
   // The write path is built once the server has answered and said what it is (buildInfo).
   let ready: (s: PatientStore) => void = () => {};
@@ -66,7 +69,14 @@ export function createWorker({ config, connection, store, logger, observer, trac
   void connectMongo(store, logger, () => closing !== undefined).then(async (connected) => {
     if (!connected) return;
     const lock = withLocalTurns(createWriteLock(connection, writeLockPrefix(config), config.WORKER_WRITE_LOCK_MS));
-    const prepared = await prepare(() => chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)), logger, () => closing !== undefined);
+    const ferret = () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000);
+    // A refusal is an answer, not an outage: not retried.
+    const choose = () => chooseStrategy(store.db, config.MONGO_WRITE_CONCERN, ferret).catch((err: unknown) => (err instanceof ServerRefusedError ? err : Promise.reject(err)));
+    const prepared = await prepare(choose, logger, () => closing !== undefined);
+    if (prepared instanceof ServerRefusedError) {
+      logger.fatal({ code: prepared.code, variable: prepared.variable }, `${prepared.variable} ${prepared.message}; not taking jobs`);
+      return onRefused?.(prepared);
+    }
     if (!prepared || !(await prepare(async () => (await ensureIndexes(store, config, logger), true), logger, () => closing !== undefined))) return;
     ready(createPatientStore({ patients: store.patients, strategy: prepared }));
     logger.info({ server: prepared.name, partitions: chosen }, 'MongoDB answered, indexes in place; taking jobs');

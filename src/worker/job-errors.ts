@@ -28,7 +28,14 @@ const PERMANENT_SERVER_CODES = new Set([2, 9, 13, 14, 52, 55, 121, 10334, 17419]
 // Server answers that mean "no primary to write to right now": an outage, not a bad write.
 const UNAVAILABLE_SERVER_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
 
-export const notDurable = () => new JobError('DB_NOT_DURABLE', 'write applied but its write concern was not confirmed; will retry', false);
+// Write-concern errors no retry can mend: the set has fewer members than `w` (100), or no such tag (79).
+const UNSATISFIABLE_WRITE_CONCERN = new Set([79, 100]);
+
+/** A write-concern error of this code: retried (not durable yet), or refused for good when the set can never satisfy `w`. */
+export const notDurable = (code?: number) =>
+  code !== undefined && UNSATISFIABLE_WRITE_CONCERN.has(code)
+    ? new JobError('DB_WRITE_CONCERN_INVALID', 'the replica set cannot satisfy MONGO_WRITE_CONCERN; fix it, then replay', true)
+    : new JobError('DB_NOT_DURABLE', 'write not confirmed durable (write concern); will retry', false);
 const unavailable = () => new JobError('DB_UNAVAILABLE', 'database unreachable', false);
 
 /**
@@ -38,7 +45,7 @@ const unavailable = () => new JobError('DB_UNAVAILABLE', 'database unreachable',
  */
 export function classifyError(err: unknown): JobError {
   if (err instanceof JobError) return err;
-  if (writeConcernFailed(err)) return notDurable();
+  if (writeConcernFailed(err)) return notDurable(writeConcernCode(err));
   const inner = err instanceof MongoBulkWriteError && err.errorResponse instanceof Error ? err.errorResponse : err;
   if (
     inner instanceof MongoNetworkError ||
@@ -67,6 +74,12 @@ export function byServerCode(code: number, label: string): JobError {
 export function writeConcernFailed(err: unknown): boolean {
   if (err instanceof MongoWriteConcernError) return true;
   return err instanceof MongoBulkWriteError && typeof err.result?.getWriteConcernError === 'function' && err.result.getWriteConcernError() !== undefined;
+}
+
+/** The code of a write-concern error (64: timed out, 100: unsatisfiable, ...). */
+export function writeConcernCode(err: unknown): number | undefined {
+  const wce = err instanceof MongoWriteConcernError ? err : err instanceof MongoBulkWriteError && typeof err.result?.getWriteConcernError === 'function' ? err.result.getWriteConcernError() : undefined;
+  return typeof wce?.code === 'number' ? wce.code : undefined;
 }
 
 function serverCode(err: unknown): number | undefined {

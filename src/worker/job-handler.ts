@@ -14,7 +14,7 @@ import { processPatientJob, type JobOutcome, type ProcessorDeps } from './proces
 // neither rewrites it nor loses its true outcome or its audit entry.
 
 export type PatientJob = Job<PatientJobData, PatientJobResult>;
-type Progress = { decided?: (RecordResult | null)[]; unaudited?: number[] };
+type Progress = { decided?: (RecordResult | null)[]; unaudited?: number[]; tentative?: JobOutcome['tentative'] };
 
 export type HandlerDeps = {
   queueName: string;
@@ -38,12 +38,12 @@ export function createJobHandler(deps: HandlerDeps) {
     const progress = (typeof job.progress === 'object' && job.progress !== null ? job.progress : {}) as Progress;
     let outcome: JobOutcome;
     try {
-      outcome = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade, decided: progress.decided }, deps);
+      outcome = await processPatientJob({ id: String(job.id), data: job.data, attemptsMade: job.attemptsMade, decided: progress.decided, tentative: progress.tentative }, deps);
     } catch (err) {
-      outcome = { results: (progress.decided ?? []).map((r) => r ?? null), rejected: [], retry: classifyError(err) };
+      outcome = { results: (progress.decided ?? []).map((r) => r ?? null), rejected: [], retry: classifyError(err), tentative: progress.tentative ?? [] };
     }
     if (signal.aborted) throw new JobError('HANDED_BACK', 'handed back at shutdown', false); // ignored by BullMQ
-    const { results, retry } = outcome;
+    const { results, retry, tentative } = outcome;
     const letters: { source: LetterSource; failure: Failure }[] = outcome.rejected.map((r) => ({
       source: { jobId: String(job.id), index: r.index, record: r.record, attempts: attempt },
       failure: r.error,
@@ -69,19 +69,23 @@ export function createJobHandler(deps: HandlerDeps) {
       // spending an attempt; decided records stay decided (and unaudited) in its progress.
       const delayMs = deps.retryDelayMs(job);
       const keep = results.map((r) => (r?.outcome === 'rejected' ? null : r));
-      await job.updateProgress({ decided: keep, unaudited: fresh.filter((d) => keep[d.index]).map((d) => d.index) } satisfies Progress).catch(() => {});
+      await job.updateProgress({ decided: keep, unaudited: fresh.filter((d) => keep[d.index]).map((d) => d.index), tentative } satisfies Progress).catch(() => {});
       log.error({ code: classifyError(err).code, delayMs }, 'dead letter not recorded: job delayed instead of failed');
       // If Redis cannot take that either, the job stays active until its lock expires and is re-delivered.
       await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
       throw new DelayedError();
     }
     try {
-      await deps.observer?.decided(job, fresh, deps.refOf);
+      // Entries carried over from an attempt whose audit write may have landed are written as that
+      // attempt wrote them (the same `_id`, audit.ts), apart from the ones decided since.
+      const carried = fresh.filter((d) => progress.unaudited?.includes(d.index));
+      const since = fresh.filter((d) => !progress.unaudited?.includes(d.index));
+      for (const part of [carried, since]) if (part.length > 0) await deps.observer?.decided(job, part, deps.refOf);
     } catch (err) {
       // The audit entries are part of the job: not the records' failure (no attempt spent, nothing
       // dead-lettered), so the job is put back with what it decided, still to be audited.
       const delayMs = deps.retryDelayMs(job);
-      await job.updateProgress({ decided: results, unaudited: fresh.map((d) => d.index) } satisfies Progress).catch(() => {});
+      await job.updateProgress({ decided: results, unaudited: fresh.map((d) => d.index), tentative } satisfies Progress).catch(() => {});
       log.error({ code: classifyError(err).code, records: fresh.length, delayMs }, 'audit entries not written: job delayed instead of finished');
       await job.moveToDelayed(Date.now() + delayMs, token).catch(() => {});
       throw new DelayedError();
@@ -93,7 +97,7 @@ export function createJobHandler(deps: HandlerDeps) {
       return { results: results as RecordResult[] };
     }
     const failure = retry;
-    await job.updateProgress({ decided: results, unaudited: [] } satisfies Progress).catch(() => {});
+    await job.updateProgress({ decided: results, unaudited: [], tentative } satisfies Progress).catch(() => {});
     deps.observer?.failed(failure, final);
     log[final ? 'error' : 'warn']({ code: failure.code, records: results.length, ...counts, attempt, final, ms }, `job failed: ${failure.message}`);
     const reason = `${failure.code}: ${failure.message}`;

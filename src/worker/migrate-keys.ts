@@ -90,7 +90,7 @@ export async function runMigrateKeys(argv: string[], env: Record<string, string 
   try {
     await readyOrTimeout(redis, 5000);
     const lock = withLocalTurns(createWriteLock(redis, writeLockPrefix(config), config.WORKER_WRITE_LOCK_MS));
-    const strategy = await chooseStrategy(store.db, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000));
+    const strategy = await chooseStrategy(store.db, config.MONGO_WRITE_CONCERN, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000));
     await ensureIndexes(store, config, logger);
     const report = await migrateKeys(store.patients, createPatientStore({ patients: store.patients, strategy }), { batchSize });
     out(`${JSON.stringify(report)}\n`);

@@ -35,7 +35,7 @@ export function createObserver(metrics: WorkerMetrics, audit: AuditLog): JobObse
           ...(result.code ? { code: result.code } : {}),
         };
       });
-      await audit.record({ at: new Date(), jobId: String(job.id), attempt: job.attemptsMade + 1, entries });
+      await audit.record({ at: new Date(), jobId: String(job.id), attempt: job.attemptsMade + 1, entries }, { queue: job.queueName, indexes: decided.map((d) => d.index) });
     },
     failed(failure, final) {
       metrics.failed.inc({ code: failure.code, final: String(final) });

@@ -12,7 +12,11 @@ export type JobInput = {
   attemptsMade: number;
   /** Results decided by an earlier attempt (kept in the job's progress): not written again. */
   decided?: readonly (RecordResult | null | undefined)[];
+  /** What an earlier attempt's not-durable write did (kept in the job's progress): reported once a retry finds that version durable. */
+  tentative?: readonly (Tentative | null | undefined)[];
 };
+
+type Tentative = 'inserted' | 'updated';
 
 export type { WriteItem, WriteResult } from './write/batch-write.ts';
 
@@ -35,6 +39,8 @@ export type JobOutcome = {
   rejected: Rejection[];
   /** The first transient error, when some records are undecided. */
   retry?: JobError;
+  /** Per record, what a write not confirmed durable did (this attempt's, else an earlier one's): for the retry. */
+  tentative: (Tentative | null)[];
 };
 
 const EPOCH = '0000-00-00T00:00:00.000Z';
@@ -53,6 +59,7 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
   const records = recordsOf(job.data);
   const results: (RecordResult | null)[] = records.map((_, i) => job.decided?.[i] ?? null);
   const rejected: Rejection[] = [];
+  const tentative: (Tentative | null)[] = records.map((_, i) => job.tentative?.[i] ?? null);
   const reject = (index: number, error: JobError) => {
     results[index] = { outcome: 'rejected', patientId: patientIdOf(records[index]), code: error.code, message: error.message };
     rejected.push({ index, record: records[index], error });
@@ -74,11 +81,14 @@ export async function processPatientJob(job: JobInput, deps: ProcessorDeps): Pro
   let retry: JobError | undefined;
   written.forEach((w, k) => {
     const index = at[k]!;
-    if (w.ok) results[index] = { outcome: w.outcome, patientId: items[k]!.doc.id };
+    // "unchanged" is this record's own version found stored: an earlier attempt wrote it, and what
+    // that write did (kept while it was not durable) is the record's true outcome.
+    if (w.ok) results[index] = { outcome: w.outcome === 'unchanged' ? (tentative[index] ?? 'unchanged') : w.outcome, patientId: items[k]!.doc.id };
     else if (w.error.permanent) reject(index, w.error);
     else retry ??= w.error;
+    if (!w.ok && w.tentative) tentative[index] = w.tentative;
   });
-  return retry ? { results, rejected, retry } : { results, rejected };
+  return retry ? { results, rejected, retry, tentative } : { results, rejected, tentative };
 }
 
 function toDocument(record: unknown, index: number, job: JobInput, { schema, refOf = recordRef }: ProcessorDeps, appliedAt: Date): PatientDocument | JobError {

@@ -18,7 +18,12 @@ export async function runWorker(config: Config, tracing: Tracing | undefined): P
   const counts = partitionQueues(parsePartitionList(config.WORKER_PARTITIONS, config.QUEUE_PARTITIONS) as number[]);
   const metrics = createWorkerMetrics(counts);
   const queueOf = (partition: number) => counts.find((c) => c.partition === partition)?.queue;
-  const { close } = createWorker({ config, connection, store, logger, observer: createObserver(metrics, createAuditLog(store.audit)), tracing, queueOf });
+  // A server the write path is not made for (or a `w` it cannot satisfy) is a configuration error: exit 2, as for bad variables.
+  const onRefused = () => {
+    setTimeout(() => process.exit(2), 3000).unref(); // closing is best effort here
+    void closeConnections().finally(() => process.exit(2));
+  };
+  const { close } = createWorker({ config, connection, store, logger, observer: createObserver(metrics, createAuditLog(store.audit)), tracing, queueOf, onRefused });
   const http = await buildWorkerHttp({ redis: connection, store, metrics, logger });
   await http.listen({ host: config.WORKER_HTTP_HOST, port: config.WORKER_HTTP_PORT });
   logger.info({ queue: config.QUEUE_NAME, partitions: counts.map((c) => c.partition), concurrency: config.WORKER_CONCURRENCY }, 'worker started');

@@ -47,7 +47,7 @@ describe('fault: versions of one patient arrive out of order', () => {
       const store = createStore(env.config);
       const redis = createRedis(env.config.REDIS_URL, 'worker');
       const lock = createWriteLock(redis, `${env.config.QUEUE_PREFIX}:write-lock:${env.config.MONGO_DB}`, 5000);
-      const strategy = await chooseStrategy(store.db, () => ferretStrategy(lock, 10_000));
+      const strategy = await chooseStrategy(store.db, env.config.MONGO_WRITE_CONCERN, () => ferretStrategy(lock, 10_000));
       const writer = createPatientStore({ patients: store.patients, strategy });
       return { writer, close: async () => { await store.close(); redis.disconnect(); } };
     }));

@@ -18,7 +18,7 @@ beforeAll(async () => {
   h = await createHarness();
   redis = createRedis(h.config.REDIS_URL, 'worker');
   redis.on('error', () => {});
-  const strategy = await chooseStrategy(h.store.db, () => ferretStrategy(createWriteLock(redis, writeLockPrefix(h.config), 5000), 2000));
+  const strategy = await chooseStrategy(h.store.db, h.config.MONGO_WRITE_CONCERN, () => ferretStrategy(createWriteLock(redis, writeLockPrefix(h.config), 5000), 2000));
   writer = createPatientStore({ patients: h.store.patients, strategy });
 });
 afterAll(async () => {

@@ -36,6 +36,21 @@ describe('the API and worker as processes', () => {
     expect(worker.output()).toMatch(/worker: invalid configuration: MONGO_WRITE_CONCERN must be majority or 1-50/);
   });
 
+  // Issue 21, defect 6: each of these in MONGO_URL used to win silently over the configuration.
+  it.each([
+    ['journal=false', {}, /MONGO_URL must not set journal \(it would override MONGO_JOURNAL/],
+    ['w=0', {}, /MONGO_URL must not set w \(it would override MONGO_WRITE_CONCERN/],
+    ['retryWrites=false', {}, /MONGO_URL must not set retryWrites=false/],
+    ['tls=true&tlsInsecure=true', { NODE_ENV: 'production', ALLOW_PLAINTEXT_DATASTORES: 'false', REDIS_URL: 'rediss://127.0.0.1:1' }, /MONGO_URL must not set tlsInsecure when NODE_ENV=production/],
+  ])('when MONGO_URL carries %s, then the API and the worker exit 2 naming the option', async (option, extra, named) => {
+    const env = { REDIS_URL: config.REDIS_URL, MONGO_URL: `${config.MONGO_URL}?${option}`, AUTH_DEV_MODE: 'true', ...extra };
+    const [api, worker] = [startProcess('api', env), startProcess('worker', env)];
+    expect((await api.exited).code, api.output()).toBe(2);
+    expect((await worker.exited).code, worker.output()).toBe(2);
+    expect(api.output()).toMatch(named);
+    expect(worker.output()).toMatch(named);
+  });
+
   it('when the API gets SIGTERM while a request is in flight, then that request still gets its answer and the API exits 0', async () => {
     const port = await freePort();
     // No worker: a `Prefer: wait=3` request stays in the API for its 3 s, then answers 202.

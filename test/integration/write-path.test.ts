@@ -35,7 +35,7 @@ describe('documents stored before this service (no _ingest metadata)', () => {
   });
 
   it('when the MongoDB path writes over a missing, null or numeric stored version, then each is older and updated', async () => {
-    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy() });
+    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy('majority') });
     await h.store.patients.insertMany([
       { ...patientDoc(511, 1), _ingest: undefined },
       { ...patientDoc(512, 1), _ingest: { version: null } },
@@ -49,7 +49,7 @@ describe('documents stored before this service (no _ingest metadata)', () => {
 
 describe('the MongoDB path: guarded replace keyed by (center_id, id)', () => {
   it('when another center stores the same id, then each write lands under its own center\'s key and never touches the other', async () => {
-    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy() });
+    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy('majority') });
     await h.store.patients.insertOne(patientDoc(520, 9, { center_id: 4, cluster_id: 2 }));
     expect(await store.write([{ doc: patientDoc(520, 1) }])).toEqual([{ ok: true, outcome: 'inserted' }]);
     expect(await store.write([{ doc: patientDoc(520, 2) }])).toEqual([{ ok: true, outcome: 'updated' }]);
@@ -58,7 +58,7 @@ describe('the MongoDB path: guarded replace keyed by (center_id, id)', () => {
   });
 
   it('when an older or the same version arrives, then it is stale or unchanged and the stored one stays', async () => {
-    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy() });
+    const store = createPatientStore({ patients: h.store.patients, strategy: mongoStrategy('majority') });
     await store.write([{ doc: patientDoc(530, 5) }]);
     expect(await store.write([{ doc: patientDoc(530, 4) }])).toEqual([{ ok: true, outcome: 'stale' }]);
     expect(await store.write([{ doc: patientDoc(530, 5) }])).toEqual([{ ok: true, outcome: 'unchanged' }]);
@@ -70,7 +70,7 @@ describe('the embedded server (FerretDB): lock, then the same guarded write, eac
   it('when the server is FerretDB, then buildInfo picks the lock-and-one-op-at-a-time strategy', async () => {
     const r = redis();
     try {
-      const strategy = await chooseStrategy(h.store.db, () => ferretStrategy(createWriteLock(r, `${h.config.QUEUE_PREFIX}:wl:${h.config.MONGO_DB}`, 5000), 100));
+      const strategy = await chooseStrategy(h.store.db, h.config.MONGO_WRITE_CONCERN, () => ferretStrategy(createWriteLock(r, `${h.config.QUEUE_PREFIX}:wl:${h.config.MONGO_DB}`, 5000), 100));
       expect({ name: strategy.name, exactBulkErrors: strategy.exactBulkErrors }).toEqual({ name: 'ferretdb', exactBulkErrors: false });
     } finally {
       r.disconnect();

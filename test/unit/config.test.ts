@@ -117,3 +117,31 @@ describe('the store\'s socket timeout', () => {
     }
   });
 });
+
+describe('MONGO_URL options against the configuration (issue 21)', () => {
+  it('when the URL sets w, journal, j, wtimeoutMS or retryWrites=false, then loadConfig names each option and the variable to use', () => {
+    const message = (() => {
+      try {
+        loadConfig({ ...base, MONGO_URL: 'mongodb://h:27017/?W=1&journal=false&j=true&wtimeoutMS=10&retryWrites=false&replicaSet=rs0' });
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    })();
+    for (const named of ['must not set w (it would override MONGO_WRITE_CONCERN', 'must not set journal (it would override MONGO_JOURNAL', 'must not set j (', 'must not set wtimeoutMS (it would override MONGO_WTIMEOUT_MS', 'must not set retryWrites=false']) {
+      expect(message).toContain(named);
+    }
+  });
+
+  it('when the URL sets retryWrites=true, replicaSet, authSource or tls, then it is accepted', () => {
+    expect(loadConfig({ ...base, MONGO_URL: 'mongodb://h:27017/?retryWrites=true&replicaSet=rs0&authSource=admin&tls=true' }).MONGO_URL).toContain('rs0');
+  });
+
+  it('when tlsInsecure, tlsAllowInvalidCertificates or tlsAllowInvalidHostnames is true, then production refuses each and development accepts them', () => {
+    const url = 'mongodb://h:27017/?tls=true&tlsAllowInvalidCertificates=true&tlsAllowInvalidHostnames=true';
+    const prod = { ...base, NODE_ENV: 'production', REDIS_URL: 'rediss://h:6380', AUTH_DEV_MODE: undefined };
+    expect(() => loadConfig({ ...prod, MONGO_URL: url })).toThrow(/MONGO_URL must not set tlsAllowInvalidCertificates when NODE_ENV=production.*must not set tlsAllowInvalidHostnames/);
+    expect(() => loadConfig({ ...prod, MONGO_URL: 'mongodb://h:27017/?tls=true&tlsInsecure=true' })).toThrow(/must not set tlsInsecure when NODE_ENV=production/);
+    expect(loadConfig({ ...base, MONGO_URL: url }).NODE_ENV).toBe('development');
+  });
+});

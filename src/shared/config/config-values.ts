@@ -57,6 +57,41 @@ export const apiKeys = jsonText('a JSON array of {id, sha256, scopes, centers?, 
   .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'has two entries with the same id')
   .refine((keys) => new Set(keys.map((k) => k.sha256)).size === keys.length, 'has two entries with the same sha256');
 
+// Options of MONGO_URL that would silently override what the configuration says of durability:
+// the variable to use instead. The driver lets the URL win over the client options.
+const URL_OVERRIDES: Record<string, [string, string]> = {
+  w: ['w', 'MONGO_WRITE_CONCERN'],
+  journal: ['journal', 'MONGO_JOURNAL'],
+  j: ['j', 'MONGO_JOURNAL'],
+  wtimeoutms: ['wtimeoutMS', 'MONGO_WTIMEOUT_MS'],
+  wtimeout: ['wtimeout', 'MONGO_WTIMEOUT_MS'],
+};
+const TLS_UNCHECKED: Record<string, string> = { tlsinsecure: 'tlsInsecure', tlsallowinvalidcertificates: 'tlsAllowInvalidCertificates', tlsallowinvalidhostnames: 'tlsAllowInvalidHostnames' };
+
+/** What MONGO_URL's query options must not say: each message names the option, never its value. */
+export function mongoUrlOptionIssues(url: string, production: boolean): string[] {
+  const query = url.includes('?') ? url.slice(url.indexOf('?') + 1) : '';
+  const issues: string[] = [];
+  for (const pair of query.split('&').filter(Boolean)) {
+    const [rawName = '', rawValue = ''] = pair.split('=');
+    const name = safeDecode(rawName).toLowerCase();
+    const value = safeDecode(rawValue).toLowerCase();
+    const override = URL_OVERRIDES[name];
+    if (override) issues.push(`must not set ${override[0]} (it would override ${override[1]}; set that instead)`);
+    if (name === 'retrywrites' && value === 'false') issues.push('must not set retryWrites=false (a write whose answer is lost could not be retried safely)');
+    if (production && TLS_UNCHECKED[name] && value === 'true') issues.push(`must not set ${TLS_UNCHECKED[name]} when NODE_ENV=production (the server's certificate would go unchecked)`);
+  }
+  return issues;
+}
+
+const safeDecode = (text: string) => {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text; // the driver's parser (mongoTls) refuses it
+  }
+};
+
 /** The MongoDB driver's own parser: what it refuses here would otherwise crash the process later. */
 export function mongoTls(url: string): boolean | undefined {
   // Loaded on first use, not with this module: tracing must start before the driver loads (src/shared/tracing/tracing.ts).

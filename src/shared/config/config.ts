@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { scaleIssues, scaleShape } from './config-scale.ts';
 import { TracingSchema, tracingShape, type TracingConfig } from './config-tracing.ts';
-import { apiKeys, bool, centerClusters, int, mongoTls, timeZone, trustProxy, url } from './config-values.ts';
+import { apiKeys, bool, centerClusters, int, mongoTls, mongoUrlOptionIssues, timeZone, trustProxy, url } from './config-values.ts';
 
 // The one place that knows the environment variables. Entry points call loadConfig(process.env)
 // once and pass the result down; nothing else reads process.env.
@@ -107,8 +107,8 @@ export const ConfigSchema = z.object({
   ...tracingShape,
   ...scaleShape,
 }).superRefine((c, ctx) => {
-  // Patient records must not cross a network in clear text in production.
-  if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return;
+  for (const message of mongoUrlOptionIssues(c.MONGO_URL, c.NODE_ENV === 'production')) ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message });
+  if (c.NODE_ENV !== 'production' || c.ALLOW_PLAINTEXT_DATASTORES) return; // no records in clear text in production:
   if (!c.REDIS_URL.startsWith('rediss:')) ctx.addIssue({ code: 'custom', path: ['REDIS_URL'], message: 'must be rediss:// (TLS) when NODE_ENV=production' });
   if (mongoTls(c.MONGO_URL) === false) ctx.addIssue({ code: 'custom', path: ['MONGO_URL'], message: 'must use TLS (tls=true or mongodb+srv://) when NODE_ENV=production' });
 });

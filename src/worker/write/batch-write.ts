@@ -2,7 +2,7 @@ import type { Collection } from 'mongodb';
 import type { PatientDocument } from '../../shared/mongo.ts';
 import { failAll, groupByPatient, settleGroup, type Group, type WriteItem, type WriteResult } from './batch-groups.ts';
 import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
-import { confirm, decide, DUPLICATE_KEY, writeHeld } from './guarded-replace.ts';
+import { decide, isGuardRefusal, writeHeld } from './guarded-replace.ts';
 import { classifyError, JobError } from '../job-errors.ts';
 import { createResendGuess, type ResendGuess } from './resend-guess.ts';
 import type { WriteStrategy } from './write-strategy.ts';
@@ -22,8 +22,11 @@ import type { WriteStrategy } from './write-strategy.ts';
 //    record of another center is ever matched, compared or reported (no oracle, no squatting). A
 //    refused one is then read to tell stale and unchanged apart. On FerretDB each is sent alone,
 //    under the lock.
-// 4. A write-concern failure means "applied, not yet durable": the applied ops keep their outcome and
-//    are confirmed once more (a write waits for the write concern); unconfirmed, they fail retryable.
+// 4. Durability (bulk-answers.ts): a write-concern error leaves every op of its bulk undecided,
+//    retryable DB_NOT_DURABLE; what an applied op did travels as `tentative`, so the retry that finds
+//    that version durable reports it (process-patient-job.ts). A refused op is read with the read
+//    concern that matches the write concern (write-strategy.ts): "unchanged" and "stale" are said only
+//    of versions that are as durable as a write would have made them.
 
 export type { WriteItem, WriteResult } from './batch-groups.ts';
 /** Candidates a batch inserts before it knows whether it is a re-send (a refused insert costs ~0.6 ms on FerretDB). */
@@ -102,14 +105,9 @@ async function insertNew(patients: Collection<PatientDocument>, groups: Group[])
   const known: Group[] = [];
   groups.forEach((g, i) => {
     const a = inserted.answers[i]!;
-    if (a.kind === 'refused' && a.code === DUPLICATE_KEY) known.push(g);
-    else decide(g, a, inserted);
+    if (isGuardRefusal(a)) known.push(g);
+    else decide(g, a);
   });
-  try {
-    await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
-  } catch (err) {
-    for (const g of groups) if (g.notDurable && g.result?.ok) g.result = { ok: false, error: classifyError(err) };
-  }
   return known;
 }
 

@@ -2,12 +2,13 @@ import type { AnyBulkWriteOperation, Collection } from 'mongodb';
 import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Group, Key } from './batch-groups.ts';
 import { mapConcurrent } from '../../shared/map-concurrent.ts';
-import { sendUnordered, type BulkAnswer } from './bulk-answers.ts';
+import { sendUnordered, type BulkAnswer, type OpAnswer } from './bulk-answers.ts';
 import { byServerCode, classifyError, JobError, notDurable } from '../job-errors.ts';
 import type { Stored, WriteStrategy } from './write-strategy.ts';
+import { compareVersions } from '../../shared/version-order.ts';
 
-// Steps 3 and 4 of the write path (batch-write.ts): the guarded replace of patients already stored,
-// and the confirmation of writes that were applied but not yet durable.
+// Step 3 of the write path (batch-write.ts): the guarded replace of patients already stored, and
+// the read that tells a refused one stale or unchanged.
 
 export const DUPLICATE_KEY = 11000;
 const ROUNDS = 2;
@@ -18,21 +19,16 @@ const ROUNDS = 2;
  */
 export const SINGLE_PARALLEL = 4;
 
-/** The known patients this lease holds: the guarded replace, then what is still not durable is confirmed. */
+/** The guarded replace of the known patients this lease holds. */
 export async function writeHeld(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
-  await writeKnown(patients, strategy, groups);
-  await confirm(patients, groups.filter((g) => g.notDurable && g.result?.ok));
-}
-
-async function writeKnown(patients: Collection<PatientDocument>, strategy: WriteStrategy, groups: Group[]): Promise<void> {
   let toSend = groups;
   for (let round = 0; round < ROUNDS && toSend.length > 0; round++) {
     const answer = await send(patients, strategy, toSend);
     const refused: Group[] = [];
     toSend.forEach((g, i) => {
       const a = answer.answers[i]!;
-      if (a.kind === 'refused' && a.code === DUPLICATE_KEY) refused.push(g);
-      else decide(g, a, answer);
+      if (isGuardRefusal(a)) refused.push(g);
+      else decide(g, a);
     });
     toSend = await readAndSettle(patients, strategy, refused);
   }
@@ -54,8 +50,9 @@ async function readAndSettle(patients: Collection<PatientDocument>, strategy: Wr
     g.stored = s;
     if (!s) return true; // gone since the insert said it exists: the upsert inserts it
     const { doc } = g.candidate.item;
-    if (s.version < doc._ingest.version) return true;
-    if (s.version > doc._ingest.version) return (g.result = { ok: true, outcome: 'stale' }), false;
+    const order = compareVersions(s.version, doc._ingest.version);
+    if (order < 0) return true;
+    if (order > 0) return (g.result = { ok: true, outcome: 'stale' }), false;
     g.result = { ok: true, outcome: 'unchanged' }; // our own version: a re-delivery
     return false;
   });
@@ -72,32 +69,26 @@ async function send(patients: Collection<PatientDocument>, strategy: WriteStrate
   // each would wait for its own timeout in turn, and the batch (and its locks) would outlast them all.
   let lost: { error: unknown } | undefined;
   const ones = await mapConcurrent(groups, SINGLE_PARALLEL, async (g): Promise<BulkAnswer> => {
-    if (lost) return { answers: [{ kind: 'unknown', error: lost.error }], notDurable: false };
+    if (lost) return { answers: [{ kind: 'unknown', error: lost.error }] };
     const one = await sendUnordered(patients, [guardedReplace(g)]);
     const a = one.answers[0]!;
     if (a.kind === 'unknown') lost ??= { error: a.error };
     return one;
   });
-  return { answers: ones.map((one) => one.answers[0]!), notDurable: ones.some((one) => one.notDurable) };
+  return { answers: ones.map((one) => one.answers[0]!) };
 }
 
-/** Applied ops that failed only their write concern: one more write of the same version waits for it. */
-export async function confirm(patients: Collection<PatientDocument>, groups: Group[]): Promise<void> {
-  if (groups.length === 0) return;
-  const ops = groups.map(({ candidate: { item } }): AnyBulkWriteOperation<PatientDocument> => ({
-    replaceOne: { filter: { _id: item.doc._id, '_ingest.version': item.doc._ingest.version }, replacement: item.doc },
-  }));
-  const answer = await sendUnordered(patients, ops);
-  groups.forEach((g, i) => {
-    if (answer.notDurable || answer.answers[i]!.kind !== 'applied') g.result = { ok: false, error: notDurable() };
-  });
+/** A duplicate key on `_id`: the guard (or the insert) met a stored version. On another unique index it is a refusal for good. */
+export function isGuardRefusal(a: OpAnswer): boolean {
+  return a.kind === 'refused' && a.code === DUPLICATE_KEY && (a.index === undefined || a.index === '_id_');
 }
 
-export function decide(g: Group, a: BulkAnswer['answers'][number], bulk: BulkAnswer): void {
-  if (a.kind === 'applied') {
-    g.result = { ok: true, outcome: a.outcome };
-    g.notDurable ||= bulk.notDurable;
-  } else g.result = { ok: false, error: a.kind === 'refused' ? byServerCode(a.code, `code ${a.code}`) : classifyError(a.error) };
+/** An op's answer as the record's result; `tentative` keeps what a not-durable write did, for the retry that finds it. */
+export function decide(g: Group, a: OpAnswer): void {
+  if (a.kind === 'applied') g.result = { ok: true, outcome: a.outcome };
+  else if (a.kind === 'notDurable') g.result = { ok: false, error: notDurable(a.code), ...(a.tentative ? { tentative: a.tentative } : {}) };
+  else if (a.kind === 'refused' && a.code === DUPLICATE_KEY) g.result = { ok: false, error: new JobError('DB_REJECTED', 'database rejected the write (duplicate key on a unique index other than _id)', true) };
+  else g.result = { ok: false, error: a.kind === 'refused' ? byServerCode(a.code, `code ${a.code}`) : classifyError(a.error) };
 }
 
 function guardedReplace({ candidate: { item } }: Group): AnyBulkWriteOperation<PatientDocument> {

@@ -2,6 +2,7 @@ import type { Collection, Db } from 'mongodb';
 import { mapConcurrent } from '../../shared/map-concurrent.ts';
 import type { PatientDocument } from '../../shared/mongo.ts';
 import type { Lease, LockKey, WriteLock } from './write-lock.ts';
+import { checkServer, type WriteConcern } from './server-check.ts';
 
 // The one server-specific part of the write path, chosen once at start from buildInfo.
 //
@@ -28,13 +29,19 @@ export type WriteStrategy = {
 const PROJECTION = { '_ingest.version': 1 } as const;
 const READ_PARALLEL = 16;
 
-export function mongoStrategy(): WriteStrategy {
+/**
+ * A refused guarded replace is settled (stale, unchanged) from this read: with `w: majority` it reads
+ * only majority-committed versions, so a version a rollback can still take away (a write that timed
+ * out waiting for the majority, a worker that died before its answer) is never called stored.
+ */
+export function mongoStrategy(w: WriteConcern): WriteStrategy {
+  const readConcern = { level: w === 'majority' ? 'majority' : 'local' } as const;
   return {
     name: 'mongodb',
     exactBulkErrors: true,
     lockWaitMs: 0,
     acquire: async (keys) => ({ held: new Set<LockKey>(keys), release: async () => {} }),
-    read: async (patients, keys) => toStored(await patients.find({ _id: { $in: keys } }, { projection: PROJECTION }).toArray()),
+    read: async (patients, keys) => toStored(await patients.find({ _id: { $in: keys } }, { projection: PROJECTION, readConcern }).toArray()),
   };
 }
 
@@ -51,9 +58,9 @@ export function ferretStrategy(lock: WriteLock, lockWaitMs: number): WriteStrate
   };
 }
 
-/** MongoDB, unless the server says it is FerretDB. */
-export async function chooseStrategy(db: Db, ferret: () => WriteStrategy): Promise<WriteStrategy> {
-  return 'ferretdbVersion' in (await db.admin().command({ buildInfo: 1 })) ? ferret() : mongoStrategy();
+/** FerretDB when it says so, MongoDB when it is one this path is made for; else refused (server-check.ts). */
+export async function chooseStrategy(db: Db, w: WriteConcern, ferret: () => WriteStrategy): Promise<WriteStrategy> {
+  return (await checkServer(db, w)) === 'ferretdb' ? ferret() : mongoStrategy(w);
 }
 
 function toStored(docs: PatientDocument[]): Map<Key, Stored> {
