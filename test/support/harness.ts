@@ -10,6 +10,7 @@ import { openConsumer, openProducer } from '../../src/shared/connections.ts';
 import { JOB_NAME, recordRef, type PatientRecord } from '../../src/shared/queue.ts';
 import { readyOrTimeout } from '../../src/shared/redis.ts';
 import { createWorker, type PatientWorker } from '../../src/worker/create-worker.ts';
+import type { JobObserver } from '../../src/worker/observer.ts';
 import { recordResult, settledRecord } from './records.ts';
 
 export function testConfig(overrides: Record<string, string> = {}): Config {
@@ -64,8 +65,9 @@ export async function createHarness(overrides: Record<string, string> = {}) {
 
   return {
     config, app, queue, queues, store, apiLogs: api.logs, workerLogs: work.logs,
-    startWorker(): PatientWorker {
-      worker ??= createWorker({ config, connection: workerConnection, store, logger: work.logger });
+    /** The worker as the tests need it; with `observer`, its metrics and audit trail too (as run-worker.ts wires them). */
+    startWorker(opts: { observer?: JobObserver } = {}): PatientWorker {
+      worker ??= createWorker({ config, connection: workerConnection, store, logger: work.logger, ...opts });
       return worker;
     },
     async stopWorker() {

@@ -174,6 +174,9 @@ export async function startWireServer(opts: { port?: number } = {}): Promise<Wir
     ...['ping', 'endSessions', 'killCursors', 'abortTransaction', 'commitTransaction', 'createIndexes'].map((n) => [n, ok] as const),
     ['drop', ({ db, body }) => (model.delete(`${db}.${String(body.drop)}`), ok())],
     ['dropDatabase', ({ db }) => (dropDatabase(db), ok())],
+    // Only `_id_` exists in the model: any other index is not found, as mongod answers (the worker's
+    // start drops the audit TTL index when AUDIT_RETENTION_DAYS is 0 and takes 27 for "none there").
+    ['dropIndexes', ({ body }) => ({ ok: 0, code: 27, codeName: 'IndexNotFound', errmsg: `index not found with name [${String(body.index)}]` })],
     ['listIndexes', ({ db, body }) => cursorReply(`${db}.${String(body.listIndexes)}`, 'firstBatch', [{ v: 2, key: { _id: 1 }, name: '_id_' }])],
     ['getMore', ({ db, body }) => cursorReply(`${db}.${String(body.collection)}`, 'nextBatch', [])],
     ['insert', ({ db, body }) => insert(collectionOf(`${db}.${String(body.insert)}`), `${db}.${String(body.insert)}`, body)],
