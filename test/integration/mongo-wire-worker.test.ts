@@ -20,6 +20,7 @@ let h: Harness;
 beforeAll(async () => {
   server = await startWireServer();
   h = await createHarness({ MONGO_URL: server.url, MONGO_DB: 'hemo', JOB_BACKOFF_MS: '50' });
+  h.startWorker({ observer: createObserver(createWorkerMetrics([{ partition: 0, queue: h.queue }]), createAuditLog(h.store.audit)) });
 });
 afterAll(async () => {
   await h?.close();
@@ -37,7 +38,6 @@ describe('the worker on a MongoDB replica set (scripted)', () => {
     const patient = { ...SEED_SAMPLE, id: 7101, fullname: 'Somchai Wire-Server' };
     const res = await h.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': 'application/json' }, payload: JSON.stringify(patient) });
     expect(res.statusCode).toBe(202);
-    h.startWorker({ observer: createObserver(createWorkerMetrics([{ partition: 0, queue: h.queue }]), createAuditLog(h.store.audit)) });
     const { state, job, result } = await h.settled(res.json().jobId);
     expect([state, result?.outcome, job.attemptsMade]).toEqual(['completed', 'inserted', 2]); // one failed attempt, then the one that completed
     expect(server.pending('insert')).toBe(0);
@@ -50,6 +50,22 @@ describe('the worker on a MongoDB replica set (scripted)', () => {
     expect(logs).toContain('DB_NOT_DURABLE');
     expect(logs).not.toContain('Somchai');
     expect(logs).not.toContain(SEED_SAMPLE.hn);
+  });
+});
+
+describe('the audit trail on a replica set (scripted)', () => {
+  it('when the audit insert is applied but times out waiting for the majority, then the job is put back, writes the same audit document again, and the trail holds it once', async () => {
+    // fails on 058d750: the second write of the audit entries added a second document.
+    server.script('insert', (_cmd, ctx) => ctx.apply(), (_cmd, ctx) => ({ ...ctx.apply(), writeConcernError: WCE }));
+    const res = await h.app.inject({ method: 'POST', url: '/api/patients', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...SEED_SAMPLE, id: 7102 }) });
+    const { state, result } = await h.settled(res.json().jobId);
+    expect([state, result?.outcome]).toEqual(['completed', 'inserted']);
+    expect(server.pending('insert')).toBe(0);
+    const inserts = server.commands('insert').filter((c) => c.body.insert === 'audit' && JSON.stringify(c.body.documents).includes('7102'));
+    expect(inserts.length).toBe(2); // written, then written again after the write-concern error
+    const trail = [...server.collection('hemo', 'audit').values()].filter((r) => (r.entries as { patientId: number }[]).some((e) => e.patientId === 7102));
+    expect(trail).toHaveLength(1);
+    expect(h.workerLogs.text()).toContain('audit entries not written: job delayed instead of finished');
   });
 });
 
