@@ -7,10 +7,14 @@ import { seedKey } from '../support/patient-docs.ts';
 
 // The worker reaches FerretDB through a proxy that can cut a connection instead of forwarding a
 // chosen command: the write never reaches the server and the driver sees a network error.
+// On MongoDB (the testcontainers path) the driver retries a write cut on the wire once by itself
+// (retryable writes); FerretDB v1 has none: there each cut costs the job an attempt.
 let proxy: MongoProxy;
 let env: FaultEnv;
+let cutsPerAttempt = 1;
 beforeAll(async () => {
   env = await createFaultEnv({ workerEnv: { JOB_BACKOFF_MS: '200', MONGO_TIMEOUT_MS: '3000' } });
+  cutsPerAttempt = 'ferretdbVersion' in (await env.store.db.admin().command({ buildInfo: 1 })) ? 1 : 2;
   proxy = await startMongoProxy(env.config.MONGO_URL);
   env.startWorker({ MONGO_URL: proxy.url });
 });
@@ -61,9 +65,9 @@ describe('fault: poison input and transient write failures', () => {
     expect(await env.store.patients.findOne({ _id: seedKey(504) })).toMatchObject({ fullname: 'patient 504 version 1', _ingest: { jobId: neighbour, attempt: 1 } });
   });
 
-  it('when the write of a job is cut off on the wire twice and then goes through, then the record is stored after 3 attempts', { timeout: 60_000 }, async () => {
+  it('when the write of a job is cut off on the wire in two attempts and then goes through, then the record is stored by the third', { timeout: 60_000 }, async () => {
     const cutsBefore = proxy.cuts();
-    proxy.cutNext(2, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
+    proxy.cutNext(2 * cutsPerAttempt, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
     const [ref] = (await env.enqueue([patientVersion(502, 1)])) as [string];
     await until('the job settled', 45_000, settled(jobOf(ref)), 100, () => env.counts());
 
@@ -71,7 +75,7 @@ describe('fault: poison input and transient write failures', () => {
     const stored = await env.store.patients.findOne({ _id: seedKey(502) });
     console.log('[transient]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, storedAttempt: stored?._ingest.attempt, storedDocs: await env.store.patients.countDocuments({ _id: seedKey(502) }) }));
 
-    expect(proxy.cuts() - cutsBefore).toBe(2);
+    expect(proxy.cuts() - cutsBefore).toBe(2 * cutsPerAttempt);
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(3);
     expect(job.returnvalue.results).toEqual([{ outcome: 'inserted', patientId: 502 }]);
@@ -81,7 +85,7 @@ describe('fault: poison input and transient write failures', () => {
 
   it('when a record is refused for good while its dead letter cannot be written, then it is not refused until the letter is kept, and its neighbour keeps its first outcome', { timeout: 60_000 }, async () => {
     const cutsBefore = proxy.cuts();
-    proxy.cutNext(2, (cmd) => cmd.name === 'update' && cmd.collection === 'dead_letters');
+    proxy.cutNext(2 * cutsPerAttempt, (cmd) => cmd.name === 'update' && cmd.collection === 'dead_letters');
     const [poison, neighbour] = (await env.enqueue([{ patient: { id: 503, isactive: 'x' }, receivedAt: Date.now() }, patientVersion(505, 1)], { perJob: 2 })) as [string, string];
     await until('the job settled', 45_000, settled(jobOf(poison)), 100, () => env.counts());
 
@@ -91,7 +95,7 @@ describe('fault: poison input and transient write failures', () => {
     const audit = (await auditEntries(env.store.audit, { patientId: { $in: [503, 505] } })).map(({ jobId, action }) => ({ jobId, action })).sort((a, b) => a.jobId.localeCompare(b.jobId));
     console.log('[dead-letter-outage]', JSON.stringify({ state: await job.getState(), attemptsMade: job.attemptsMade, attemptsStarted: job.attemptsStarted, cutsOnTheWire: proxy.cuts(), results: job.returnvalue?.results, deadLetter: letter && { errorCode: letter.errorCode, attempts: letter.attempts }, audit }));
 
-    expect(proxy.cuts() - cutsBefore).toBe(2);
+    expect(proxy.cuts() - cutsBefore).toBe(2 * cutsPerAttempt);
     expect(await job.getState()).toBe('completed');
     expect(job.attemptsMade).toBe(1); // the runs that could not keep the letter spent no attempt
     expect(job.attemptsStarted).toBe(3);
@@ -104,7 +108,7 @@ describe('fault: poison input and transient write failures', () => {
 
   it('when every attempt of a job loses its write on the wire, then after the last one its undecided records are dead-lettered, the job fails, and the record refused earlier keeps its own letter', { timeout: 60_000 }, async () => {
     const lettersBefore = await env.store.deadLetters.countDocuments();
-    proxy.cutNext(2, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
+    proxy.cutNext(2 * cutsPerAttempt, (cmd) => ['insert', 'update'].includes(cmd.name) && cmd.collection === 'patients');
     const jobOptions = { ...queueSettings(env.config).jobOptions, attempts: 2 };
     const refs = (await env.enqueue([{ patient: { id: 506, isactive: 'x' }, receivedAt: Date.now() }, patientVersion(507, 1), patientVersion(508, 1)], { perJob: 3, jobOptions })) as [string, string, string];
     const jobId = jobOf(refs[0]);

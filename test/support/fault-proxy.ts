@@ -74,7 +74,9 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
 
   return {
-    url: `mongodb://127.0.0.1:${port}/`,
+    // The target's options stay (the testcontainers path connects with `directConnection=true`: without
+    // it the driver would follow the member's own address around the proxy).
+    url: `mongodb://127.0.0.1:${port}/${target.search}`,
     cutNext(n, match) {
       cutsLeft = n;
       matcher = match;
