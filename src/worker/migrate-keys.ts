@@ -18,6 +18,7 @@ import { createPatientStore, type PatientStore } from './write/batch-write.ts';
 import { ensureIndexes } from './write/indexes.ts';
 import { createWriteLock, withLocalTurns, writeLockPrefix } from './write/write-lock.ts';
 import { chooseStrategy, ferretStrategy } from './write/write-strategy.ts';
+import { ServerRefusedError } from './write/server-check.ts';
 
 /** A document as stored before the keys: numeric `_id`, maybe no or partial `_ingest` (written before this service). */
 type Legacy = Omit<PatientDocument, '_id' | '_ingest'> & { _id: number; _ingest?: Partial<Record<keyof PatientDocument['_ingest'], unknown>> };
@@ -90,7 +91,12 @@ export async function runMigrateKeys(argv: string[], env: Record<string, string 
   try {
     await readyOrTimeout(redis, 5000);
     const lock = withLocalTurns(createWriteLock(redis, writeLockPrefix(config), config.WORKER_WRITE_LOCK_MS));
-    const strategy = await chooseStrategy(store.db, config.MONGO_WRITE_CONCERN, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000));
+    const strategy = await chooseStrategy(store.db, config.MONGO_WRITE_CONCERN, () => ferretStrategy(lock, config.WORKER_WRITE_LOCK_MS + 2000)).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+    if (strategy instanceof ServerRefusedError) {
+      err(`migrate-keys: ${strategy.variable} ${strategy.message}\n`);
+      return 2; // as the worker: not a server to write to
+    }
+    if (strategy instanceof Error) throw strategy;
     await ensureIndexes(store, config, logger);
     const report = await migrateKeys(store.patients, createPatientStore({ patients: store.patients, strategy }), { batchSize });
     out(`${JSON.stringify(report)}\n`);

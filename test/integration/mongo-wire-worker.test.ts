@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
 import { createAuditLog } from '../../src/worker/audit.ts';
 import { createWorkerMetrics } from '../../src/worker/metrics.ts';
+import { runMigrateKeys } from '../../src/worker/migrate-keys.ts';
 import { createObserver } from '../../src/worker/observer.ts';
 import { createHarness, type Harness } from '../support/harness.ts';
 import { seedKey } from '../support/patient-docs.ts';
@@ -77,6 +78,18 @@ describe('servers the worker refuses at start (as a process)', () => {
     const worker = startProcess('worker', { ...env(), MONGO_WRITE_CONCERN: '3' });
     expect((await worker.exited).code, worker.output()).toBe(2);
     expect(worker.output()).toMatch(/MONGO_WRITE_CONCERN is 3, but the server has 1 data-bearing member; not taking jobs/);
+  });
+
+  it('when migrate-keys meets a server that says it is MongoDB 5.0, then it ends 2 naming what it found, writing nothing', async () => {
+    server.buildInfo = { version: '5.0.9', versionArray: [5, 0, 9, 0] };
+    try {
+      const errors: string[] = [];
+      const code = await runMigrateKeys([], env(), () => {}, (line) => errors.push(line));
+      expect([code, errors.join('')]).toEqual([2, expect.stringMatching(/^migrate-keys: MONGO_URL the server is MongoDB 5\.0\.9/)]);
+      expect(server.commands('update').filter((c) => c.db === 'refused')).toEqual([]);
+    } finally {
+      server.buildInfo = {};
+    }
   });
 
   it('when the server says it is MongoDB 5.0, then the worker exits 2 naming what it found', async () => {
