@@ -71,7 +71,10 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
     },
     /** The job status behind an (opaque) status URL; null when the API no longer knows the job. */
     async status(statusUrl: string): Promise<{ state: string; error?: string | null } | null> {
-      const res = await send(new URL(statusUrl, `${base}/`).href, { headers }, (r) => !retryable(r));
+      // The key goes to the API it was given for, never to another origin an answer names.
+      const target = new URL(statusUrl, `${base}/`);
+      if (target.origin !== new URL(base).origin) throw new ImportError('API_ANSWER_UNEXPECTED', 'a status URL points to another origin than --url; not followed');
+      const res = await send(target.href, { headers }, (r) => !retryable(r));
       if (res.status === 404) return null;
       const body = json<{ state?: string; error?: string | null; title?: string; detail?: string }>(res);
       if (ok(res) && typeof body?.state === 'string') return { state: body.state, error: body.error ?? null };

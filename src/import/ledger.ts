@@ -3,7 +3,8 @@
 // the accepted file (status URLs for --wait). A batch's answer is appended to the files first and
 // then the checkpoint is replaced atomically (write + rename) with their new lengths; a resume
 // truncates the files to those lengths, so a batch cut off between the two is written once.
-import { open, readFile, rename, writeFile, type FileHandle } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { usageError } from './errors.ts';
 import type { InputIdentity } from './source.ts';
 
@@ -61,7 +62,13 @@ export async function openLedger(paths: LedgerPaths, start: { input: InputIdenti
 
   const save = async () => {
     const tmp = `${paths.checkpoint}.tmp`;
-    await writeFile(tmp, JSON.stringify({ ...cp, ahead: [...ahead].sort((a, b) => a - b) }));
+    const handle = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, PRIVATE);
+    try {
+      await handle.chmod(PRIVATE); // an older tmp file keeps its mode otherwise
+      await handle.writeFile(JSON.stringify({ ...cp, ahead: [...ahead].sort((a, b) => a - b) }));
+    } finally {
+      await handle.close();
+    }
     await rename(tmp, paths.checkpoint);
   };
   // One commit at a time, in the order answers arrive: file appends, then the checkpoint.
@@ -95,10 +102,16 @@ export async function openLedger(paths: LedgerPaths, start: { input: InputIdenti
   };
 }
 
+// The files hold patient records (rejects) or point at them: readable by their owner only, and never
+// written through a symlink (someone else's link in a shared directory would redirect them).
+const PRIVATE = 0o600;
+const APPEND = constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW;
+
 async function openAt(path: string, length: number): Promise<FileHandle> {
-  const handle = await open(path, 'a+').catch((err: NodeJS.ErrnoException) => {
-    throw usageError(`cannot write ${path}: ${err.code ?? err.message}`);
+  const handle = await open(path, APPEND, PRIVATE).catch((err: NodeJS.ErrnoException) => {
+    throw usageError(`cannot write ${path}: ${err.code === 'ELOOP' ? 'it is a symbolic link' : (err.code ?? err.message)}`);
   });
+  await handle.chmod(PRIVATE); // a file left by an older version keeps its mode otherwise
   // A resume drops what a killed run appended after its last checkpoint; a new import starts empty.
   await handle.truncate(length);
   return handle;

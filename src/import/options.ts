@@ -12,8 +12,8 @@ Loads patient records through the API's POST /api/patients/batch: NDJSON, a JSON
   --key KEY                  API key (default: the API_KEY environment variable)
   --batch-size N             records per request (default: the API's maximum, from its /docs/json)
   --concurrency N            requests in flight (default 4)
-  --rejects PATH             rejected records, NDJSON (default <file>.rejects.ndjson in the current directory)
-  --checkpoint PATH          progress file (default <file>.checkpoint.json in the current directory)
+  --rejects PATH             rejected records, NDJSON, mode 0600 (default <file>.rejects.ndjson beside the input)
+  --checkpoint PATH          progress file, mode 0600 (default <file>.checkpoint.json beside the input)
   --resume                   continue an interrupted import from its checkpoint
   --fresh                    start over although an unfinished checkpoint exists
   --wait                     at the end, wait until every accepted record is stored and count the outcomes

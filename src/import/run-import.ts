@@ -2,7 +2,7 @@
 // batches at a time, commits each answer to the ledger (rejects, accepted, checkpoint), skips the
 // batches a checkpoint already holds when resuming, and ends with a summary and the exit code.
 import { randomBytes } from 'node:crypto';
-import { basename, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { createClient, type ApiClient, type ItemResult } from './client.ts';
 import { ImportError, usageError } from './errors.ts';
@@ -135,8 +135,10 @@ function original(json: string): unknown {
   }
 }
 
-function ledgerPaths(o: ImportOptions): LedgerPaths {
+/** By default beside the input (stdin: the current directory), never wherever the command happens to run. */
+export function ledgerPaths(o: Pick<ImportOptions, "file" | "checkpoint" | "rejects">): LedgerPaths {
   const base = o.file === '-' ? 'stdin' : basename(o.file);
-  const checkpoint = resolve(o.checkpoint ?? `${base}.checkpoint.json`);
-  return { checkpoint, rejects: resolve(o.rejects ?? `${base}.rejects.ndjson`), accepted: checkpoint.replace(/(\.json)?$/, '.accepted.ndjson') };
+  const dir = o.file === '-' ? '.' : dirname(o.file);
+  const checkpoint = resolve(o.checkpoint ?? join(dir, `${base}.checkpoint.json`));
+  return { checkpoint, rejects: resolve(o.rejects ?? join(dir, `${base}.rejects.ndjson`)), accepted: checkpoint.replace(/(\.json)?$/, '.accepted.ndjson') };
 }
