@@ -3,7 +3,7 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireScope } from './auth.ts';
-import { boardGuard, hideBoardControls } from './board-guard.ts';
+import { boardGuard } from './board-guard.ts';
 import type { PatientQueue } from '../shared/queue.ts';
 
 const HIDDEN = '[hidden: patient data is not shown here]';
@@ -16,14 +16,13 @@ export const DASHBOARD_CSP = [
   "connect-src 'self'", "object-src 'none'", "base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'",
 ].join('; ');
 
-/** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, job data hidden; its one action, retrying failed jobs, for `admin` keys only. */
+/** The BullMQ dashboard at /admin/queues, `ops` (or `admin`) keys only, job data hidden, read-only (board-guard.ts). */
 export async function adminPlugin(
   app: FastifyInstance,
   opts: { queues: PatientQueue[]; authenticate: (req: FastifyRequest, reply: FastifyReply) => Promise<void> },
 ): Promise<void> {
-  // Retry-only: emptying, cleaning or editing jobs would drop acknowledged records (board-guard.ts).
   // allowCompletedRetries is read by the adapter (base.js) but missing from its option type.
-  const options = { readOnlyMode: false, allowRetries: true, allowCompletedRetries: false };
+  const options = { readOnlyMode: true, allowRetries: false, allowCompletedRetries: false };
   // One entry per partition.
   const adapters = opts.queues.map((queue) => {
     const adapter = new BullMQAdapter(queue, options);
@@ -37,8 +36,7 @@ export async function adminPlugin(
   app.addHook('onRequest', async (_request, reply) => void reply.header('content-security-policy', DASHBOARD_CSP).header('cache-control', 'no-store'));
   app.addHook('onRequest', opts.authenticate);
   app.addHook('onRequest', async (request) => requireScope(request, 'ops'));
-  app.addHook('onRequest', boardGuard(opts.queues));
-  app.addHook('onSend', hideBoardControls);
+  app.addHook('onRequest', boardGuard());
   await app.register(serverAdapter.registerPlugin() as never, { prefix: '/admin/queues' });
 }
 

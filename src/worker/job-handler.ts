@@ -3,7 +3,7 @@ import type { Logger } from '../shared/logger.ts';
 import type { Store } from '../shared/mongo.ts';
 import type { PatientSchema } from '../shared/patient/patient-schema.ts';
 import { idOf, recordsOf, type PatientJobData, type PatientJobResult, type RecordResult } from '../shared/queue.ts';
-import { recordDeadLetter, type Failure, type LetterSource } from './dead-letters/dead-letters.ts';
+import { recordDeadLetter, redactedJobData, type Failure, type LetterSource } from './dead-letters/dead-letters.ts';
 import { classifyError, JobError } from './job-errors.ts';
 import type { Decided, JobObserver } from './observer.ts';
 import { processPatientJob, type JobOutcome, type ProcessorDeps } from './process-patient-job.ts';
@@ -101,6 +101,8 @@ export function createJobHandler(deps: HandlerDeps) {
     deps.observer?.failed(failure, final);
     log[final ? 'error' : 'warn']({ code: failure.code, records: results.length, ...counts, attempt, final, ms }, `job failed: ${failure.message}`);
     const reason = `${failure.code}: ${failure.message}`;
+    // Every record of a job failing for good has its letter (or its outcome) by now.
+    if (final) await job.updateData(redactedJobData(job.data)).catch(() => {});
     throw final ? new UnrecoverableError(reason) : new Error(reason);
   };
 }

@@ -5,7 +5,7 @@ import type { Store } from '../shared/mongo.ts';
 import { partitionedRef, recordRef, recordsOf, type PatientJobData, type PatientJobResult } from '../shared/queue.ts';
 import type { RedisClient } from '../shared/redis.ts';
 import type { Tracing } from '../shared/tracing/tracing.ts';
-import { failureFromReason, recordDeadLetter, undecidedRecords } from './dead-letters/dead-letters.ts';
+import { failureFromReason, recordDeadLetter, redactedJobData, undecidedRecords } from './dead-letters/dead-letters.ts';
 import type { InFlight } from './in-flight.ts';
 import { classifyError } from './job-errors.ts';
 import { createJobHandler, type HandlerDeps, type PatientJob } from './job-handler.ts';
@@ -59,10 +59,13 @@ export function createPartitionWorker(partition: number, queueName: string, part
   worker.on('failed', (job) => {
     if (!job || job.finishedOn === undefined) return; // a retry, not the end
     const failure = failureFromReason(job.failedReason);
-    Promise.all(undecidedRecords(job).map((source) => recordDeadLetter(store, queueName, source, failure, 'failed-event'))).catch((err: unknown) => {
-      const cause = classifyError(err);
-      logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
-    });
+    Promise.all(undecidedRecords(job).map((source) => recordDeadLetter(store, queueName, source, failure, 'failed-event'))).then(
+      () => job.updateData(redactedJobData(job.data)).catch(() => {}), // the letters hold the records now
+      (err: unknown) => {
+        const cause = classifyError(err);
+        logger.error({ jobId: job.id, code: cause.code, reason: cause.message }, 'dead letter not recorded; the sweep will add it');
+      },
+    );
   });
   const failedJobs = deps.queueOf?.(partition) ?? new Queue<PatientJobData>(queueName, { connection, prefix: config.QUEUE_PREFIX });
   failedJobs.on('error', () => {}); // the worker's own listener reports connection trouble

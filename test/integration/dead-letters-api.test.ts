@@ -96,11 +96,13 @@ describe('dead letters over HTTP (admin scope)', () => {
     expect((await list(bearer(ops))).statusCode).toBe(403);
   });
 
-  it('when an admin asks the dashboard to clean, empty or obliterate, then 403 and the failed jobs stay', async () => {
+  it('when an admin asks the dashboard to retry, clean, empty or obliterate, then 403 BOARD_READ_ONLY (problem+json) and the failed jobs stay', async () => {
+    // Issue 22: retries were allowed (fails on 058d750: the retries answered 200); replay the dead letters instead (audited).
     const url = `/admin/queues/api/queues/${h.config.QUEUE_NAME}`;
     const failedBefore = await h.queue.getJobCountByTypes('failed');
-    for (const path of ['/clean/failed', '/empty', '/obliterate', '/pause']) {
-      expect((await h.app.inject({ method: 'PUT', url: `${url}${path}`, headers: bearer(admin) })).statusCode, path).toBe(403);
+    for (const path of ['/retry/failed', '/1-0/retry', '/clean/failed', '/empty', '/obliterate', '/pause']) {
+      const res = await h.app.inject({ method: 'PUT', url: `${url}${path}`, headers: bearer(admin) });
+      expect([path, res.statusCode, res.headers['content-type'], res.json().code]).toEqual([path, 403, 'application/problem+json; charset=utf-8', 'BOARD_READ_ONLY']);
     }
     expect(await h.queue.getJobCountByTypes('failed')).toBe(failedBefore);
   });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SEED_SAMPLE } from '../../src/shared/patient/patient-fields.ts';
+import { JOB_NAME, recordRef } from '../../src/shared/queue.ts';
 import { createAuditLog } from '../../src/worker/audit.ts';
 import { createWorkerMetrics } from '../../src/worker/metrics.ts';
 import { runMigrateKeys } from '../../src/worker/migrate-keys.ts';
@@ -67,6 +68,24 @@ describe('the audit trail on a replica set (scripted)', () => {
     const trail = [...server.collection('hemo', 'audit').values()].filter((r) => (r.entries as { patientId: number }[]).some((e) => e.patientId === 7102));
     expect(trail).toHaveLength(1);
     expect(h.workerLogs.text()).toContain('audit entries not written: job delayed instead of finished');
+  });
+});
+
+describe('a job failing for good (scripted)', () => {
+  it('when a job runs out of attempts, then its dead letter holds the record and the failed job in Redis keeps ids, never the patient\'s values', async () => {
+    // Issue 22: failed jobs kept whole records in Redis for JOB_KEEP_FAILED_AGE_S (fails on 058d750).
+    server.script('insert', { ok: 0, code: 91, codeName: 'ShutdownInProgress', errmsg: 'The server is in quiesce mode and will shut down' });
+    const record = { patient: { ...SEED_SAMPLE, id: 7103, fullname: 'Malee Redacted-Check' }, receivedAt: Date.now(), submittedBy: 'dev' };
+    const job = await h.queue.add(JOB_NAME, { records: [record] }, { attempts: 1 });
+    const { state } = await h.settled(recordRef(String(job.id), 0));
+    expect(state).toBe('failed');
+    const failed = (await h.queue.getJob(String(job.id)))!;
+    expect(failed.data.records).toEqual([{ patient: { id: 7103, center_id: SEED_SAMPLE.center_id }, receivedAt: record.receivedAt, submittedBy: 'dev', redacted: true }]);
+    expect(JSON.stringify(failed.data)).not.toContain('Malee');
+    const letter = [...server.collection('hemo', 'dead_letters').values()].find((l) => l.jobId === recordRef(String(job.id), 0));
+    expect(letter).toMatchObject({ errorCode: 'DB_UNAVAILABLE', patientId: 7103, data: { patient: { fullname: 'Malee Redacted-Check' } } });
+    const status = await h.app.inject({ method: 'GET', url: `/api/patients/jobs/${recordRef(String(job.id), 0)}` });
+    expect(status.json()).toMatchObject({ state: 'failed', patientId: 7103 });
   });
 });
 

@@ -398,14 +398,22 @@ function update(coll: Map<string, Document>, ns: string, body: Document): Docume
   for (const [index, stmt] of docsOf(body, 'updates').entries()) {
     const q: Document = stmt.q ?? {};
     const u: unknown = stmt.u;
-    if (!isPlainObject(u) || Object.keys(u).some((k) => k.startsWith('$'))) throw new Unsupported('update supports replacement documents only (no operators, no pipeline)');
+    // Replacements, and the dead letters' `$set` / `$setOnInsert` of top-level fields; nothing else.
+    const operators = isPlainObject(u) ? Object.keys(u).filter((k) => k.startsWith('$')) : [];
+    const setStyle = operators.length > 0 && operators.every((k) => k === '$set' || k === '$setOnInsert');
+    if (!isPlainObject(u) || (operators.length > 0 && !setStyle)) throw new Unsupported('update supports replacement documents and $set/$setOnInsert only (no other operators, no pipeline)');
+    if (setStyle && operators.some((k) => Object.keys((u[k] ?? {}) as Document).some((f) => f.includes('.') || f === '_id'))) throw new Unsupported('$set/$setOnInsert of top-level fields other than _id only');
     if (stmt.multi === true) {
       writeErrors.push({ index, code: 9, codeName: 'FailedToParse', errmsg: 'multi update is not supported for replacement-style update' });
       if (ordered) break;
       continue;
     }
-    const { _id: newId, ...fields } = u;
     const stored = select(coll, q, 1)[0];
+    const { _id: newId, ...fields } = !setStyle
+      ? u
+      : stored
+        ? { ...withoutId(stored), ...((u.$set ?? {}) as Document) }
+        : { ...((u.$setOnInsert ?? {}) as Document), ...((u.$set ?? {}) as Document) };
     if (stored) {
       if (newId !== undefined && idKey(newId) !== idKey(stored._id)) {
         writeErrors.push({ index, code: 66, codeName: 'ImmutableField', errmsg: "Performing an update on the path '_id' would modify the immutable field '_id'" });
@@ -434,6 +442,11 @@ function update(coll: Map<string, Document>, ns: string, body: Document): Docume
     }
   }
   return { n, nModified, ...(upserted.length > 0 && { upserted }), ...(writeErrors.length > 0 && { writeErrors }), ok: 1 };
+}
+
+function withoutId(doc: Document): Document {
+  const { _id: _ignored, ...rest } = doc;
+  return rest;
 }
 
 function remove(coll: Map<string, Document>, body: Document): Document {

@@ -18,6 +18,20 @@ export type LetterSource = { jobId: string; index: number; record: unknown; atte
 
 export const deadLetterId = (queue: string, ref: string) => `${queue}:${ref}`;
 
+/**
+ * What a job that failed for good keeps in Redis once its letters are kept: per record its ids,
+ * submitter and time (the status route reads them), no patient value. The letters hold the records;
+ * Redis would otherwise keep them for JOB_KEEP_FAILED_AGE_S too.
+ */
+export function redactedJobData(data: unknown): PatientJobData {
+  const records = recordsOf(data).map((r) => {
+    const record = isRecord(r) ? r : {};
+    const patient = isRecord(record.patient) ? record.patient : {};
+    return { patient: { id: patient.id, center_id: patient.center_id }, receivedAt: record.receivedAt, submittedBy: record.submittedBy, redacted: true };
+  });
+  return { records } as PatientJobData;
+}
+
 /** The records of a job that failed for good and were not decided (kept in its progress) before. */
 export function undecidedRecords(job: Job<PatientJobData>, attempts = job.attemptsMade): LetterSource[] {
   const progress = job.progress as { decided?: unknown } | number | undefined;
