@@ -51,4 +51,5 @@ describe('fault: MongoDB stops acknowledging writes', () => {
     expect((await env.counts()).failed).toBe(0);
     expect(await env.store.deadLetters.countDocuments()).toBe(0);
   });
+
 });

@@ -24,6 +24,10 @@ export type MongoProxy = {
   hold: (on: boolean, match?: (cmd: WireCommand) => boolean) => void;
   /** How many commands wait unanswered now. */
   held: () => number;
+  /** While on, matching commands reach the server (and are applied) but their replies are dropped: applied, never answered. */
+  dropReplies: (on: boolean, match?: (cmd: WireCommand) => boolean) => void;
+  /** How many replies were dropped so far. */
+  dropped: () => number;
   close: () => Promise<void>;
 };
 
@@ -49,11 +53,24 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
   let matcher: (cmd: WireCommand) => boolean = () => false;
   let holding: ((cmd: WireCommand | undefined) => boolean) | undefined;
   const held: { upstream: Socket; frame: Buffer }[] = [];
+  let dropping: ((cmd: WireCommand) => boolean) | undefined;
+  let droppedReplies = 0;
 
   const server = createServer((client) => {
     if (refusing) return void client.destroy();
     const upstream = pair(client, connect(Number(target.port), target.hostname), sockets);
-    upstream.on('data', (chunk) => client.write(chunk));
+    // Requests whose reply is to be dropped, by requestID (a reply names it in responseTo).
+    const unanswered = new Set<number>();
+    let replies = Buffer.alloc(0);
+    upstream.on('data', (chunk: Buffer) => {
+      replies = Buffer.concat([replies, chunk]);
+      while (replies.length >= 16 && replies.length >= replies.readInt32LE(0)) {
+        const frame = replies.subarray(0, replies.readInt32LE(0));
+        replies = replies.subarray(frame.length);
+        if (unanswered.delete(frame.readInt32LE(8))) droppedReplies++;
+        else client.write(frame);
+      }
+    });
     let pending = Buffer.alloc(0);
     client.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
@@ -66,6 +83,7 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
           cut++;
           return void client.destroy(); // and with it the upstream (pair)
         }
+        if (command && dropping?.(command)) unanswered.add(frame.readInt32LE(4));
         if (holding?.(command)) held.push({ upstream, frame });
         else upstream.write(frame);
       }
@@ -91,6 +109,10 @@ export async function startMongoProxy(targetUrl: string): Promise<MongoProxy> {
       if (!on) for (const { upstream, frame } of held.splice(0)) if (!upstream.destroyed) upstream.write(frame);
     },
     held: () => held.length,
+    dropReplies(on, match = () => true) {
+      dropping = on ? match : undefined;
+    },
+    dropped: () => droppedReplies,
     async close() {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
