@@ -27,6 +27,7 @@ export function openApiDocument(config: Config): Json {
   const accepted = { description: 'Accepted: the job is in the queue and will not be lost', headers: { Location: { schema: { type: 'string' }, description: 'the job status URL' } }, ...json('Accepted') };
   const unavailable = problem('The queue did not confirm the record (Redis down or slow), or it is backed up, or the server is overloaded: retry after Retry-After (with the same Idempotency-Key)');
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
+  const waited = { content: { 'application/json': { schema: { anyOf: [ref('Patient'), ref('WriteDecided')] } } } };
   const batchItems = { type: 'array', items: ref('PatientInput'), minItems: 1, maxItems: config.API_BATCH_MAX };
   return {
     openapi: '3.1.0',
@@ -43,7 +44,7 @@ export function openApiDocument(config: Config): Json {
           summary: 'Submit one patient record',
           parameters: [
             { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', pattern: '^[\\x21-\\x7e]{1,255}$' }, description: 'Same key and body: the first answer is replayed; same key, other body: 422.' },
-            { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['wait=5'] }, description: `RFC 7240 \`wait=N\` (capped at ${config.API_WAIT_MAX_S} s): wait for the worker and answer 201/200 with the stored patient.` },
+            { name: 'Prefer', in: 'header', required: false, schema: { type: 'string', examples: ['wait=5'] }, description: `RFC 7240 \`wait=N\` (capped at ${config.API_WAIT_MAX_S} s): wait for the worker and answer 201/200 with the stored patient if the key also has \`patients:read\` (or \`admin\`) for its center; a write-only key gets the outcome of its write (\`WriteDecided\`: jobId, state, outcome, statusUrl) and no patient field.` },
           ],
           requestBody: {
             required: true,
@@ -54,8 +55,8 @@ export function openApiDocument(config: Config): Json {
             },
           },
           responses: {
-            '200': { description: 'With Prefer: wait — the patient existed and is now stored (see X-Ingest-Outcome)', ...json('Patient') },
-            '201': { description: 'With Prefer: wait — a new patient was stored', ...json('Patient') },
+            '200': { description: 'With Prefer: wait — the patient existed and the worker decided (see X-Ingest-Outcome): the stored patient for a key with patients:read, else the outcome alone', ...waited },
+            '201': { description: 'With Prefer: wait — a new patient was stored: the stored patient for a key with patients:read, else the outcome alone', ...waited },
             '202': accepted,
             '400': problem('Invalid record (every invalid field with its path and rule), or an Idempotency-Key that is not 1-255 visible ASCII characters'),
             '409': problem('A request with the same Idempotency-Key is still in progress'),

@@ -27,6 +27,10 @@ export function apiSchemas() {
     .loose()
     .meta({ description: 'RFC 9457 problem details (application/problem+json)' });
   const Accepted = z.object({ jobId: z.string(), status: z.literal('queued'), statusUrl: z.string() });
+  // Prefer: wait for a key without patients:read: what its write did, never the stored record.
+  const WriteDecided = z
+    .object({ jobId: z.string(), state: z.enum(['stored', 'skipped-as-stale']), outcome: z.enum(['inserted', 'updated', 'unchanged', 'stale']), statusUrl: z.string() })
+    .meta({ description: 'With Prefer: wait, for a key without patients:read: the outcome of its write and no patient field' });
   const JobStatus = z.object({
     jobId: z.string(),
     state: z.enum(['queued', 'active', 'stored', 'skipped-as-stale', 'failed']),
@@ -42,5 +46,5 @@ export function apiSchemas() {
   const BatchResult = z.object({ accepted: z.int(), rejected: z.int(), results: z.array(BatchItemResult) });
   // Every item invalid: a problem that also carries the per-item results.
   const BatchRejected = Problem.extend({ accepted: z.literal(0), rejected: z.int(), results: z.array(BatchItemResult) });
-  return { Patient, Problem, Accepted, JobStatus, BatchResult, BatchRejected };
+  return { Patient, Problem, Accepted, WriteDecided, JobStatus, BatchResult, BatchRejected };
 }
