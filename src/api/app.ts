@@ -1,6 +1,5 @@
 import { createPatientSchema } from '../shared/patient/patient-schema.ts';
 import { intakeRules } from './intake/intake-rules.ts';
-import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
 import { getHeapStatistics } from 'node:v8';
 import formbody from '@fastify/formbody';
@@ -16,6 +15,8 @@ import { createBadKeyLimit } from './bad-key-limit.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { createIntake } from './intake/intake.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
+import { newRequestId, requestLogLine, type LogFields } from './request-log.ts';
+import { unknownRoutes } from './unknown-route.ts';
 import { createApiMetrics, metricsRoute, observeRequest } from './metrics.ts';
 import { docsPlugin } from './openapi/plugin.ts';
 import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
@@ -41,13 +42,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     onConstructorPoisoning: 'error',
     // One line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
-    // false: Fastify would otherwise take the header as it is; genReqId checks it first.
+    // Our own id for every request; a client's X-Request-Id is only logged beside it (request-log.ts).
     requestIdHeader: false,
-    // A client-chosen request id goes into every log line: accept only a plain token.
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : randomUUID();
-    },
+    genReqId: newRequestId,
     return503OnClosing: true,
     // Slow clients (one byte every few seconds) must not hold sockets: the whole request within
     // requestTimeout, no socket idle longer than connectionTimeout. Node checks requestTimeout
@@ -88,6 +85,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(formbody, { bodyLimit: config.API_BODY_LIMIT_BYTES });
   // CSP is set by the two HTML pages (/docs: swagger-ui's staticCSP, /admin/queues: admin.ts); the API answers JSON.
   await app.register(helmet, { contentSecurityPolicy: false, global: true });
+  unknownRoutes(app, config.API_BODY_LIMIT_BYTES); // after the 405 check and helmet's headers, before any body is read
   if (devMode(config)) app.addHook('onSend', async (_request, reply) => void reply.header('x-auth-dev-mode', 'true'));
   await app.register(underPressure, {
     maxEventLoopDelay: config.API_MAX_EVENT_LOOP_DELAY_MS,
@@ -106,10 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.decorateRequest('client', null as unknown as Client);
   app.addHook('onResponse', async (request, reply) => {
     observeRequest(routeDeps.metrics, request, reply);
-    request.log.info(
-      { method: request.method, route: request.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, client: request.client?.id, clientAddress: request.ip, ...request.logFields },
-      'request',
-    );
+    request.log.info(requestLogLine(request, reply), 'request');
   });
 
   await app.register(metricsRoute, { metrics: routeDeps.metrics, authenticate });
@@ -142,8 +137,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Extra ids for the one log line per request (job id, patient id): never patient values. */
-    logFields: Record<string, string | number> | null;
+    /** Extra fields for the one log line per request (request-log.ts): our ids and counts only. */
+    logFields: LogFields | null;
     /** The authenticated API key (set for /api and /admin routes). */
     client: Client;
   }

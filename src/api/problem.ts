@@ -17,6 +17,9 @@ const FASTIFY_DETAILS: Record<string, string> = {
 };
 
 export function sendProblem(reply: FastifyReply, problem: Problem): FastifyReply {
+  // An error describes one request at one moment; 404 (and 405) are even cacheable by default
+  // (RFC 9111 4.2.2): no cache in front may keep one, /api or not.
+  reply.header('cache-control', 'no-store');
   return reply.code(problem.status).type('application/problem+json').send(problem);
 }
 

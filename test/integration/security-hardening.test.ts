@@ -15,16 +15,52 @@ const jobCount = () => h.queue.getJobCountByTypes('waiting', 'active', 'complete
 const ndjson = (lines: number) => Array.from({ length: lines }, (_, i) => JSON.stringify({ ...SEED_SAMPLE, id: i + 1 })).join('\n');
 
 describe('request ids', () => {
-  it('when x-request-id is long or not a plain token, then the logs carry a generated id instead', async () => {
+  it('when x-request-id is long or not a plain token, then nothing of it is logged; a plain token is logged as clientRequestId beside our own id, never in its place', async () => {
     for (const given of ['a'.repeat(12 * 1024), 'fullname=Somchai Jaidee']) {
       await h.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': given } });
     }
     const ok = await h.app.inject({ method: 'GET', url: '/health/live', headers: { 'x-request-id': 'trace-1.2_3' } });
     expect(ok.statusCode).toBe(200);
-    const ids = h.apiLogs.lines().map((l) => String(l.reqId));
-    expect(ids.every((id) => /^[A-Za-z0-9._-]{1,64}$/.test(id))).toBe(true);
-    expect(ids).toContain('trace-1.2_3');
+    const lines = h.apiLogs.lines().filter((l) => l.msg === 'request');
+    const ids = lines.map((l) => String(l.reqId));
+    // Ours, always: a client cannot give two requests one id (or another client's) in logs and audit.
+    expect(ids.every((id) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id))).toBe(true);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(lines.at(-1)).toMatchObject({ clientRequestId: 'trace-1.2_3' });
+    expect(lines.slice(-3, -1).map((l) => l.clientRequestId)).toEqual([undefined, undefined]);
     expect(h.apiLogs.text()).not.toContain('Somchai');
+    expect(h.apiLogs.text()).not.toContain('a'.repeat(100));
+  });
+
+  it('when a read carries a client x-request-id, then the access audit records our request id, the one in the log line, not the client\'s', async () => {
+    const res = await h.app.inject({ method: 'GET', url: '/api/patients/4242', headers: { ...bearer(writer), 'x-request-id': 'client-chosen-1' } });
+    expect(res.statusCode).toBe(404);
+    const line = h.apiLogs.lines().filter((l) => l.msg === 'request').at(-1)!;
+    expect(line).toMatchObject({ clientRequestId: 'client-chosen-1' });
+    const entry = await h.store.db.collection('access_audit').findOne({ patientId: 4242 });
+    expect(entry?.requestId).toBe(line.reqId);
+    expect(entry?.requestId).not.toBe('client-chosen-1');
+  });
+});
+
+describe('logs and privacy', () => {
+  it('when patients are written and read, then each request log line has exactly the documented fields, and no patient id or value', async () => {
+    const values = { fullname: 'Malee Canarysong', hn: 'HN-LOG-4711', trt_patient_id: '3101700123456', create_time: '1961-02-03T04:05:06' };
+    const patient = { ...SEED_SAMPLE, ...values, id: 987_654, center_id: 3 };
+    const before = h.apiLogs.lines().length;
+    const posted = await h.app.inject({ method: 'POST', url: '/api/patients', payload: patient, headers: { ...bearer(writer), 'idempotency-key': 'log-fields-1' } });
+    expect(posted.statusCode).toBe(202);
+    const replayed = await h.app.inject({ method: 'POST', url: '/api/patients', payload: patient, headers: { ...bearer(writer), 'idempotency-key': 'log-fields-1' } });
+    expect(replayed.statusCode).toBe(202);
+    expect((await h.app.inject({ method: 'GET', url: '/api/patients/987654', headers: bearer(writer) })).statusCode).toBe(404);
+    const lines = h.apiLogs.lines().slice(before);
+    const requests = lines.filter((l) => l.msg === 'request');
+    expect(requests).toHaveLength(3);
+    const base = ['level', 'time', 'pid', 'hostname', 'name', 'reqId', 'msg', 'method', 'route', 'status', 'ms', 'client', 'clientAddress'];
+    expect(requests.map((l) => Object.keys(l).sort())).toEqual([[...base, 'jobId'], [...base, 'replay'], base].map((k) => k.sort()));
+    // Neither the patient id nor any value of the record (name, hn, national id, dates) in any line.
+    const text = JSON.stringify(lines);
+    for (const value of ['987654', 'Canarysong', 'HN-LOG', '3101700123456', '1961']) expect(text).not.toContain(value);
   });
 });
 

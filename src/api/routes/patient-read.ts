@@ -23,7 +23,6 @@ export async function patientReadRoutes(app: FastifyInstance, { config, store, a
     // Only the key's centers are looked at; another center's patient is "not found" (the audit tells).
     const found = await lookupPatient(store.patients, request.client, id, center);
     await accessAudit.record(readEntry(request, 'patient.read', id, found.outcome));
-    request.logFields = { patientId: id };
     if (found.outcome === 'ambiguous') throw new AppError('PATIENT_ID_AMBIGUOUS', 409, 'several centers of this API key have a patient with this id; add ?center_id=');
     if (found.outcome !== 'returned') return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no patient with this id' });
     return toPatientResponse(found.doc, config.PATIENT_TIME_ZONE);

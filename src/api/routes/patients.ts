@@ -38,7 +38,7 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
     const key = request.headers['idempotency-key'];
     const claim = typeof key === 'string' ? await idempotency.begin(request.client.id, key, toJobPatient(parsed.patient), deadline) : undefined;
     if (claim?.replay) {
-      request.logFields = { patientId: parsed.patient.id, replay: 'idempotency' };
+      request.logFields = { replay: 'idempotency' };
       return send(reply.header('idempotent-replayed', 'true'), claim.replay);
     }
     const record: PatientRecord = { patient: toJobPatient(parsed.patient), receivedAt: Date.now(), submittedBy: request.client.id, tenant: tenantOf(request.client) };
@@ -50,7 +50,7 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       throw err;
     }
     const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
-    request.logFields = { jobId, patientId: parsed.patient.id };
+    request.logFields = { jobId };
     // From here the job is in Redis: whatever fails now, the answer is still the 202 it earned.
     await claim?.finish(answer).catch(() => request.log.warn('idempotency answer not stored; the key frees itself shortly'));
     const wait = preferredWait(request.headers.prefer, config.API_WAIT_MAX_S);
