@@ -69,18 +69,18 @@ export function createAuthenticator(config: Config, badKeys: BadKeyLimit) {
       request.client = DEV_CLIENT;
       return;
     }
-    const wait = badKeys.blockedFor(request.ip);
-    if (wait > 0) {
-      reply.header('retry-after', String(wait));
-      throw new AuthError('AUTH_RATE_LIMITED', 429, `too many failed authentications from this address; retry in ${wait} s`);
-    }
     const header = request.headers.authorization;
     const bearer = typeof header === 'string' && /^Bearer\s+/i.test(header) ? header.replace(/^Bearer\s+/i, '').trim() : undefined;
     const apiKey = request.headers['x-api-key'];
     const presented = bearer ?? (typeof apiKey === 'string' ? apiKey.trim() : undefined);
     const client = presented ? identify(presented) : undefined;
     if (!client) {
-      badKeys.failed(request.ip);
+      // Only failures are limited: a valid key from an address over the limit still gets in (bad-key-limit.ts).
+      const wait = badKeys.failed(request.ip);
+      if (wait > 0) {
+        reply.header('retry-after', String(wait));
+        throw new AuthError('AUTH_RATE_LIMITED', 429, `too many failed authentications from this address; retry in ${wait} s`);
+      }
       // The address, never the presented key: a key pasted into the wrong header is still a secret.
       request.log.warn({ clientAddress: request.ip, code: presented ? 'KEY_INVALID' : 'KEY_MISSING' }, 'authentication failed');
       reply.header('www-authenticate', 'Bearer');

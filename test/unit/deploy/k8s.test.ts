@@ -135,6 +135,60 @@ function k8sHardeningProblems(a: Artifacts): string[] {
   return problems;
 }
 
+/** The ports a process must reach: DNS, and the datastores as the example Secret names them. */
+function datastorePorts(a: Artifacts): number[] {
+  const secret = a.k8s.find((o) => o.kind === 'Secret' && o.name === 'hemo-datastores')?.body.stringData ?? {};
+  const redis = Number(new URL(String(secret.REDIS_URL)).port || 6379);
+  const mongo = Number(/^mongodb:\/\/[^/]*?:(\d+)/.exec(String(secret.MONGO_URL))?.[1] ?? 27017);
+  return [53, redis, mongo];
+}
+
+/**
+ * Egress to named peers only (issue 22): every rule has `to` and ports; each peer is an ipBlock
+ * narrower than everything, or pods picked by labels; DNS (53) goes to kube-system's kube-dns and
+ * nothing else does; each process can still reach DNS and both datastores.
+ */
+function egressProblems(a: Artifacts): string[] {
+  const problems: string[] = [];
+  const policies = a.k8s.filter((o) => o.kind === 'NetworkPolicy');
+  for (const p of policies) {
+    for (const [i, rule] of (p.body.spec?.egress ?? []).entries()) {
+      const where = `${p.file} ${p.name} egress[${i}]`;
+      const ports: unknown[] = (rule.ports ?? []).map((x: { port?: unknown }) => x.port);
+      if (!rule.to?.length) problems.push(`${where}: no \`to\`, so any destination`);
+      if (ports.length === 0 || ports.includes(undefined)) problems.push(`${where}: no port, so every port`);
+      for (const peer of rule.to ?? []) {
+        if (peer.ipBlock) {
+          if (/\/0$/.test(String(peer.ipBlock.cidr))) problems.push(`${where}: ipBlock ${peer.ipBlock.cidr} is every address`);
+          continue;
+        }
+        const ns: Record<string, string> = peer.namespaceSelector?.matchLabels ?? {};
+        const pods: Record<string, string> = peer.podSelector?.matchLabels ?? {};
+        if (peer.namespaceSelector && Object.keys(ns).length === 0) problems.push(`${where}: namespaceSelector {} is every namespace`);
+        if (Object.keys(pods).length === 0) problems.push(`${where}: no podSelector labels, so every pod of ${JSON.stringify(ns)}`);
+        const kubeDns = ns['kubernetes.io/metadata.name'] === 'kube-system' && pods['k8s-app'] === 'kube-dns';
+        if (ports.includes(53) && !kubeDns) problems.push(`${where}: port 53 to a peer other than kube-system's kube-dns`);
+        if (kubeDns && ports.some((port) => port !== 53)) problems.push(`${where}: kube-dns is open on ${ports.join(', ')}, not on 53 only`);
+      }
+    }
+  }
+  for (const c of containers(a)) {
+    if (!c.role) continue;
+    const own = policies.filter((p) => selects(p.body.spec?.podSelector?.matchLabels, podLabels(c.deployment)));
+    const open = new Set(own.flatMap((p) => (p.body.spec?.egress ?? []).flatMap((r: any) => (r.ports ?? []).map((x: any) => x.port))));
+    for (const port of datastorePorts(a)) if (!open.has(port)) problems.push(`${c.deployment.name}: no egress to port ${port} (DNS or a datastore of secret.example.yaml)`);
+  }
+  return problems;
+}
+
+/** Behind the ingress the API believes X-Forwarded-For from listed addresses only: neither nobody's (false) nor anybody's (true). */
+function clientAddressProblems(a: Artifacts): string[] {
+  const api = containers(a).find((c) => c.role === 'api');
+  const trust = api && k8sConfigSafe(api)?.API_TRUST_PROXY;
+  if (Array.isArray(trust) && trust.length > 0) return [];
+  return [`${K8S_DIR}: API_TRUST_PROXY is ${JSON.stringify(trust)}; it must list the ingress controller's addresses/CIDRs (false: every client shares one address and AUTH_FAIL_MAX; true: a forged X-Forwarded-For is believed)`];
+}
+
 describe('deploy/k8s', () => {
   it('when the manifests are read, then there is something to check in each of them', () => {
     expect(real.k8s.map((o) => o.kind)).toEqual(expect.arrayContaining(['Deployment', 'Service', 'PodDisruptionBudget', 'ConfigMap', 'Secret', 'NetworkPolicy']));
@@ -152,6 +206,14 @@ describe('deploy/k8s', () => {
 
   it('when the manifests are applied, then ConfigMaps are generated, every manifest is in resources, production mode is valid and NetworkPolicies admit only the served ports', () => {
     expect(k8sHardeningProblems(real)).toEqual([]);
+  });
+
+  it('when the NetworkPolicies are read, then egress goes to kube-system\'s kube-dns on 53 and to the datastore pods on their ports only, and each process reaches both', () => {
+    expect(egressProblems(real)).toEqual([]);
+  });
+
+  it('when the API\'s shipped environment is read, then API_TRUST_PROXY lists the ingress controller\'s addresses and passes loadConfig', () => {
+    expect(clientAddressProblems(real)).toEqual([]);
   });
 });
 
@@ -176,6 +238,14 @@ describe('deploy/k8s: each check fails on a broken copy', () => {
     ['the NetworkPolicy file is left out of resources', () => broken('k8s/kustomization.yaml', /  - networkpolicy.yaml\n/, ''), k8sHardeningProblems, /networkpolicy.yaml is not in resources/],
     ['the worker NetworkPolicy opens the API port', () => broken('k8s/networkpolicy.yaml', /- \{ protocol: TCP, port: 3001 \}/, '- { protocol: TCP, port: 3000 }'), k8sHardeningProblems, /hemo-worker: its NetworkPolicy lets nothing in on WORKER_HTTP_PORT 3001/],
     ['there is no default deny', () => broken('k8s/networkpolicy.yaml', /  podSelector: \{\}\n/, '  podSelector: { matchLabels: { none: none } }\n'), k8sHardeningProblems, /no default-deny NetworkPolicy/],
+    ['a DNS egress rule loses its destination', () => broken('k8s/networkpolicy.yaml', /    - to:\n        - namespaceSelector: \{ matchLabels: \{ kubernetes.io\/metadata.name: kube-system \} \}\n          podSelector: \{ matchLabels: \{ k8s-app: kube-dns \} \}\n      ports:/, '    - ports:'), egressProblems, /hemo-api egress\[0\]: no `to`, so any destination/],
+    ['the datastore peer selects every namespace', () => broken('k8s/networkpolicy.yaml', /namespaceSelector: \{ matchLabels: \{ kubernetes.io\/metadata.name: hemo-data \} \}/, 'namespaceSelector: {}'), egressProblems, /namespaceSelector \{\} is every namespace/],
+    ['the datastore peer drops its pod labels', () => broken('k8s/networkpolicy.yaml', /\n          podSelector: \{ matchLabels: \{ app.kubernetes.io\/name: mongodb \} \}/, ''), egressProblems, /hemo-api egress\[2\]: no podSelector labels/],
+    ['an egress rule opens every address', () => broken('k8s/networkpolicy.yaml', /- namespaceSelector: \{ matchLabels: \{ kubernetes.io\/metadata.name: hemo-data \} \}\n          podSelector: \{ matchLabels: \{ app.kubernetes.io\/name: redis \} \}/, '- ipBlock: { cidr: 0.0.0.0/0 }'), egressProblems, /ipBlock 0.0.0.0\/0 is every address/],
+    ['DNS goes to any pod of the datastore namespace', () => broken('k8s/networkpolicy.yaml', /        - \{ protocol: TCP, port: 6380 \}\n/, '        - { protocol: TCP, port: 6380 }\n        - { protocol: UDP, port: 53 }\n'), egressProblems, /port 53 to a peer other than kube-system's kube-dns/],
+    ['the worker can no longer reach MongoDB', () => broken('k8s/networkpolicy.yaml', /(name: hemo-worker[\s\S]*?)        - \{ protocol: TCP, port: 27017 \}\n/, '$1        - { protocol: TCP, port: 27018 }\n'), egressProblems, /hemo-worker: no egress to port 27017/],
+    ['the API trusts no proxy behind the ingress', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=false'), clientAddressProblems, /API_TRUST_PROXY is false/],
+    ['the API trusts every peer\'s X-Forwarded-For', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=true'), clientAddressProblems, /API_TRUST_PROXY is true/],
     ['MONGO_URL loses TLS under the image\'s NODE_ENV=production', () => broken('k8s/secret.example.yaml', /&tls=true/, ''), k8sHardeningProblems, /hemo-api with the image's ENV: .*MONGO_URL must use TLS/],
   ]);
 });
