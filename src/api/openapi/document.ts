@@ -2,6 +2,8 @@ import { z } from 'zod';
 import type { Config } from '../../shared/config/config.ts';
 import { SEED_SAMPLE } from '../../shared/patient/patient-fields.ts';
 import { DEAD_LETTER_OFFSET_MAX, DEAD_LETTER_PAGE_MAX } from '../dead-letter-routes.ts';
+import { MAX_JSON_DEPTH } from '../json-depth.ts';
+import { batchLimits } from '../routes/batch.ts';
 import { adminPaths, deadLetterSchemas } from './admin-paths.ts';
 import { patientInputSchemas } from './patient-input.ts';
 import { apiSchemas } from './schemas.ts';
@@ -28,6 +30,7 @@ export function openApiDocument(config: Config): Json {
   const unavailable = problem('The queue did not confirm the record (Redis down or slow), or it is backed up, or the server is overloaded: retry after Retry-After (with the same Idempotency-Key)');
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
   const waited = { content: { 'application/json': { schema: { anyOf: [ref('Patient'), ref('WriteDecided')] } } } };
+  const batch = batchLimits(config);
   const batchItems = { type: 'array', items: ref('PatientInput'), minItems: 1, maxItems: config.API_BATCH_MAX };
   return {
     openapi: '3.1.0',
@@ -70,6 +73,7 @@ export function openApiDocument(config: Config): Json {
         post: {
           operationId: 'submitPatientBatch',
           summary: `Submit up to ${config.API_BATCH_MAX} patients; each item is judged on its own`,
+          description: `The body is read as it arrives: items are counted (item ${config.API_BATCH_MAX} + 1 stops it with 413, the rest unread), nest at most ${MAX_JSON_DEPTH} levels and are at most ${batch.maxItemBytes} bytes each; a refusal names the item (\`index\`) and the byte (\`offset\`), and nothing of a malformed body is enqueued. NDJSON lines that are not JSON (or nest too deep) are that item's error. Batch bodies read at once are bounded per server; past it 503 BATCH_BUSY with Retry-After.`,
           requestBody: {
             required: true,
             content: {
@@ -77,7 +81,7 @@ export function openApiDocument(config: Config): Json {
               'application/x-ndjson': { schema: { ...batchItems, description: 'one patient JSON object per line' } },
             },
           },
-          responses: { '202': { description: 'At least one item accepted; one result per item, by index', ...json('BatchResult') }, '400': problem('No item is valid (then with accepted, rejected and the results per index), or the body is not an array', { anyOf: [ref('BatchRejected'), ref('Problem')] }), ...bodyErrors, '413': problem(`Body larger than allowed, or more than ${config.API_BATCH_MAX} items`), '503': unavailable },
+          responses: { '202': { description: 'At least one item accepted; one result per item, by index', ...json('BatchResult') }, '400': problem('No item is valid (then with accepted, rejected and the results per index); or the body is not an array (BATCH_NOT_ARRAY), empty (BATCH_EMPTY), not JSON (BODY_INVALID_JSON), too deep (BODY_TOO_DEEP) or holds __proto__ (BODY_FORBIDDEN_KEY), with index and offset', { anyOf: [ref('BatchRejected'), ref('Problem')] }), ...bodyErrors, '413': problem(`Body larger than allowed, more than ${config.API_BATCH_MAX} items (BATCH_TOO_LARGE), or an item over ${batch.maxItemBytes} bytes (BATCH_ITEM_TOO_LARGE), with index and offset`), '503': problem('As for one patient, or too many batch bodies being read at once (BATCH_BUSY): retry after Retry-After') },
         },
       },
       '/api/patients/{id}': {
