@@ -120,6 +120,43 @@ describe('tracing (OpenTelemetry)', () => {
     for (const p of [api, worker]) expect(p.output()).toMatch(/otel-load @opentelemetry\/sdk-node/);
   });
 
+  it('when a request brings a traceparent, then the API continues it only from a peer in API_TRUST_PROXY; anyone else\'s request starts a trace of its own', async () => {
+    const rx = await startOtlpReceiver();
+    const [given, parent] = [randomBytes(16).toString('hex'), randomBytes(8).toString('hex')];
+    const ask = async (service: string, extra: Record<string, string>) => {
+      const port = await freePort();
+      const api = startProcess('api', {
+        REDIS_URL: config.REDIS_URL, MONGO_URL: config.MONGO_URL, MONGO_DB: config.MONGO_DB, QUEUE_NAME: config.QUEUE_NAME, API_PORT: String(port), AUTH_DEV_MODE: 'true',
+        OTEL_EXPORTER_OTLP_ENDPOINT: rx.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_SERVICE_NAME: service, ...extra,
+      });
+      try {
+        await waitForOutput(api, /Server listening/);
+        const res = await fetch(`http://127.0.0.1:${port}/api/patients/jobs/1-0`, { headers: { traceparent: `00-${given}-${parent}-01`, tracestate: 'client=said-so', baggage: 'center=forged' } });
+        expect(res.status).toBe(404);
+      } finally {
+        await stopBoth(api);
+      }
+    };
+    try {
+      await ask('api-untrusted', {}); // API_TRUST_PROXY=false: the test's own address is nobody's proxy
+      await ask('api-other-proxy', { API_TRUST_PROXY: '10.0.0.0/8' });
+      await ask('api-trusted', { API_TRUST_PROXY: '127.0.0.1' }); // the test is the proxy
+    } finally {
+      await rx.close();
+    }
+    const server = (service: string) => rx.spans().find((s) => s.service === service && s.kind === SERVER && s.name === 'GET /api/patients/jobs/:jobId');
+    for (const service of ['api-untrusted', 'api-other-proxy']) {
+      const span = server(service);
+      expect(span, `${service}: ${rx.spans().map((x) => `${x.service} ${x.kind} ${x.name}`).join('; ')}`).toBeDefined();
+      expect([span!.traceId === given, span!.parentSpanId]).toEqual([false, '']);
+    }
+    expect(server('api-trusted')).toMatchObject({ traceId: given, parentSpanId: parent });
+    // The untrusted requests' tracestate goes nowhere either (the trusted proxy's is kept, as it should).
+    const untrusted = rx.bodies().filter((b) => !b.includes('"api-trusted"'));
+    expect(untrusted.length).toBeGreaterThan(0);
+    for (const body of untrusted) expect(body).not.toMatch(/said-so|forged/);
+  });
+
   it('when no OTEL variable enables tracing (or OTEL_SDK_DISABLED=true), then the SDK is never loaded and nothing is exported', async () => {
     const rx = await startOtlpReceiver();
     // The worker even has an endpoint, disabled; the API has no OTEL variable at all.

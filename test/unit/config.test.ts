@@ -94,6 +94,8 @@ describe('loadConfig: security settings', () => {
     expect(messageOf({ ...base, CENTER_CLUSTERS: '{"three":2}' })).toMatch(/CENTER_CLUSTERS/);
     expect(messageOf({ ...base, CENTER_CLUSTERS: '[3,2]' })).toMatch(/CENTER_CLUSTERS/);
     expect(messageOf({ ...base, API_TRUST_PROXY: 'proxy.example' })).toMatch(/API_TRUST_PROXY/);
+    // Not IP addresses, or prefixes beyond their family: refused at start, not by the proxy check later.
+    for (const bad of ['10.0.0.0/33', '1.2.3', '::::', '10.0.0.1/8/1', 'fd00::/129']) expect(messageOf({ ...base, API_TRUST_PROXY: bad }), bad).toMatch(/API_TRUST_PROXY must be false, true, or a comma-separated list of IP addresses\/CIDRs/);
   });
 
   it('when nothing is said, then completed jobs (which hold the record) stay in Redis one hour', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadTracingConfig, tracingEnabled } from '../../src/shared/config/config.ts';
+import { trustedPeer } from '../../src/shared/trusted-proxy.ts';
 
 const on = (env: Record<string, string>) => tracingEnabled(loadTracingConfig(env));
 
@@ -23,5 +24,15 @@ describe('the tracing switch', () => {
     const message = (() => { try { loadTracingConfig(bad); } catch (err) { return (err as Error).message; } return ''; })();
     for (const name of Object.keys(bad)) expect(message).toContain(name);
     expect(message).not.toContain('zipkin');
+  });
+
+  it('when API_TRUST_PROXY is set, then the tracing switch reads it (whose traceparent is continued) and trusts exactly the peers Fastify would', () => {
+    expect(loadTracingConfig({}).API_TRUST_PROXY).toBe(false);
+    const trust = loadTracingConfig({ API_TRUST_PROXY: '10.244.0.0/16, 192.0.2.5, fd00::/8' }).API_TRUST_PROXY;
+    expect(trust).toEqual(['10.244.0.0/16', '192.0.2.5', 'fd00::/8']);
+    const trusted = trustedPeer(trust);
+    const peers = ['10.244.3.7', '::ffff:10.244.3.7', '192.0.2.5', 'fd00::1', '10.245.0.1', '192.0.2.6', '127.0.0.1', 'fe80::1', undefined, 'not-an-address'];
+    expect(peers.map((p) => trusted(p))).toEqual([true, true, true, true, false, false, false, false, false, false]);
+    expect([trustedPeer(false)('10.244.3.7'), trustedPeer(true)('203.0.113.1')]).toEqual([false, true]);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { bool, url } from './config-values.ts';
+import { bool, trustProxy, url } from './config-values.ts';
 
 // OpenTelemetry tracing, off unless one of these says where to send spans (tracingEnabled). Only the
 // switch is read here; the SDK reads these and every other OTEL_* variable (sampler, headers...) itself.
@@ -13,7 +13,9 @@ export const tracingShape = {
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
   OTEL_SERVICE_NAME: z.string().min(1).max(200).optional(),
 };
-export const TracingSchema = z.object(tracingShape);
+// API_TRUST_PROXY (config.ts) too: the SDK starts before the configuration is read, and continues an
+// inbound trace only from the proxies it names (tracing-sdk.ts).
+export const TracingSchema = z.object({ ...tracingShape, API_TRUST_PROXY: trustProxy });
 export type TracingConfig = z.infer<typeof TracingSchema>;
 
 /** On when an exporter or an OTLP endpoint is configured, and not disabled. */

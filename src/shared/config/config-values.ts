@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { z } from 'zod';
+import { isTrustEntry } from '../trusted-proxy.ts';
 
 // The value types of the configuration (config.ts): each parses one variable's text and names the
 // rule it breaks, never the value (a key's hash or a URL with a password must not reach a log).
@@ -111,11 +112,12 @@ const LOOPBACK = /^(localhost|127\.\d{1,3}\.\d{1,3}\.\d{1,3}|::1|\[::1\])$/;
 export const isLoopback = (host: string) => LOOPBACK.test(host);
 
 // API_TRUST_PROXY: false (default: the socket's address is the client), true (any), or the proxies' addresses/CIDRs.
+// Read by config.ts and by the tracing switch (config-tracing.ts: whose traceparent is continued).
 export const trustProxy = z.string().transform((text, ctx): boolean | string[] => {
   if (text === 'false') return false;
   if (text === 'true') return true;
   const list = text.split(',').map((s) => s.trim()).filter(Boolean);
-  if (list.length > 0 && list.every((s) => /^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(s))) return list;
-  ctx.issues.push({ code: 'custom', message: 'must be false, true, or a comma-separated list of addresses/CIDRs', input: undefined });
+  if (list.length > 0 && list.every(isTrustEntry)) return list;
+  ctx.issues.push({ code: 'custom', message: 'must be false, true, or a comma-separated list of IP addresses/CIDRs', input: undefined });
   return z.NEVER;
-});
+}).default(false);

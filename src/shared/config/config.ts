@@ -55,7 +55,7 @@ export const ConfigSchema = z.object({
   AUTH_FAIL_MAX: int(1, 1_000_000).default(20),
   AUTH_FAIL_WINDOW_MS: int(1000, 86_400_000).default(300_000),
   // Proxies whose X-Forwarded-For is believed for the client address (audit, logs, the bad-key limit).
-  API_TRUST_PROXY: trustProxy.default(false),
+  API_TRUST_PROXY: trustProxy,
   // Slow clients: a request must arrive whole within API_REQUEST_TIMEOUT_MS; an idle connection closes.
   API_REQUEST_TIMEOUT_MS: int(1000, 600_000).default(30_000),
   API_CONNECTION_TIMEOUT_MS: int(1000, 600_000).default(60_000),

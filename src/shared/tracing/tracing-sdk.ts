@@ -10,6 +10,7 @@ import { BatchSpanProcessor, ConsoleSpanExporter, SimpleSpanProcessor, type Span
 import type { IncomingMessage } from 'node:http';
 import { register } from 'import-in-the-middle/register-hooks.mjs';
 import type { TracingConfig } from '../config/config.ts';
+import { inboundContextFilter } from './inbound-context.ts';
 import { quietHousekeeping, withoutMessages } from './tracing-filters.ts';
 import type { Tracing } from './tracing-types.ts';
 
@@ -21,12 +22,16 @@ const UNTRACED = /^\/(health\/|metrics)/;
 
 export async function startTracingSdk(config: TracingConfig, defaultService: string): Promise<Tracing> {
   register({ include: HOOKED });
+  const untrustedContext = inboundContextFilter(config.API_TRUST_PROXY);
   const sdk = new NodeSDK({
     ...(config.OTEL_SERVICE_NAME ? {} : { serviceName: defaultService }),
     instrumentations: [
       new HttpInstrumentation({
         disableOutgoingRequestInstrumentation: true,
-        ignoreIncomingRequestHook: (req) => UNTRACED.test(req.url ?? ''),
+        ignoreIncomingRequestHook: (req) => {
+          untrustedContext(req); // before the context is extracted: a client's traceparent is not continued
+          return UNTRACED.test(req.url ?? '');
+        },
         // The raw path (ids) and query are replaced: the route template is set once routed (nameRequest).
         startIncomingSpanHook: (req) => ({ 'url.path': '(unrouted)', ...(hasQuery(req) ? { 'url.query': '(redacted)' } : {}) }),
       }),
