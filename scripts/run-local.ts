@@ -7,7 +7,8 @@ import { ferretdbServer, redisServer, ROOT, started, type LocalServer } from '..
 import { productionNodeOptions, type ProcessRole } from './node-options.ts';
 
 const env = process.env;
-const data = join(ROOT, '.data');
+// LOCAL_DATA_DIR: another place for the servers' data (a test runs a second Quick-start stack beside yours).
+const data = env.LOCAL_DATA_DIR ?? join(ROOT, '.data');
 const servers: LocalServer[] = [];
 const say = (msg: string) => process.stderr.write(`\x1b[1m[run]\x1b[0m ${msg}\n`);
 
