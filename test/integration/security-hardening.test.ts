@@ -132,8 +132,21 @@ describe('the contract bounds modify_time', () => {
     const far = await h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, modify_time: '9999-12-31T00:00:00Z' }, headers: bearer(writer) });
     expect(far.statusCode).toBe(400);
     expect(far.json().errors).toEqual([{ path: 'modify_time', message: expect.stringMatching(/in the future/) }]);
-    const soon = new Date(Date.now() + 3600_000).toISOString();
-    expect((await h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, modify_time: soon }, headers: bearer(writer) })).statusCode).toBe(202);
+  });
+
+  it('when nothing sets PATIENT_MAX_FUTURE_S, then it covers clock skew only: +1 h is refused, +1 min accepted, also as a Bangkok local time without offset', async () => {
+    expect(h.config.PATIENT_MAX_FUTURE_S).toBe(300);
+    const at = (ms: number) => new Date(Date.now() + ms).toISOString();
+    // Asia/Bangkok (PATIENT_TIME_ZONE) is UTC+7 all year: the wall time a center's clock shows, no offset.
+    const bangkokWall = (ms: number) => new Date(Date.now() + ms + 7 * 3600_000).toISOString().replace(/Z$/, '');
+    const post = (modify_time: string) => h.app.inject({ method: 'POST', url: '/api/patients', payload: { ...SEED_SAMPLE, modify_time }, headers: bearer(writer) });
+    const hour = await post(at(3600_000));
+    expect(hour.statusCode).toBe(400);
+    expect(hour.json().errors).toEqual([{ path: 'modify_time', message: expect.stringMatching(/more than 300 s in the future/) }]);
+    expect((await post(bangkokWall(3600_000))).statusCode).toBe(400);
+    expect((await post(at(60_000))).statusCode).toBe(202);
+    expect((await post(bangkokWall(60_000))).statusCode).toBe(202);
+    expect((await post(bangkokWall(0).replace(/\.\d+$/, '+07:00'))).statusCode).toBe(202);
   });
 
   it('when a batch item has a far-future modify_time, then only that item is refused', async () => {

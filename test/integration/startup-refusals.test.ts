@@ -54,6 +54,13 @@ describe('other configuration refused at start', () => {
     expect(output).not.toMatch(/\n\s+at /);
   });
 
+  it('when NODE_ENV=production and API_IDEMPOTENCY_SECRET is unset, then the API exits 2 naming it (replicas must share one)', async () => {
+    const { code, output } = await exitOf({ NODE_ENV: 'production', ALLOW_PLAINTEXT_DATASTORES: 'true', API_KEYS: keysEnv(makeKey('ops', 'ops')) });
+    expect(code).toBe(2);
+    expect(output).toMatch(/API_IDEMPOTENCY_SECRET is required when NODE_ENV=production/);
+    expect(output).not.toMatch(/\n\s+at /);
+  });
+
   it('when NODE_ENV=production and the datastores are reached without TLS, then the worker exits 2 naming both', async () => {
     const { code, output } = await exitOf({ NODE_ENV: 'production' }, 'worker');
     expect(code).toBe(2);

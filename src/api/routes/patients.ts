@@ -5,6 +5,7 @@ import type { PatientRecord } from '../../shared/queue.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { statusUrl } from '../intake/enqueue.ts';
 import { createIdempotency, type StoredAnswer } from '../intake/idempotency.ts';
+import { idempotencySecret } from '../idempotency-secret.ts';
 import { answerAfterWait, preferredWait } from '../intake/prefer-wait.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -15,7 +16,7 @@ import type { RouteDeps } from '../route-deps.ts';
 export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Promise<void> {
   const { config, metrics, intake } = deps;
   const schema = deps.intakeSchema;
-  const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1, config.API_ENQUEUE_TIMEOUT_MS);
+  const idempotency = createIdempotency(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, idempotencySecret(config), config.API_IDEMPOTENCY_TTL_S, Math.ceil((config.API_ENQUEUE_TIMEOUT_MS * 2) / 1000) + 1, config.API_ENQUEUE_TIMEOUT_MS);
 
   const send = (reply: FastifyReply, answer: StoredAnswer) => {
     if (answer.location) reply.header('location', answer.location);

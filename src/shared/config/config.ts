@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { intakeShape } from './config-intake.ts';
 import { scaleIssues, scaleShape } from './config-scale.ts';
 import { TracingSchema, tracingShape, type TracingConfig } from './config-tracing.ts';
 import { apiKeys, bool, centerClusters, int, mongoTls, mongoUrlOptionIssues, timeZone, trustProxy, url } from './config-values.ts';
@@ -63,8 +64,6 @@ export const ConfigSchema = z.object({
   API_MAX_CONNECTIONS: int(1, 1_000_000).default(1024),
   // Event-loop backpressure: while the loop lags more than this, requests get 503 + Retry-After.
   API_MAX_EVENT_LOOP_DELAY_MS: int(10, 600_000).default(1000),
-  // A modify_time further ahead than this is refused: it would make every later update of the record stale.
-  PATIENT_MAX_FUTURE_S: int(0, 366 * 86_400).default(86_400),
   RATE_LIMIT_MAX: int(1, 10_000_000).default(6000),
   RATE_LIMIT_WINDOW_MS: int(1000, 3_600_000).default(60_000),
   // Backpressure: above this many waiting records, POST answers 503 + Retry-After before enqueueing.
@@ -73,7 +72,6 @@ export const ConfigSchema = z.object({
   QUEUE_MAX_MEMORY_PERCENT: int(1, 100).default(80),
   // How old the shared reading of queue depth and Redis memory may be (one read serves every request meanwhile).
   QUEUE_DEPTH_REFRESH_MS: int(0, 60_000).default(250),
-  API_IDEMPOTENCY_TTL_S: int(1, 30 * 24 * 3600).default(24 * 3600),
   // Upper bound for `Prefer: wait=N`: a synchronous client never holds a connection longer.
   API_WAIT_MAX_S: int(0, 120).default(30),
   // Batch jobs at once per worker process (each up to JOB_MAX_RECORDS records, written as one group).
@@ -104,6 +102,7 @@ export const ConfigSchema = z.object({
   MONGO_TIMEOUT_MS: int(100, 120_000).default(5000),
   // Audit entries older than this many days are removed by a TTL index (MongoDB); 0 keeps them.
   AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+  ...intakeShape,
   ...tracingShape,
   ...scaleShape,
 }).superRefine((c, ctx) => {

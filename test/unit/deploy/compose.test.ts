@@ -77,6 +77,8 @@ function composeHardeningProblems(a: Artifacts): string[] {
   }
   const raw = services.api?.environment ?? {};
   if (!/^\$\{API_KEYS:\?[^}]+\}$/.test(String(raw.API_KEYS ?? ''))) problems.push('compose api: API_KEYS is not required (${API_KEYS:?message}): without a .env the API must not start');
+  // The image runs with NODE_ENV=production, where the API refuses to start without it (src/api/idempotency-secret.ts).
+  if (!/^\$\{API_IDEMPOTENCY_SECRET:\?[^}]+\}$/.test(String(raw.API_IDEMPOTENCY_SECRET ?? ''))) problems.push('compose api: API_IDEMPOTENCY_SECRET is not required (${API_IDEMPOTENCY_SECRET:?message})');
   for (const role of ROLES) {
     let config: Config;
     try {
@@ -114,6 +116,7 @@ describe('docker-compose.yml: each check fails on a broken copy', () => {
     ['compose MongoDB is no replica set', () => broken('compose', /"--replSet", "rs0", /, ''), composeProblems, /not started as a replica set/],
     ['the compose API listens on loopback only', () => broken('compose', /API_HOST: 0\.0\.0\.0/, 'API_HOST: 127.0.0.1'), composeProblems, /compose api: API_HOST is 127\.0\.0\.1/],
     ['a service has no restart policy', () => broken('compose', /(  worker:\n(?:.*\n)*?)    restart: unless-stopped\n/, '$1'), composeHardeningProblems, /compose worker: no restart policy/],
+    ['compose lets the API start without an idempotency secret', () => broken('compose', /\n\s*API_IDEMPOTENCY_SECRET: \$\{API_IDEMPOTENCY_SECRET:\?[^}]*\}/, ''), composeHardeningProblems, /API_IDEMPOTENCY_SECRET is not required/],
     ['compose falls back to development mode without keys', () => broken('compose', /API_KEYS: \$\{API_KEYS:\?[^}]*\}/, 'API_KEYS: ${API_KEYS:-}\n      AUTH_DEV_MODE: ${AUTH_DEV_MODE:-true}'), composeHardeningProblems, /API_KEYS is not required/],
     ['compose drops the plaintext switch under the image\'s NODE_ENV=production', () => broken('compose', /  ALLOW_PLAINTEXT_DATASTORES: "true"\n/, ''), composeHardeningProblems, /compose api with the image's ENV: .*REDIS_URL must be rediss/],
   ]);

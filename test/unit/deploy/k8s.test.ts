@@ -181,12 +181,20 @@ function egressProblems(a: Artifacts): string[] {
   return problems;
 }
 
-/** Behind the ingress the API believes X-Forwarded-For from listed addresses only: neither nobody's (false) nor anybody's (true). */
-function clientAddressProblems(a: Artifacts): string[] {
+/**
+ * Behind the ingress the API believes X-Forwarded-For from listed addresses only: neither nobody's
+ * (false) nor anybody's (true). It gets an API_IDEMPOTENCY_SECRET, which the image's
+ * NODE_ENV=production requires (the example's placeholder stands for it).
+ */
+function apiEnvProblems(a: Artifacts): string[] {
+  const problems: string[] = [];
   const api = containers(a).find((c) => c.role === 'api');
   const trust = api && k8sConfigSafe(api)?.API_TRUST_PROXY;
-  if (Array.isArray(trust) && trust.length > 0) return [];
-  return [`${K8S_DIR}: API_TRUST_PROXY is ${JSON.stringify(trust)}; it must list the ingress controller's addresses/CIDRs (false: every client shares one address and AUTH_FAIL_MAX; true: a forged X-Forwarded-For is believed)`];
+  if (!Array.isArray(trust) || trust.length === 0) {
+    problems.push(`${K8S_DIR}: API_TRUST_PROXY is ${JSON.stringify(trust)}; it must list the ingress controller's addresses/CIDRs (false: every client shares one address and AUTH_FAIL_MAX; true: a forged X-Forwarded-For is believed)`);
+  }
+  if (!api?.envNames.includes('API_IDEMPOTENCY_SECRET')) problems.push(`${K8S_DIR}: the API gets no API_IDEMPOTENCY_SECRET; under NODE_ENV=production it refuses to start`);
+  return problems;
 }
 
 describe('deploy/k8s', () => {
@@ -212,8 +220,8 @@ describe('deploy/k8s', () => {
     expect(egressProblems(real)).toEqual([]);
   });
 
-  it('when the API\'s shipped environment is read, then API_TRUST_PROXY lists the ingress controller\'s addresses and passes loadConfig', () => {
-    expect(clientAddressProblems(real)).toEqual([]);
+  it('when the API\'s shipped environment is read, then API_TRUST_PROXY lists the ingress controller\'s addresses and passes loadConfig, and API_IDEMPOTENCY_SECRET comes from a Secret', () => {
+    expect(apiEnvProblems(real)).toEqual([]);
   });
 });
 
@@ -244,8 +252,10 @@ describe('deploy/k8s: each check fails on a broken copy', () => {
     ['an egress rule opens every address', () => broken('k8s/networkpolicy.yaml', /- namespaceSelector: \{ matchLabels: \{ kubernetes.io\/metadata.name: hemo-data \} \}\n          podSelector: \{ matchLabels: \{ app.kubernetes.io\/name: redis \} \}/, '- ipBlock: { cidr: 0.0.0.0/0 }'), egressProblems, /ipBlock 0.0.0.0\/0 is every address/],
     ['DNS goes to any pod of the datastore namespace', () => broken('k8s/networkpolicy.yaml', /        - \{ protocol: TCP, port: 6380 \}\n/, '        - { protocol: TCP, port: 6380 }\n        - { protocol: UDP, port: 53 }\n'), egressProblems, /port 53 to a peer other than kube-system's kube-dns/],
     ['the worker can no longer reach MongoDB', () => broken('k8s/networkpolicy.yaml', /(name: hemo-worker[\s\S]*?)        - \{ protocol: TCP, port: 27017 \}\n/, '$1        - { protocol: TCP, port: 27018 }\n'), egressProblems, /hemo-worker: no egress to port 27017/],
-    ['the API trusts no proxy behind the ingress', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=false'), clientAddressProblems, /API_TRUST_PROXY is false/],
-    ['the API trusts every peer\'s X-Forwarded-For', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=true'), clientAddressProblems, /API_TRUST_PROXY is true/],
+    ['the API trusts no proxy behind the ingress', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=false'), apiEnvProblems, /API_TRUST_PROXY is false/],
+    ['the API trusts every peer\'s X-Forwarded-For', () => broken('k8s/config/api.env', /^API_TRUST_PROXY=.*$/m, 'API_TRUST_PROXY=true'), apiEnvProblems, /API_TRUST_PROXY is true/],
+    ['the API\'s Secret loses API_IDEMPOTENCY_SECRET', () => broken('k8s/secret.example.yaml', /\n  API_IDEMPOTENCY_SECRET: .*/, ''), apiEnvProblems, /the API gets no API_IDEMPOTENCY_SECRET/],
+    ['the API_IDEMPOTENCY_SECRET placeholder becomes a valid value', () => broken('k8s/secret.example.yaml', /API_IDEMPOTENCY_SECRET: .*/, 'API_IDEMPOTENCY_SECRET: REPLACE-ME-0123456789-0123456789-0123456789'), k8sValueProblems, /placeholder API_IDEMPOTENCY_SECRET is accepted/],
     ['MONGO_URL loses TLS under the image\'s NODE_ENV=production', () => broken('k8s/secret.example.yaml', /&tls=true/, ''), k8sHardeningProblems, /hemo-api with the image's ENV: .*MONGO_URL must use TLS/],
   ]);
 });
