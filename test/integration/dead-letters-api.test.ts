@@ -107,6 +107,14 @@ describe('dead letters over HTTP (admin scope)', () => {
     expect(await h.queue.getJobCountByTypes('failed')).toBe(failedBefore);
   });
 
+  it('when a replay id is longer than 100 characters, then 414, as the document says (issue 22: it was undocumented)', async () => {
+    const res = await h.app.inject({ method: 'POST', url: `/api/admin/dead-letters/${'x'.repeat(101)}/replay`, headers: bearer(admin) });
+    expect(res.statusCode).toBe(414);
+    const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json();
+    const replay = doc.paths['/api/admin/dead-letters/{id}/replay'].post;
+    expect([replay.responses['414'] !== undefined, replay.parameters[0].schema.maxLength]).toEqual([true, 100]);
+  });
+
   it('when /docs/json is read, then both operations are documented with their 403', async () => {
     const doc = (await h.app.inject({ method: 'GET', url: '/docs/json' })).json();
     expect(doc.paths['/api/admin/dead-letters'].get.responses['403']).toBeDefined();

@@ -31,7 +31,8 @@ export function openApiDocument(config: Config): Json {
   const bodyErrors = { '413': problem('Body larger than allowed'), '415': problem('Content-Type not supported') };
   const waited = { content: { 'application/json': { schema: { anyOf: [ref('Patient'), ref('WriteDecided')] } } } };
   const batch = batchLimits(config);
-  const batchItems = { type: 'array', items: ref('PatientInput'), minItems: 1, maxItems: config.API_BATCH_MAX };
+  // Items are judged one by one: an invalid item is that item's error in the answer, never the batch's.
+  const batchItems = { type: 'array', items: ref('PatientInput'), minItems: 1, maxItems: config.API_BATCH_MAX, description: `Each item is validated on its own: a batch whose items are not all valid is still taken (202, an error per invalid item, by index; 400 when none is valid). More than ${config.API_BATCH_MAX} items answer 413.` };
   return {
     openapi: '3.1.0',
     info: {
@@ -111,6 +112,6 @@ export function openApiDocument(config: Config): Json {
       },
       ...adminPaths(DEAD_LETTER_PAGE_MAX, DEAD_LETTER_OFFSET_MAX, json, problem),
     },
-    components: { schemas: { ...patientInputSchemas(config.PATIENT_STRING_MAX), ...Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) } },
+    components: { schemas: { ...patientInputSchemas(config.PATIENT_STRING_MAX, config.PATIENT_MAX_FUTURE_S), ...Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) } },
   };
 }

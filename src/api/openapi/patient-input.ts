@@ -51,7 +51,16 @@ const UnpoisonedJson = {
 
 const ID_DESCRIPTION = 'the patient key, required: a positive 32-bit integer (a JSON number or a string of digits)';
 
-export function patientInputSchemas(maxLength: number): Record<'PatientInput' | 'PatientForm' | 'UnpoisonedJson', Json> {
+/**
+ * What JSON Schema cannot say of modify_time: how far ahead of the server's clock it may be. Said in
+ * words and as `x-max-future-seconds`, for readers, generated clients and fuzzers.
+ */
+const futureBound = (maxFutureS: number): Json => ({
+  description: `${DESCRIPTIONS.date} At most ${maxFutureS} s after the server's clock (PATIENT_MAX_FUTURE_S): a later one answers 400 at path modify_time, since newest wins and a future version would make every later update stale.`,
+  'x-max-future-seconds': maxFutureS,
+});
+
+export function patientInputSchemas(maxLength: number, maxFutureS: number): Record<'PatientInput' | 'PatientForm' | 'UnpoisonedJson', Json> {
   const others = PATIENT_FIELD_NAMES.filter((f) => f !== 'id');
   const common = { type: 'object', required: ['id'] };
   const PatientInput = {
@@ -61,6 +70,7 @@ export function patientInputSchemas(maxLength: number): Record<'PatientInput' | 
     properties: {
       id: { description: ID_DESCRIPTION, anyOf: [{ type: 'integer', minimum: 1, maximum: RANGES.integer.max }, { type: 'string', pattern: integerText(1, RANGES.integer.max) }] },
       ...Object.fromEntries(others.map((f) => [f, jsonField(PATIENT_FIELDS[f], maxLength)])),
+      modify_time: { ...jsonField('date', maxLength), ...futureBound(maxFutureS) },
     },
     examples: [SEED_SAMPLE],
   };
@@ -70,6 +80,7 @@ export function patientInputSchemas(maxLength: number): Record<'PatientInput' | 
     properties: {
       id: { description: ID_DESCRIPTION, type: 'string', pattern: integerText(1, RANGES.integer.max) },
       ...Object.fromEntries(others.map((f) => [f, { description: DESCRIPTIONS[PATIENT_FIELDS[f]], anyOf: textVariants(PATIENT_FIELDS[f], maxLength) }])),
+      modify_time: { anyOf: textVariants('date', maxLength), ...futureBound(maxFutureS) },
     },
   };
   return { PatientInput, PatientForm, UnpoisonedJson };
