@@ -30,6 +30,10 @@ import { createReplicaWait } from '../shared/replica-wait.ts';
 import type { AppDeps, RouteDeps } from './route-deps.ts';
 import { boundedJsonParsers } from './json-depth.ts';
 
+// Path parameters longer than a route allows are that route's own 400 (dead-letter-routes.ts); a URL
+// is bounded by the header size anyway. Fastify's default (100) answered 414 in its own format.
+const MAX_PARAM_LENGTH = 2000;
+
 export type { AppDeps } from './route-deps.ts';
 
 /** The HTTP app, not listening: server.ts listens, tests use app.inject(). */
@@ -46,6 +50,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     requestIdHeader: false,
     genReqId: newRequestId,
     return503OnClosing: true,
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH }, // a longer id is our 400 (dead-letter-routes.ts), never Fastify's 414
     // Slow clients (one byte every few seconds) must not hold sockets: the whole request within
     // requestTimeout, no socket idle longer than connectionTimeout. Node checks requestTimeout
     // every connectionsCheckingInterval (30 s by default): once a second keeps the bound close.

@@ -8,6 +8,9 @@ import { statusUrl } from './intake/enqueue.ts';
 import { sendProblem } from './problem.ts';
 import type { RouteDeps } from './route-deps.ts';
 
+/** `<queue>:<record reference>` is far shorter; the OpenAPI document says the same (admin-paths.ts). */
+export const MAX_LETTER_ID = 100;
+
 // Dead letters for ops, admin scope only: the same listing and replay as `npm run dead-letters`
 // (src/shared/dead-letter-store.ts). Ids, codes, field paths, rules and times; never the record.
 
@@ -39,6 +42,7 @@ export async function deadLetterRoutes(app: FastifyInstance, { config, queues, s
 
   app.post<{ Params: { id: string } }>('/api/admin/dead-letters/:id/replay', async (request, reply) => {
     requireScope(request, 'admin');
+    if (request.params.id.length > MAX_LETTER_ID) throw new AppError('LETTER_ID_TOO_LONG', 400, `a dead-letter id has at most ${MAX_LETTER_ID} characters`);
     const letter = await store.deadLetters.findOne({ _id: request.params.id });
     if (!letter) return sendProblem(reply, { type: 'about:blank', title: 'Not Found', status: 404, detail: 'no dead letter with this id' });
     if (letter.replayJobId) throw new AppError('ALREADY_REPLAYED', 409, `already replayed as ${letter.replayJobId}`);

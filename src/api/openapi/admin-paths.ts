@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { positiveRange } from './wire-patterns.ts';
+import { MAX_LETTER_ID } from '../dead-letter-routes.ts';
 
 // The admin operations of /docs/json: dead letters for ops (src/api/dead-letter-routes.ts).
 
@@ -43,14 +44,13 @@ export function adminPaths(pageMax: number, offsetMax: number, json: (name: stri
       post: {
         operationId: 'replayDeadLetter',
         summary: 'Enqueue the letter\'s record again as a new job (admin scope); the letter remembers the new reference',
-        // Fastify's maxParamLength (100): a longer id never reaches the route.
-        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 100 }, description: 'the letter id, `<queue>:<record reference>` (at most 100 characters; a longer one answers 414)' }],
+        parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: MAX_LETTER_ID }, description: `the letter id, \`<queue>:<record reference>\` (at most ${MAX_LETTER_ID} characters; a longer one answers 400)` }],
         responses: {
           '202': { description: 'Queued again', headers: { Location: { schema: { type: 'string' }, description: 'the new record status URL' } }, ...json('Replayed') },
           '403': forbidden,
           '404': problem('No such dead letter'),
           '409': problem('Already replayed, or the letter belongs to another queue'),
-          '414': problem('The id is longer than 100 characters'),
+          '400': problem(`The id is longer than ${MAX_LETTER_ID} characters (LETTER_ID_TOO_LONG)`),
           '503': problem('The queue did not confirm the job; retry later'),
         },
       },
