@@ -2,7 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '../../shared/logger.ts';
 import type { Store } from '../../shared/mongo.ts';
 import { recordRef, type PatientJobData } from '../../shared/queue.ts';
-import { deadLetterId, failureFromReason, recordDeadLetter, redactedJobData, undecidedRecords } from './dead-letters.ts';
+import { deadLetterId, failureFromReason, isRedacted, recordDeadLetter, redactedJobData, undecidedRecords } from './dead-letters.ts';
 import { classifyError } from '../job-errors.ts';
 
 /**
@@ -25,7 +25,8 @@ export async function sweepFailedJobs(queue: Queue<PatientJobData>, store: Store
     added++;
   }
   // Each swept job's records all have letters now: its copy in Redis keeps no patient value.
-  for (const job of new Set(letters.map((l) => l.job))) await job.updateData(redactedJobData(job.data)).catch(() => {});
+  // Once per job: a later sweep finds it redacted and writes nothing.
+  for (const job of new Set(letters.map((l) => l.job))) if (!isRedacted(job.data)) await job.updateData(redactedJobData(job.data)).catch(() => {});
   return added;
 }
 

@@ -23,6 +23,9 @@ export const deadLetterId = (queue: string, ref: string) => `${queue}:${ref}`;
  * submitter and time (the status route reads them), no patient value. The letters hold the records;
  * Redis would otherwise keep them for JOB_KEEP_FAILED_AGE_S too.
  */
+/** Whether a job's data is redacted already (redactedJobData): nothing more to write. */
+export const isRedacted = (data: unknown) => recordsOf(data).every((r) => isRecord(r) && r.redacted === true);
+
 export function redactedJobData(data: unknown): PatientJobData {
   const records = recordsOf(data).map((r) => {
     const record = isRecord(r) ? r : {};
