@@ -14,17 +14,18 @@ import { createStore, type Store } from '../../src/shared/mongo.ts';
 import { queueSettings, type PatientJobData, type PatientJobResult } from '../../src/shared/queue.ts';
 import { createRedis, readyOrTimeout, type RedisClient } from '../../src/shared/redis.ts';
 import { keySlot } from '../../src/shared/replica-wait.ts';
+import { startRedisLinkProxy, type RedisLinkProxy } from './fault-proxy.ts';
 import { startProcess, waitForOutput, type Proc } from './processes.ts';
 
 export type ClusterNode = { id: string; port: number; role: 'master' | 'replica'; masterId: string | null; slots: [number, number][]; failed: boolean };
 
-/** CLUSTER NODES as one live node sees it. */
-export function clusterNodes(port: number): ClusterNode[] {
+/** CLUSTER NODES as one live node sees it; `realPort` turns an announced port into the node's own. */
+export function clusterNodes(port: number, realPort: (announced: number) => number = (p) => p): ClusterNode[] {
   const text = execFileSync('redis-cli', ['-p', String(port), 'cluster', 'nodes'], { timeout: 5000 }).toString();
   return text.trim().split('\n').map((line) => {
     const [id, addr, flags, master, , , , , ...slots] = line.split(' ');
     return {
-      id: id!, port: Number(/:(\d+)@/.exec(addr!)?.[1]),
+      id: id!, port: realPort(Number(/:(\d+)@/.exec(addr!)?.[1])),
       role: flags!.includes('master') ? 'master' : 'replica',
       masterId: master === '-' ? null : master!,
       failed: flags!.includes('fail'),
@@ -47,13 +48,35 @@ export function spreadingQueueName(nodes: ClusterNode[], prefix: string, partiti
 
 export type ClusterEnv = Awaited<ReturnType<typeof createClusterEnv>>;
 
-export async function createClusterEnv(partitions: number, env: Record<string, string> = {}) {
+/**
+ * `linkProxies`: every node announces the port of a proxy in front of it (startRedisLinkProxy), so a
+ * test can hold back what a master streams to its replica: a lagging replica, as asynchronous
+ * replication has when a master fails.
+ */
+export async function createClusterEnv(partitions: number, env: Record<string, string> = {}, opts: { linkProxies?: boolean } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'hemo-cluster-'));
-  const cluster: RedisCluster = await redisCluster({ dataDir: dir, nodeTimeoutMs: 1500 });
-  const name = spreadingQueueName(clusterNodes(cluster.nodes[0]!.port), 'bull', partitions);
+  const proxies = new Map<number, RedisLinkProxy>(); // by the node's own port
+  const realOf = new Map<number, number>();
+  const announcePort = opts.linkProxies
+    ? async (port: number) => {
+        const proxy = await startRedisLinkProxy(port);
+        proxies.set(port, proxy);
+        realOf.set(proxy.port, port);
+        return proxy.port;
+      }
+    : undefined;
+  const cluster: RedisCluster = await redisCluster({ dataDir: dir, nodeTimeoutMs: 1500, announcePort }).catch(async (err: unknown) => {
+    await Promise.all([...proxies.values()].map((p) => p.close()));
+    throw err;
+  });
+  const realPort = (announced: number) => realOf.get(announced) ?? announced;
+  const nodesSeenBy = (port: number) => clusterNodes(port, realPort);
+  const name = spreadingQueueName(nodesSeenBy(cluster.nodes[0]!.port), 'bull', partitions);
+  // The seeds are the addresses the nodes announce: ioredis drops a seed that CLUSTER SLOTS does not name.
+  const seeds = cluster.nodes.map((n) => `127.0.0.1:${proxies.get(n.port)?.port ?? n.port}`);
   const base: Record<string, string> = {
-    REDIS_URL: cluster.url,
-    REDIS_CLUSTER_NODES: cluster.seeds.join(','),
+    REDIS_URL: `redis://${seeds[0]}`,
+    REDIS_CLUSTER_NODES: seeds.join(','),
     MONGO_URL: inject('mongoUrl'),
     MONGO_DB: `c_${name.slice(2)}`,
     QUEUE_NAME: name,
@@ -76,6 +99,10 @@ export async function createClusterEnv(partitions: number, env: Record<string, s
 
   return {
     cluster, config, queues, store, processEnv: base,
+    /** CLUSTER NODES as the node on `port` sees it, with the nodes' own ports. */
+    nodesSeenBy,
+    /** The proxy in front of a node (by its own port), with linkProxies. */
+    proxyOf: (port: number) => proxies.get(port),
     /** The API as a process on the cluster; resolves with its base URL once it listens. */
     async startApi(extra: Record<string, string> = {}): Promise<{ proc: Proc; base: string }> {
       const port = await freePort();
@@ -97,9 +124,9 @@ export async function createClusterEnv(partitions: number, env: Record<string, s
     },
     /** Which partitions have keys on which master (SCAN of each master's own keyspace). */
     partitionsByMaster(): Map<number, Set<number>> {
-      const live = cluster.nodes.find((n) => { try { clusterNodes(n.port); return true; } catch { return false; } })!;
+      const live = cluster.nodes.find((n) => { try { nodesSeenBy(n.port); return true; } catch { return false; } })!;
       const byMaster = new Map<number, Set<number>>();
-      for (const m of clusterNodes(live.port).filter((n) => n.role === 'master' && !n.failed)) {
+      for (const m of nodesSeenBy(live.port).filter((n) => n.role === 'master' && !n.failed)) {
         const keys = execFileSync('redis-cli', ['-p', String(m.port), '--scan', '--pattern', `bull:{${name}-*}:*`], { timeout: 10_000 }).toString().split('\n').filter(Boolean);
         byMaster.set(m.port, new Set(keys.map((k) => Number(new RegExp(`\\{${name}-(\\d+)\\}`).exec(k)?.[1]))));
       }
@@ -113,6 +140,7 @@ export async function createClusterEnv(partitions: number, env: Record<string, s
       await store.db.dropDatabase().catch(() => {});
       await store.close();
       await cluster.stop();
+      await Promise.all([...proxies.values()].map((p) => p.close()));
       rmSync(dir, { recursive: true, force: true });
     },
   };

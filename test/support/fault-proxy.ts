@@ -166,3 +166,53 @@ function pair(client: Socket, upstream: Socket, sockets: Set<Socket>): Socket {
   upstream.on('error', end).on('close', end);
   return upstream;
 }
+
+export type RedisLinkProxy = {
+  readonly port: number;
+  /**
+   * While on, what the node sends down its replication links (the connections that sent REPLCONF:
+   * a replica syncing from this node) is kept back: the replica lags, the node's clients do not.
+   * Off sends it. What is kept back when the node dies is lost with the connection, as a replica's
+   * unreceived stream is lost with a master that dies.
+   */
+  holdReplication: (on: boolean) => void;
+  /** Bytes of the replication stream kept back now. */
+  heldBytes: () => number;
+  close: () => Promise<void>;
+};
+
+/** A Redis node's announced address (cluster-announce-port): clients and replicas reach it through here. */
+export async function startRedisLinkProxy(targetPort: number): Promise<RedisLinkProxy> {
+  const port = await freePort();
+  const sockets = new Set<Socket>();
+  let holding = false;
+  const links = new Map<Socket, Buffer[]>();
+  const server = createServer((client) => {
+    const upstream = pair(client, connect(targetPort, '127.0.0.1'), sockets);
+    let replica = false;
+    client.on('data', (chunk: Buffer) => {
+      // Clients never send REPLCONF; a replica sends it before PSYNC.
+      if (!replica && /REPLCONF/i.test(chunk.toString('latin1'))) (replica = true), links.set(client, []);
+      upstream.write(chunk);
+    });
+    client.on('close', () => links.delete(client));
+    upstream.on('data', (chunk: Buffer) => {
+      const kept = links.get(client);
+      if (holding && kept) kept.push(chunk);
+      else client.write(chunk);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  return {
+    port,
+    holdReplication(on) {
+      holding = on;
+      if (!on) for (const [client, kept] of links) for (const chunk of kept.splice(0)) if (!client.destroyed) client.write(chunk);
+    },
+    heldBytes: () => [...links.values()].reduce((sum, kept) => sum + kept.reduce((s, c) => s + c.length, 0), 0),
+    async close() {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

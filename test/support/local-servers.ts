@@ -2,12 +2,13 @@
 // processes on 127.0.0.1, for the Quick-start run and the tests on machines without a Docker engine.
 // Each can be stopped, killed and started again on the same port and data directory (the fault tests
 // do exactly that).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { applySqlFile, LOOKUP_INDEXES_SQL, sqlRows } from './postgres-sql.ts';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -127,7 +128,11 @@ export type RedisCluster = {
   stop: () => Promise<void>;
 };
 
-export type RedisClusterOptions = { dataDir: string; masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; fsync?: 'always' | 'everysec'; log?: (l: string) => void };
+export type RedisClusterOptions = {
+  dataDir: string; masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number; fsync?: 'always' | 'everysec'; log?: (l: string) => void;
+  /** The port a node announces to clients and replicas (cluster-announce-port), e.g. a proxy's in front of it. */
+  announcePort?: (port: number) => Promise<number>;
+};
 
 /**
  * A real Redis Cluster of Debian's redis-server on loopback: `masters` x (1 + replicasPerMaster)
@@ -145,10 +150,12 @@ export async function redisCluster(opts: RedisClusterOptions): Promise<RedisClus
       while (!(await canListen(port + 10_000))) port = await restartablePort();
       const dataDir = join(opts.dataDir, `node-${i}`);
       const extraArgs = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dataDir, 'nodes.conf'), '--cluster-node-timeout', String(opts.nodeTimeoutMs ?? 1500)];
+      if (opts.announcePort) extraArgs.push('--cluster-announce-port', String(await opts.announcePort(port)), '--cluster-announce-bus-port', String(port + 10_000));
       nodes.push(await started(redisServer({ dataDir, port, fsync: opts.fsync, log: opts.log, extraArgs })));
     }
     const seeds = nodes.map((n) => `127.0.0.1:${n.port}`);
-    execFileSync('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', String(opts.replicasPerMaster ?? 1), '--cluster-yes'], { stdio: 'ignore', timeout: 60_000 });
+    // Not execFileSync: redis-cli checks the nodes at their announced ports, which may be proxies served by this process.
+    await promisify(execFile)('redis-cli', ['--cluster', 'create', ...seeds, '--cluster-replicas', String(opts.replicasPerMaster ?? 1), '--cluster-yes'], { timeout: 60_000 });
     const deadline = Date.now() + 30_000;
     for (const n of nodes) {
       for (;;) {
