@@ -10,6 +10,7 @@ import { freePort, ROOT } from '../support/local-servers.ts';
 import { READ_BACK_MS } from '../../src/api/intake/prefer-wait.ts';
 import { createStore } from '../../src/shared/mongo.ts';
 import { testConfig } from '../support/harness.ts';
+import { quoted } from '../support/quoted-output.ts';
 import { startProcess, waitForOutput, type Proc } from '../support/processes.ts';
 
 const BIN = join(ROOT, '.venv-schemathesis/bin/schemathesis');
@@ -86,7 +87,7 @@ describe('the OpenAPI document against the running service (schemathesis)', () =
       '--suppress-health-check', 'too_slow',
     ]);
     // The summary in the test output, whatever the verdict, with the seed that replays it.
-    process.stdout.write(`[schemathesis] seed ${SEED} (replay: SCHEMATHESIS_SEED=${SEED})\n${output.slice(output.lastIndexOf('SUMMARY') - 40)}`);
+    process.stdout.write(`${quoted('schemathesis', `seed ${SEED} (replay: SCHEMATHESIS_SEED=${SEED})\n${output.slice(output.lastIndexOf('\n', output.lastIndexOf('SUMMARY')) + 1)}`)}\n`);
     expect(output, 'schemathesis tested every operation').toMatch(/Tested: [4-9]/);
     expect(code, output.slice(-8000)).toBe(0);
   }, 240_000);

@@ -3,6 +3,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { quoted } from '../support/quoted-output.ts';
 
 // CI reads only the closing line of `.ci/run`: if anything follows "Tests: N passed, N failed",
 // the run counts as one that executed no test (it happened at stop 18).
@@ -45,5 +46,21 @@ describe('the test command closing line', () => {
     expect(run.status).toBe(0);
     expect(run.stderr).toBe('');
     expect(run.stdout.trimEnd().split('\n')).toEqual(['[setup] npm ci', 'Tests: 3 passed, 0 failed']);
+  });
+});
+
+describe('another tool quoted in the test output', () => {
+  // schemathesis' own summary, as it printed it in the CI run of stop 28.
+  const summaryOfSchemathesis = ['=================================== SUMMARY ====================================', '', 'Test cases:', '  2106 generated, 2106 passed', '', '============================= 1 warning in 30.70s =============================='].join('\n');
+  // pytest's closing line, which CI reads as a run of pytest (here: one that ran no test).
+  const pytestClosing = /^=+ .* in [\d.]+s =+$/;
+
+  it('when a summary closes with a pytest-like rule, then no quoted line can be read as a pytest closing line, and the text stays', () => {
+    const lines = quoted('schemathesis', summaryOfSchemathesis).split('\n');
+    expect(summaryOfSchemathesis.split('\n').some((l) => pytestClosing.test(l))).toBe(true);
+    expect(lines.filter((l) => pytestClosing.test(l) || l.startsWith('='))).toEqual([]);
+    expect(lines.every((l) => l.startsWith('[schemathesis]'))).toBe(true);
+    expect(lines.at(-1)).toBe('[schemathesis] 1 warning in 30.70s');
+    expect(lines).toContain('[schemathesis]   2106 generated, 2106 passed');
   });
 });
