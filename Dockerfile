@@ -12,13 +12,17 @@
 # deploy/k8s and docker-compose.yml use exactly these targets; test/unit/deploy/*.test.ts
 # checks that they agree with each other and with src/shared/config/config.ts.
 
-FROM node:24-slim AS deps
+# The base image: the official one on a Docker host; a machine that reaches no image registry passes
+# its own (scripts/images.sh builds localhost/hemo-node from Debian packages: `--build-arg NODE_IMAGE=…`).
+ARG NODE_IMAGE=node:24-slim
+
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 # Production dependencies only. No install script is needed (package.json denies the four that exist).
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-FROM node:24-slim AS build
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
@@ -26,7 +30,7 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:24-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 # Code and dependencies stay owned by root: the process can read them, never change them.

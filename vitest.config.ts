@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
 // One project per test layer, so each runs alone: `npm run test:unit`, `test:integration`,
-// `test:contract`, `test:browser`, `test:faults`. Only the unit project runs without servers.
+// `test:contract`, `test:browser`, `test:faults`, `test:cluster`, `test:containers`. Only the unit project runs without servers.
 const withServers = { globalSetup: ['test/global-setup.ts'] };
 
 export default defineConfig({
@@ -21,6 +21,9 @@ export default defineConfig({
       { extends: true, test: { name: 'faults', include: ['test/faults/**/*.test.ts'], fileParallelism: false } },
       // Each test starts its own 6-node Redis Cluster and kills a master (issue 11): one file at a time, last.
       { extends: true, test: { name: 'cluster', include: ['test/cluster/**/*.test.ts'], fileParallelism: false } },
+      // Issue 23: the Dockerfile and docker-compose.yml built and run with podman (scripts/containers.sh,
+      // scripts/images.sh); each file starts its own containers. One file at a time, after the rest.
+      { extends: true, test: { name: 'containers', include: ['test/containers/**/*.test.ts'], fileParallelism: false, testTimeout: 180_000, hookTimeout: 900_000 } },
       // Opt-in, never in scripts/test.sh's runs: a 3-member mongo:8 replica set in containers (issue 21;
       // test/support/mongo-replica-set.ts). `npm run test:replica-set`; test/README.md says what it needs.
       { extends: true, test: { name: 'replica-set', include: ['test/replica-set/**/*.test.ts'], fileParallelism: false, testTimeout: 120_000, hookTimeout: 300_000 } },

@@ -125,12 +125,20 @@ export function parseDockerfile(text: string): Stage[] {
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#'));
   const stages: Stage[] = [];
+  // ARGs before the first FROM, at their defaults (a build without --build-arg): `FROM ${NODE_IMAGE}`.
+  const globalArgs: Record<string, string> = {};
   for (const line of lines) {
     const [instruction, ...rest] = line.split(/\s+/);
     const args = rest.join(' ');
     const op = instruction!.toUpperCase();
+    if (op === 'ARG' && stages.length === 0) {
+      const [k, v = ''] = args.split('=', 2) as [string, string?];
+      globalArgs[k] = v;
+      continue;
+    }
     if (op === 'FROM') {
-      const [from, , name] = rest as [string, string?, string?];
+      const [written, , name] = rest as [string, string?, string?];
+      const from = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, k: string) => globalArgs[k] ?? '');
       const parent = stages.find((s) => s.name === from);
       stages.push({
         name: name ?? `#${stages.length}`,

@@ -55,7 +55,8 @@ describe('Dockerfile', () => {
 
 describe('Dockerfile: each check fails on a broken copy', () => {
   eachCheckFails([
-    ['the Dockerfile uses node:22', () => broken('dockerfile', /FROM node:24-slim AS runtime/, 'FROM node:22-slim AS runtime'), dockerfileProblems, /base image node:22-slim/],
+    ['the Dockerfile uses node:22', () => broken('dockerfile', /FROM \$\{NODE_IMAGE\} AS runtime/, 'FROM node:22-slim AS runtime'), dockerfileProblems, /base image node:22-slim/],
+    ['the base image argument defaults to node:22', () => broken('dockerfile', /^ARG NODE_IMAGE=node:24-slim$/m, 'ARG NODE_IMAGE=node:22-slim'), dockerfileProblems, /base image node:22-slim/],
     ['the Dockerfile drops its USER', () => broken('dockerfile', /^USER 1000:1000$/m, '# no user'), dockerfileProblems, /runs as root/],
     ['the worker target runs the API', () => broken('dockerfile', /CMD \["node", "dist\/worker\/main.js"\]/, 'CMD ["node", "dist/api/server.js"]'), dockerfileProblems, /target worker: CMD/],
     ['the worker HEALTHCHECK reads API_PORT', () => broken('dockerfile', /process\.env\.WORKER_HTTP_PORT/, 'process.env.API_PORT'), dockerfileProblems, /HEALTHCHECK port from API_PORT/],
