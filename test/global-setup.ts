@@ -39,8 +39,8 @@ async function localServers(stops: (() => Promise<unknown>)[], redisUrl?: string
 }
 
 export default async function setup(project: TestProject) {
-  // Unit tests need no servers, and the containers layer starts its own: a run of those alone starts none.
-  if (project.vitest.projects.every((p) => p.name === 'unit' || p.name === 'containers')) return;
+  // Unit tests need no servers; the containers and replica-set layers start their own: a run of those alone starts none.
+  if (project.vitest.projects.every((p) => ['unit', 'containers', 'replica-set'].includes(p.name))) return;
   const stops: (() => Promise<unknown>)[] = [];
   let redisUrl = process.env.REDIS_URL;
   let mongoUrl = process.env.MONGO_URL;
