@@ -18,4 +18,11 @@ describe('the Redis the tests run against', () => {
       policy: 'noeviction',
     });
   });
+
+  it('when the run says which servers it uses (TEST_SERVERS), then the Redis is that one: a container\'s is PID 1 of its own PID namespace, a local one never is', async () => {
+    await readyOrTimeout(redis, 5000);
+    const pid = Number(/^process_id:(\d+)/m.exec(await redis.info('server'))![1]);
+    if (inject('serversKind') === 'containers') expect(pid).toBe(1);
+    if (inject('serversKind') === 'local') expect(pid).toBeGreaterThan(1);
+  });
 });
