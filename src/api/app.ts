@@ -23,6 +23,7 @@ import { errorHandler, notFoundHandler, sendProblem } from './problem.ts';
 import { batchRoutes } from './routes/batch.ts';
 import { apiHealthRoutes } from './routes/health.ts';
 import { jobRoutes } from './routes/jobs.ts';
+import { submissionRoutes } from './routes/submissions.ts';
 import { patientReadRoutes } from './routes/patient-read.ts';
 import { patientRoutes } from './routes/patients.ts';
 import { createRateLimitStore, rateLimitNamespace } from './rate-limit-store.ts';
@@ -130,11 +131,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       keyGenerator: (request) => `key:${request.client.id}`,
       errorResponseBuilder: (_request, context) => new AppError('RATE_LIMITED', 429, `too many requests for this API key; retry in ${Math.ceil(context.ttl / 1000)} s`),
     });
-    await api.register(patientRoutes, routeDeps);
-    await api.register(patientReadRoutes, routeDeps);
-    await api.register(batchRoutes, routeDeps);
-    await api.register(jobRoutes, routeDeps);
-    await api.register(deadLetterRoutes, routeDeps);
+    for (const routes of [patientRoutes, patientReadRoutes, batchRoutes, jobRoutes, submissionRoutes, deadLetterRoutes]) await api.register(routes, routeDeps);
   });
   await app.register(adminPlugin, { queues: deps.queues, authenticate });
   return app;

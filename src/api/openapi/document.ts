@@ -110,6 +110,15 @@ export function openApiDocument(config: Config): Json {
           responses: { '200': { description: 'The job', ...json('JobStatus') }, '404': problem('Unknown job, or removed after its retention period') },
         },
       },
+      '/api/submissions/{id}': {
+        get: {
+          operationId: 'getSubmission',
+          summary: 'How a whole submission went: counts per state and outcome, and the index and code of each record that did not land (the `submission` of a 202)',
+          description: `For the key that submitted it (and admins). Kept as long as its jobs: ${config.JOB_KEEP_COMPLETED_AGE_S} s (JOB_KEEP_COMPLETED_AGE_S), counted again at each read while undecided.`,
+          parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string', maxLength: 100 } }],
+          responses: { '200': { description: 'The receipt', ...json('Receipt') }, '404': problem('Unknown submission, another key\'s, or removed with its jobs after the retention period') },
+        },
+      },
       ...adminPaths(DEAD_LETTER_PAGE_MAX, DEAD_LETTER_OFFSET_MAX, json, problem),
     },
     components: { schemas: { ...patientInputSchemas(config.PATIENT_STRING_MAX, config.PATIENT_MAX_FUTURE_S), ...Object.fromEntries(Object.entries(schemas).map(([name, schema]) => [name, toSchema(schema)])) } },

@@ -26,7 +26,8 @@ export function apiSchemas() {
     // RFC 9457 allows extension members (jobId, per-item results, ...).
     .loose()
     .meta({ description: 'RFC 9457 problem details (application/problem+json)' });
-  const Accepted = z.object({ jobId: z.string(), status: z.literal('queued'), statusUrl: z.string() });
+  const submission = z.string().meta({ description: 'the receipt of the whole submission: GET it for counts per state and outcome (Receipt)' });
+  const Accepted = z.object({ jobId: z.string(), status: z.literal('queued'), statusUrl: z.string(), submission });
   // Prefer: wait for a key without patients:read: what its write did, never the stored record.
   const WriteDecided = z
     .object({ jobId: z.string(), state: z.enum(['stored', 'skipped-as-stale']), outcome: z.enum(['inserted', 'updated', 'unchanged', 'stale']), statusUrl: z.string() })
@@ -43,8 +44,18 @@ export function apiSchemas() {
     error: z.string().nullable().meta({ description: 'error code and rule; never patient data' }),
   });
   const BatchItemResult = z.union([z.object({ index: z.int(), jobId: z.string(), statusUrl: z.string() }), z.object({ index: z.int(), errors: z.array(FieldIssue) })]);
-  const BatchResult = z.object({ accepted: z.int(), rejected: z.int(), results: z.array(BatchItemResult) });
+  const BatchResult = z.object({ accepted: z.int(), rejected: z.int(), submission: submission.optional().meta({ description: 'absent only if Redis took the records but not their receipt' }), results: z.array(BatchItemResult) });
+  const count = z.int().min(0);
+  const Receipt = z
+    .object({
+      submission: z.string(),
+      total: z.int().meta({ description: 'items in the submission, refused ones included' }),
+      complete: z.boolean().meta({ description: 'every record decided: nothing queued or active' }),
+      counts: z.object({ queued: count, active: count, inserted: count, updated: count, unchanged: count, stale: count, rejected: count, failed: count }),
+      notLanded: z.array(z.object({ index: z.int(), code: z.string() })).meta({ description: 'the items refused at intake or by the worker, or whose job failed for good: position in the submission and error code, never a value' }),
+    })
+    .meta({ description: 'How a whole submission went, from job-level state' });
   // Every item invalid: a problem that also carries the per-item results.
   const BatchRejected = Problem.extend({ accepted: z.literal(0), rejected: z.int(), results: z.array(BatchItemResult) });
-  return { Patient, Problem, Accepted, WriteDecided, JobStatus, BatchResult, BatchRejected };
+  return { Patient, Problem, Accepted, WriteDecided, JobStatus, BatchResult, BatchRejected, Receipt };
 }

@@ -7,6 +7,7 @@ import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { batchBodyParser, batchParseSlots, createSlots, isBatchBody, type BatchLimits, type ItemCollector } from '../intake/batch-body.ts';
 import { statusUrl } from '../intake/enqueue.ts';
+import { createReceipts, receiptUrl, slicesOf } from '../intake/receipts.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -16,7 +17,7 @@ import type { RouteDeps } from '../route-deps.ts';
 // once the whole body has been read. Each keeps its own status reference.
 
 export type BatchItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };
-type Judged = { results: BatchItemResult[]; records: PatientRecord[]; at: number[]; total: number };
+type Judged = { results: BatchItemResult[]; records: PatientRecord[]; at: number[]; total: number; refused: [number, string][] };
 
 const STRING_FIELDS = Object.values(PATIENT_FIELDS).filter((kind) => kind === 'string').length;
 
@@ -34,13 +35,14 @@ export function batchLimits(config: Config): BatchLimits {
   return { bodyLimit, maxItems: config.API_BATCH_MAX, maxItemBytes: batchItemMaxBytes(config.PATIENT_STRING_MAX, bodyLimit) };
 }
 
-export async function batchRoutes(app: FastifyInstance, { config, metrics, intake, intakeSchema: schema }: RouteDeps): Promise<void> {
+export async function batchRoutes(app: FastifyInstance, { config, metrics, intake, intakeSchema: schema, redis }: RouteDeps): Promise<void> {
+  const receipts = createReceipts(redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.JOB_KEEP_COMPLETED_AGE_S);
   const limits = batchLimits(config);
   const { bodyLimit } = limits;
   const slots = createSlots(batchParseSlots(bodyLimit));
 
   const collectorFor = (request: FastifyRequest): ItemCollector<Judged> => {
-    const judged: Judged = { results: [], records: [], at: [], total: 0 };
+    const judged: Judged = { results: [], records: [], at: [], total: 0, refused: [] };
     const receivedAt = Date.now();
     const submittedBy = request.client.id;
     const tenant = tenantOf(request.client);
@@ -48,13 +50,17 @@ export async function batchRoutes(app: FastifyInstance, { config, metrics, intak
       item(value, index) {
         judged.total++;
         const parsed = parsePatient(schema, value);
-        if (!parsed.ok) return void judged.results.push({ index, errors: parsed.issues });
-        if (!mayAccess(request.client, parsed.patient)) return void judged.results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
+        if (!parsed.ok) return void (judged.results.push({ index, errors: parsed.issues }), judged.refused.push([index, 'PATIENT_INVALID']));
+        if (!mayAccess(request.client, parsed.patient)) {
+          judged.refused.push([index, 'FORBIDDEN_TENANT']);
+          return void judged.results.push({ index, errors: [{ path: 'center_id', message: 'this API key may not write patients of this center' }] });
+        }
         judged.records.push({ patient: toJobPatient(parsed.patient), receivedAt, submittedBy, tenant });
         judged.at.push(index);
       },
       badLine(message, index) {
         judged.total++;
+        judged.refused.push([index, 'LINE_INVALID']);
         judged.results.push({ index, errors: [{ path: '(line)', message }] });
       },
       done: () => judged,
@@ -76,21 +82,25 @@ export async function batchRoutes(app: FastifyInstance, { config, metrics, intak
       request.logFields = { refused: String(body.problem.code), ...(typeof body.problem.index === 'number' ? { index: body.problem.index } : {}) };
       return sendProblem(reply, body.problem);
     }
-    const { results, records, at, total } = body.value;
+    const { results, records, at, total, refused } = body.value;
     if (total === 0) throw new AppError('BATCH_EMPTY', 400, 'the batch is empty');
     // The judged items are not needed while Redis is asked: let them go (memory under many large batches).
     (request as { body: unknown }).body = null;
     const accepted = records.length;
     metrics.rejected.inc({ reason: 'invalid' }, total - accepted);
+    let submission: string | undefined;
     if (accepted > 0) {
       const refs = await intake.accept(records, Math.round((body.bytes * accepted) / total), 'batch');
       refs.forEach((ref, i) => results.push({ index: at[i]!, jobId: ref, statusUrl: statusUrl(ref) }));
+      // The records are in Redis: the 202 stands even if the receipt cannot be written (then it has none).
+      const receipt = { by: request.client.id, total, slices: slicesOf(refs), refused, ...(refused.length > 0 ? { at } : {}) };
+      submission = await receipts.save(receipt).then(receiptUrl, () => void request.log.warn('submission receipt not stored; the per-record status URLs still answer'));
     }
     results.sort((a, b) => a.index - b.index);
     request.logFields = { items: total, accepted, rejected: total - accepted };
     if (accepted === 0) {
       return sendProblem(reply, { type: '/docs#problem-invalid-batch', title: 'Invalid patient records', status: 400, detail: 'no item of the batch is valid; see results', accepted: 0, rejected: total, results });
     }
-    return reply.code(202).send({ accepted, rejected: total - accepted, results });
+    return reply.code(202).send({ accepted, rejected: total - accepted, ...(submission ? { submission } : {}), results });
   });
 }

@@ -4,6 +4,7 @@ import { parsePatient, toJobPatient } from '../../shared/patient/patient-schema.
 import type { PatientRecord } from '../../shared/queue.ts';
 import { forbiddenTenant, mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { statusUrl } from '../intake/enqueue.ts';
+import { receiptUrl } from '../intake/receipts.ts';
 import { createIdempotency, type StoredAnswer } from '../intake/idempotency.ts';
 import { idempotencySecret } from '../idempotency-secret.ts';
 import { answerAfterWait, preferredWait } from '../intake/prefer-wait.ts';
@@ -50,7 +51,8 @@ export async function patientRoutes(app: FastifyInstance, deps: RouteDeps): Prom
       void claim?.abort().catch(() => {}); // the 503 does not wait for it; the claim expires anyway
       throw err;
     }
-    const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId) }, location: statusUrl(jobId) };
+    // A submission of one: its record reference is its receipt (routes/submissions.ts).
+    const answer: StoredAnswer = { status: 202, body: { jobId, status: 'queued', statusUrl: statusUrl(jobId), submission: receiptUrl(jobId) }, location: statusUrl(jobId) };
     request.logFields = { jobId };
     // From here the job is in Redis: whatever fails now, the answer is still the 202 it earned.
     await claim?.finish(answer).catch(() => request.log.warn('idempotency answer not stored; the key frees itself shortly'));
