@@ -7,6 +7,10 @@ import { ImportError } from './errors.ts';
 import { createHttp, type HttpAnswer, type HttpRequest } from './http.ts';
 
 export type ItemResult = { index: number; jobId: string; statusUrl: string } | { index: number; errors: FieldIssue[] };
+/** A batch's answer: a result per item, and the receipt of the whole batch (absent from older APIs). */
+export type BatchAnswer = { results: ItemResult[]; submission: string | null };
+export type ReceiptCounts = Record<'queued' | 'active' | 'inserted' | 'updated' | 'unchanged' | 'stale' | 'rejected' | 'failed', number>;
+export type ReceiptAnswer = { complete: boolean; counts: ReceiptCounts; notLanded: { index: number; code: string }[] };
 
 export type ClientOptions = { url: string; key?: string | undefined; timeoutMs: number; retryForMs: number; userAgent: string };
 
@@ -50,34 +54,45 @@ export function createClient(options: ClientOptions, onRetry: (notice: RetryNoti
   }
 
   const retryable = (res: HttpAnswer) => res.status === 429 || res.status >= 500;
+  /** The key goes to the API it was given for, never to another origin an answer names. */
+  const sameOrigin = (url: string) => {
+    const target = new URL(url, `${base}/`);
+    if (target.origin !== new URL(base).origin) throw new ImportError('API_ANSWER_UNEXPECTED', 'a status URL points to another origin than --url; not followed');
+    return target.href;
+  };
 
   return {
     base,
     /** Ends the kept-alive connections (the process exits only once they are closed). */
     close: http.close,
     /** Sends one batch (NDJSON, one record per line); answers one result per line, in order. */
-    async postBatch(lines: string[], requestId: string): Promise<ItemResult[]> {
+    async postBatch(lines: string[], requestId: string): Promise<BatchAnswer> {
       const res = await send(`${base}/api/patients/batch`, {
         method: 'POST',
         headers: { ...headers, 'content-type': 'application/x-ndjson', 'x-request-id': requestId },
         body: lines.join('\n'),
       }, (r) => !retryable(r));
-      const body = json<{ results?: ItemResult[]; title?: string; detail?: string }>(res);
+      const body = json<{ results?: ItemResult[]; submission?: unknown; title?: string; detail?: string }>(res);
       if ((res.status === 202 || res.status === 400) && Array.isArray(body?.results)) {
         if (body.results.length !== lines.length) throw new ImportError('API_ANSWER_UNEXPECTED', `the API answered ${body.results.length} results for ${lines.length} records`);
-        return body.results;
+        return { results: body.results, submission: typeof body.submission === 'string' ? body.submission : null };
       }
       throw refused(res.status, body);
     },
     /** The job status behind an (opaque) status URL; null when the API no longer knows the job. */
     async status(statusUrl: string): Promise<{ state: string; error?: string | null } | null> {
-      // The key goes to the API it was given for, never to another origin an answer names.
-      const target = new URL(statusUrl, `${base}/`);
-      if (target.origin !== new URL(base).origin) throw new ImportError('API_ANSWER_UNEXPECTED', 'a status URL points to another origin than --url; not followed');
-      const res = await send(target.href, { headers }, (r) => !retryable(r));
+      const res = await send(sameOrigin(statusUrl), { headers }, (r) => !retryable(r));
       if (res.status === 404) return null;
       const body = json<{ state?: string; error?: string | null; title?: string; detail?: string }>(res);
       if (ok(res) && typeof body?.state === 'string') return { state: body.state, error: body.error ?? null };
+      throw refused(res.status, body);
+    },
+    /** A submission's receipt (how its records went); null when the API no longer keeps it. */
+    async receipt(url: string): Promise<ReceiptAnswer | null> {
+      const res = await send(sameOrigin(url), { headers }, (r) => !retryable(r));
+      if (res.status === 404) return null;
+      const body = json<Partial<ReceiptAnswer> & { title?: string; detail?: string }>(res);
+      if (ok(res) && typeof body?.complete === 'boolean' && body.counts && Array.isArray(body.notLanded)) return body as ReceiptAnswer;
       throw refused(res.status, body);
     },
     /**

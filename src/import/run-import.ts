@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { createClient, type ApiClient, type ItemResult } from './client.ts';
+import { createClient, type ApiClient, type BatchAnswer } from './client.ts';
 import { ImportError, usageError } from './errors.ts';
 import { openLedger, type Ledger, type LedgerPaths } from './ledger.ts';
 import { parseOptions, USAGE, type ImportOptions } from './options.ts';
@@ -109,7 +109,7 @@ async function importWith(client: ApiClient, retry: { note: string }, o: ImportO
 
 async function sendBatch(client: ApiClient, ledger: Ledger, batch: Batch, requestId: string): Promise<void> {
   const sendable = batch.items.filter((r): r is { line: number; json: string } => 'json' in r);
-  const results: ItemResult[] = sendable.length > 0 ? await client.postBatch(sendable.map((r) => r.json), requestId) : [];
+  const { results, submission }: BatchAnswer = sendable.length > 0 ? await client.postBatch(sendable.map((r) => r.json), requestId) : { results: [], submission: null };
   let rejectLines = '';
   let acceptedLines = '';
   let next = 0;
@@ -120,9 +120,12 @@ async function sendBatch(client: ApiClient, ledger: Ledger, batch: Batch, reques
     }
     const result = results[next++]!;
     if ('errors' in result) rejectLines += `${JSON.stringify({ line: item.line, errors: result.errors, record: original(item.json) })}\n`;
-    else acceptedLines += `${JSON.stringify({ line: item.line, statusUrl: result.statusUrl })}\n`;
+    // Without a receipt (an older API): one status URL per record, as --wait read them before.
+    else if (!submission) acceptedLines += `${JSON.stringify({ line: item.line, statusUrl: result.statusUrl })}\n`;
   }
   const accepted = results.filter((r) => 'statusUrl' in r).length;
+  // With one: one line for the batch, the input line of each item it sent and which of them it refused.
+  if (submission && accepted > 0) acceptedLines = `${JSON.stringify({ submission, lines: sendable.map((r) => r.line), refused: results.flatMap((r, i) => ('errors' in r ? [i] : [])) })}\n`;
   await ledger.commit(batch.index, { rejectLines, acceptedLines, counts: { records: batch.items.length, accepted, rejected: batch.items.length - accepted } });
 }
 

@@ -1,6 +1,8 @@
-// --wait: reads the accepted file (line number + status URL per accepted record) and asks each
-// status URL until the record is stored, skipped as stale or failed. URLs are opaque: they are
-// followed as the API gave them. A 404 means the API no longer keeps the job (retention): unknown.
+// --wait: reads the accepted file and asks the API until every accepted record is stored, skipped as
+// stale or failed. A line per batch names its receipt (`submission`): one GET says how the whole batch
+// went, so following an import costs a request per batch, not per record. A line per record (an
+// API without receipts) names its status URL. URLs are opaque: they are followed as the API gave
+// them. A 404 means the API no longer keeps the submission or job (retention): unknown.
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import cliProgress from 'cli-progress';
@@ -11,6 +13,7 @@ import { createPool } from './pool.ts';
 export type WaitCounts = { stored: number; stale: number; failed: number; unknown: number; pending: number };
 export type WaitResult = WaitCounts & { failures: { line: number; error: string }[] };
 
+type BatchEntry = { submission: string; lines: number[]; refused: number[] };
 const FINAL: Record<string, keyof WaitCounts> = { stored: 'stored', 'skipped-as-stale': 'stale', failed: 'failed' };
 const SHOWN_FAILURES = 20;
 
@@ -25,6 +28,32 @@ export async function waitForStored(client: ApiClient, acceptedFile: string, tot
   const payload = () => ({ stored: number(result.stored), stale: number(result.stale), failed: number(result.failed), unknown: number(result.unknown) });
   let checked = 0;
   bar.start(total, 0, payload());
+
+  /** A batch: its receipt until complete; what the importer already counted as refused is left out. */
+  async function settleBatch(entry: BatchEntry) {
+    const refused = new Set(entry.refused);
+    const accepted = entry.lines.length - refused.size;
+    for (let delay = 200; ; delay = Math.min(2000, delay * 1.5)) {
+      const receipt = await client.receipt(entry.submission);
+      if (!receipt) {
+        result.unknown += accepted;
+        checked += accepted;
+        return;
+      }
+      if (receipt.complete || Date.now() + delay > deadline || o.signal.aborted) {
+        const c = receipt.counts;
+        const failures = receipt.notLanded.filter((n) => !refused.has(n.index));
+        result.stored += c.inserted + c.updated + c.unchanged;
+        result.stale += c.stale;
+        result.failed += failures.length;
+        result.pending += c.queued + c.active;
+        for (const f of failures.slice(0, Math.max(0, SHOWN_FAILURES - result.failures.length))) result.failures.push({ line: entry.lines[f.index] ?? -1, error: f.code });
+        checked += accepted;
+        return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
 
   async function settle(entry: { line: number; statusUrl: string }) {
     for (let delay = 200; ; delay = Math.min(2000, delay * 1.5)) {
@@ -48,8 +77,9 @@ export async function waitForStored(client: ApiClient, acceptedFile: string, tot
     const lines = createInterface({ input: createReadStream(acceptedFile), crlfDelay: Infinity });
     for await (const text of lines) {
       if (text === '') continue;
-      const entry = JSON.parse(text) as { line: number; statusUrl: string };
-      const started = await pool.run(() => settle(entry).then(() => bar.update(++checked, payload())));
+      const entry = JSON.parse(text) as { line: number; statusUrl: string } | BatchEntry;
+      const settled = () => ('submission' in entry ? settleBatch(entry) : settle(entry).then(() => void checked++));
+      const started = await pool.run(() => settled().then(() => bar.update(checked, payload())));
       if (!started) break;
     }
     await pool.drain();

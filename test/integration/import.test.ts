@@ -8,7 +8,7 @@ import { drained, readNdjson, storedIds, runImporter, writeExport, type Format, 
 // through `node src/import/main.ts` -> the real API -> Redis -> the real worker -> MongoDB.
 
 const COUNT = 20_000;
-// Status checks (--wait) are one GET per record: a limit and a retention that let 20,000 through.
+// A limit and a retention that let 20,000 records and their status reads through.
 const stack = importStack({ RATE_LIMIT_MAX: '1000000', JOB_KEEP_COMPLETED: '1000000', API_ENQUEUE_TIMEOUT_MS: '10000' });
 
 type Reject = { line: number; errors: { path: string; message: string }[]; record: unknown };
@@ -49,14 +49,18 @@ describe('npm run import, against the real stack', () => {
 
   it('when the output is not a terminal, then progress comes as plain lines without escape codes; --wait counts every accepted record stored', async () => {
     const file = await writeExport(stack.dir, 'ndjson', 2000, 4_000_000);
+    const reads = { ...stack.api.reads };
     const run = runImporter([file.path, '--url', stack.api.url, '--batch-size', '100', '--concurrency', '1', '--wait'], stack.dir);
     expect((await run.exited).code, run.output()).toBe(1);
     const lines = run.output().split('\n');
     expect(lines.filter((l) => /^\d+% \| [\d,]+ sent \| [\d,]+ accepted \| [\d,]+ rejected \| [\d,]+ rec\/s \| ETA /.test(l)).length).toBeGreaterThanOrEqual(2);
     expect(lines.some((l) => l.startsWith('100% | 2,000 sent | 1,980 accepted | 20 rejected'))).toBe(true);
     expect(run.output()).not.toMatch(/\u001b\[/);
-    // One status GET per record (each one reads its job): small batches keep this test quick.
     expect(run.output()).toContain('stored 1,980, stale 0 (an equal or newer version was already stored), failed 0, unknown 0 (no longer kept by the API), still pending 0');
+    // One receipt per batch of 100 (read until complete), not a status read per record.
+    expect(stack.api.reads.statuses - reads.statuses).toBe(0);
+    expect(stack.api.reads.receipts - reads.receipts).toBeGreaterThanOrEqual(20);
+    expect(stack.api.reads.receipts - reads.receipts).toBeLessThan(1980);
   }, 240_000);
 
   it('when the URL, the file or a flag is wrong, then it exits 2 naming the problem', async () => {

@@ -64,13 +64,16 @@ export async function writeExport(dir: string, format: Format, count: number, fi
 
 const csvValue = (v: unknown) => (v === null || v === undefined ? '' : /[",\r\n]/.test(String(v)) ? `"${String(v).replace(/"/g, '""')}"` : String(v));
 
-export type Served = { url: string; batches: { requestId: string; status: number }[]; onBatch: (fn: (count: number, requestId: string) => void) => void };
+export type Served = { url: string; batches: { requestId: string; status: number }[]; reads: { receipts: number; statuses: number }; onBatch: (fn: (count: number, requestId: string) => void) => void };
 
 /** Listens on a free port; records each POST /api/patients/batch (the importer's request id, the status). */
 export async function serve(h: Harness): Promise<Served> {
   const batches: Served['batches'] = [];
+  const reads = { receipts: 0, statuses: 0 };
   let listener = (_count: number, _requestId: string) => {};
   h.app.server.on('request', (req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith('/api/submissions/')) reads.receipts++;
+    if (req.method === 'GET' && req.url?.startsWith('/api/patients/jobs/')) reads.statuses++;
     if (req.method !== 'POST' || req.url !== '/api/patients/batch') return;
     const entry = { requestId: String(req.headers['x-request-id']), status: 0 };
     batches.push(entry);
@@ -78,7 +81,7 @@ export async function serve(h: Harness): Promise<Served> {
     listener(batches.length, entry.requestId);
   });
   await h.app.listen({ port: 0, host: '127.0.0.1' });
-  return { url: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`, batches, onBatch: (fn) => (listener = fn) };
+  return { url: `http://127.0.0.1:${(h.app.server.address() as AddressInfo).port}`, batches, reads, onBatch: (fn) => (listener = fn) };
 }
 
 /** A worker process on the harness's queue and database: its own core, apart from the API's event loop. */

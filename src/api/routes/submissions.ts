@@ -37,7 +37,7 @@ function recordCount(job: JobView, index: number): { counted: Counted; code?: st
 
 export async function submissionRoutes(app: FastifyInstance, { config, redis, queues }: RouteDeps): Promise<void> {
   const receipts = createReceipts(redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.JOB_KEEP_COMPLETED_AGE_S);
-  const notFound = { type: '/docs#problem-submission-not-found', title: 'Not Found', status: 404, code: 'SUBMISSION_NOT_FOUND', detail: 'no such submission of this key (unknown, or removed after its retention period with its jobs)' };
+  const notFound = { type: '/docs#problem-submission_not_found', title: 'Not Found', status: 404, code: 'SUBMISSION_NOT_FOUND', detail: 'no such submission of this key (unknown, or removed after its retention period with its jobs)' };
 
   /** A single POST's receipt: its record reference. The key is the one in the record (as the status route reads it). */
   async function singleReceipt(request: FastifyRequest, id: string): Promise<Receipt | undefined> {
