@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick | --smoke] [--out DIR] [--only s1,s2,s3,s4,s5,s6] [--profile]`
+// `npm run bench [-- --quick | --smoke] [--out DIR] [--only s1,s2,s3,s4,s5,s6,s7] [--profile]`
 // (s6, 1 vs 4 queue partitions on Redis and a Redis Cluster, runs only when --only names it)
 //
 // Starts its own Redis and FerretDB (test/support/local-servers.ts, free ports, a temp dir), the real API
@@ -20,8 +20,9 @@ import { drain } from './scenarios/drain.ts';
 import { endToEnd, soak } from './scenarios/end-to-end.ts';
 import { intakeBatch, intakeSingle } from './scenarios/intake.ts';
 import { partitionsScenario } from './scenarios/partitions.ts';
+import { importWait } from './scenarios/import-wait.ts';
 
-const ALL = ['s1', 's2', 's3', 's4', 's5'] as const;
+const ALL = ['s1', 's2', 's3', 's4', 's5', 's7'] as const;
 const OPTIONAL = ['s6'] as const;
 type Step = (typeof ALL)[number] | (typeof OPTIONAL)[number];
 
@@ -185,6 +186,7 @@ async function main() {
     const soakRate = updateRate && updateRate > 0 ? Math.max(20, Math.round(params.e2eLoadFraction * updateRate)) : rate;
     if (opts.only.includes('s5')) results.scenarios.soak = await soak(ctx, soakRate);
     if (opts.only.includes('s6')) results.scenarios.partitions = await partitionsScenario(ctx);
+    if (opts.only.includes('s7')) results.scenarios.importWait = await importWait(ctx, params.importRecords);
   } catch (err) {
     failed = true;
     throw err;

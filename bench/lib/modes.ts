@@ -46,6 +46,8 @@ export type Params = {
    * many as the soak sends, so every request is a re-send of its own patient and every one is timed.
    */
   soakPopulation: number;
+  /** Scenario 7: records of the `import --wait` run (issue 24: 20,000). */
+  importRecords: number;
   soakEarlyS: number;
   rssIntervalMs: number;
   queueSampleMs: number;
@@ -72,6 +74,7 @@ const full: Params = {
   e2eLoadFraction: 0.5,
   e2eDefaultRate: 1000,
   soakS: 300,
+  importRecords: 20_000,
   soakEarlyS: 60,
   soakPopulation: 200,
   rssIntervalMs: 250,
@@ -96,6 +99,7 @@ const quick: Params = {
   rawBatchSize: 100,
   e2eS: 8,
   soakS: 15,
+  importRecords: 20_000,
   soakEarlyS: 3,
   soakPopulation: 200,
 };
@@ -121,6 +125,7 @@ const smoke: Params = {
   e2eS: 2,
   e2eDefaultRate: 100,
   soakS: 3,
+  importRecords: 300,
   soakEarlyS: 1,
   soakPopulation: 50,
   rssIntervalMs: 100,

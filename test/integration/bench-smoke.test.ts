@@ -41,7 +41,7 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
 
     const r = JSON.parse(readFileSync(join(out, 'latest.json'), 'utf8'));
     expect(r).toMatchObject({ schema: 1, mode: 'smoke', durationS: num, machine: { cpus: num, node: expect.any(String), mongo: expect.any(String) } });
-    expect(r.steps).toEqual(['s1', 's2', 's3', 's4', 's5']);
+    expect(r.steps).toEqual(['s1', 's2', 's3', 's4', 's5', 's7']);
 
     const s1 = r.scenarios.intakeSingle;
     for (const k of ['service', 'bare202', 'syncMongo']) {
@@ -78,8 +78,11 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
     expect(r.memory).toMatchObject({ byProcess: expect.any(Object) });
     expect(numOrNull(r.memory.apiPeakMB) && numOrNull(r.memory.workerPeakMB)).toBe(true);
 
-    // One row per target (issues 6, 9 and 20), computed by the harness.
-    expect(r.targets).toHaveLength(15);
+    // The import command with --wait (issue 24): every record sent, then decided, read from receipts.
+    expect(r.scenarios.importWait).toMatchObject({ records: 300, exitCode: 0, sentS: num, decidedS: num, ratio: num });
+    expect(r.scenarios.importWait.summary.join('\n')).toContain('stored 300, stale 0');
+    // One row per target (issues 6, 9, 20 and 24), computed by the harness.
+    expect(r.targets).toHaveLength(16);
     for (const t of r.targets) {
       expect(t).toMatchObject({ name: expect.any(String), target: num, unit: expect.any(String), comparator: expect.stringMatching(/^(>=|<=)$/) });
       expect(numOrNull(t.measured)).toBe(true);
