@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { parseRecordRef, recordsOf, type PatientQueue, type RecordResult } from '../../shared/queue.ts';
 import { requireScope } from '../auth.ts';
 import { createReceipts, type Receipt } from '../intake/receipts.ts';
@@ -40,7 +40,7 @@ export async function submissionRoutes(app: FastifyInstance, { config, redis, qu
   const notFound = { type: '/docs#problem-submission_not_found', title: 'Not Found', status: 404, code: 'SUBMISSION_NOT_FOUND', detail: 'no such submission of this key (unknown, or removed after its retention period with its jobs)' };
 
   /** A single POST's receipt: its record reference. The key is the one in the record (as the status route reads it). */
-  async function singleReceipt(request: FastifyRequest, id: string): Promise<Receipt | undefined> {
+  async function singleReceipt(id: string): Promise<Receipt | undefined> {
     const ref = parseRecordRef(id);
     const queue = ref ? queues[ref.partition] : undefined;
     const job = ref && queue ? await queue.getJob(ref.jobId) : undefined;
@@ -52,7 +52,7 @@ export async function submissionRoutes(app: FastifyInstance, { config, redis, qu
   app.get<{ Params: { id: string } }>('/api/submissions/:id', async (request, reply) => {
     requireScope(request, 'patients:write', 'patients:read');
     const { id } = request.params;
-    const receipt = id.startsWith('s-') ? await receipts.load(id) : await singleReceipt(request, id);
+    const receipt = id.startsWith('s-') ? await receipts.load(id) : await singleReceipt(id);
     if (!receipt || !(request.client.scopes.has('admin') || receipt.by === request.client.id)) return sendProblem(reply, notFound);
     const views = new Map<string, JobView | undefined>();
     for (const s of receipt.slices) {
