@@ -1,6 +1,6 @@
 // The batch body, read from the request stream as it arrives (a content-type parser without
 // `parseAs`): items are counted, bounded in depth and size and judged one by one as they complete
-// (json-values.ts, ndjson-values.ts), so a request holds its judged items and one item in progress,
+// (json-scan.ts, ndjson-values.ts), so a request holds its judged items and one item in progress,
 // never the body's text or its whole tree. Nothing is enqueued before the body has ended well: a
 // body found malformed at its last byte changes nothing.
 import { getHeapStatistics } from 'node:v8';
@@ -9,7 +9,8 @@ import { errorCodes, type FastifyRequest } from 'fastify';
 import { AppError } from '../../shared/errors.ts';
 import { MAX_JSON_DEPTH } from '../json-depth.ts';
 import type { Problem } from '../problem.ts';
-import { createValueReader, type StreamProblem, type ValueReader } from './json-values.ts';
+import { createValueReader } from './json-scan.ts';
+import type { StreamProblem, ValueReader } from './json-values.ts';
 import { createNdjsonReader } from './ndjson-values.ts';
 
 export type BatchLimits = { bodyLimit: number; maxItems: number; maxItemBytes: number };

@@ -1,4 +1,6 @@
-// JSON read as it arrives, one item at a time: a batch's array (`$.*`) or one NDJSON line (`$`).
+// The token reader: JSON read token by token as it arrives, a batch's array (`$.*`) or one NDJSON line
+// (`$`). The batch route reads with json-scan.ts, which hands this reader only the items it must judge
+// exactly (JSON.parse refused them, or they may hold a forbidden key); the unit tests hold the two together.
 // Each item is built alone and handed over as soon as it is complete; nothing keeps the body's text
 // or its whole tree. Every bound is checked on the tokens before they are built into a value, so a
 // body of 2,000,000 nested `[` stops at the 33rd (json-depth.ts's bound), and an item stops at its
@@ -27,6 +29,21 @@ export type ValueReaderOptions = {
 
 export type ValueReader = { write(bytes: Uint8Array): StreamProblem | undefined; end(): StreamProblem | undefined };
 
+// The patterns secure-json-parse (Fastify's JSON parser) looks for first; a match is decided exactly by the token reader.
+const SUSPECT = [
+  /"(?:_|\\u005[Ff])(?:_|\\u005[Ff])(?:p|\\u0070)(?:r|\\u0072)(?:o|\\u006[Ff])(?:t|\\u0074)(?:o|\\u006[Ff])(?:_|\\u005[Ff])(?:_|\\u005[Ff])"\s*:/,
+  /"(?:c|\\u0063)(?:o|\\u006[Ff])(?:n|\\u006[Ee])(?:s|\\u0073)(?:t|\\u0074)(?:r|\\u0072)(?:u|\\u0075)(?:c|\\u0063)(?:t|\\u0074)(?:o|\\u006[Ff])(?:r|\\u0072)"\s*:/,
+];
+
+export const parseOrUndefined = (text: string): { value: unknown } | undefined => {
+  try {
+    return { value: JSON.parse(text) as unknown };
+  } catch {
+    return undefined; // decided by the token reader, exactly
+  }
+};
+export const mayHoldForbiddenKey = (text: string) => SUSPECT.some((re) => re.test(text));
+
 // Small pieces: the reader stops within one of them after a problem, and an item's size bound is
 // checked between them, even when the transport hands over the whole body as one chunk.
 const PIECE = 16 * 1024;
@@ -35,7 +52,8 @@ const CLOSE = new Set<number>([TokenType.RIGHT_BRACE, TokenType.RIGHT_BRACKET]);
 
 type Frame = { object: boolean; expectKey: boolean; key?: string };
 
-export function createValueReader(opts: ValueReaderOptions): ValueReader {
+/** The token-by-token reader: exact in every problem and its byte; json-scan.ts uses it for items JSON.parse refuses. */
+export function createTokenReader(opts: ValueReaderOptions): ValueReader {
   // Partial tokens: a long string or number shows where it begins before it ends, so an item that
   // is one long string is bounded as it arrives too.
   const tokenizer = new Tokenizer({ emitPartialTokens: true });

@@ -3,7 +3,8 @@
 // index kept, the rest of the line discarded unread) and the other lines are still taken. Lines are
 // counted as they begin: line API_BATCH_MAX + 1 stops the request before it is read.
 import { MAX_JSON_DEPTH } from '../json-depth.ts';
-import { createValueReader, type StreamProblem, type ValueReader } from './json-values.ts';
+import { createValueReader } from './json-scan.ts';
+import type { StreamProblem, ValueReader } from './json-values.ts';
 
 const NEWLINE = 0x0a;
 const BLANK = new Set([0x20, 0x09, 0x0d]);
