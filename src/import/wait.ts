@@ -33,7 +33,9 @@ export async function waitForStored(client: ApiClient, acceptedFile: string, tot
   async function settleBatch(entry: BatchEntry) {
     const refused = new Set(entry.refused);
     const accepted = entry.lines.length - refused.size;
-    for (let delay = 200; ; delay = Math.min(2000, delay * 1.5)) {
+    // Polled more often than a record's status: one GET answers for a whole batch, so following a
+    // backfill closely costs a request per batch every half second at most.
+    for (let delay = 100; ; delay = Math.min(500, delay * 1.5)) {
       const receipt = await client.receipt(entry.submission);
       if (!receipt) {
         result.unknown += accepted;

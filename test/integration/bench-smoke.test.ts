@@ -79,7 +79,7 @@ describe('npm run bench (smoke: tiny counts, every scenario)', () => {
     expect(numOrNull(r.memory.apiPeakMB) && numOrNull(r.memory.workerPeakMB)).toBe(true);
 
     // The import command with --wait (issue 24): every record sent, then decided, read from receipts.
-    expect(r.scenarios.importWait).toMatchObject({ records: 300, exitCode: 0, sentS: num, decidedS: num, ratio: num });
+    expect(r.scenarios.importWait).toMatchObject({ records: 300, exitCode: 0, sentS: num, decidedS: num, lastStoredS: num, ratio: num });
     expect(r.scenarios.importWait.summary.join('\n')).toContain('stored 300, stale 0');
     // One row per target (issues 6, 9, 20 and 24), computed by the harness.
     expect(r.targets).toHaveLength(16);
