@@ -14,6 +14,7 @@ import { createAuthenticator, devMode, type Client } from './auth.ts';
 import { createBadKeyLimit } from './bad-key-limit.ts';
 import { deadLetterRoutes } from './dead-letter-routes.ts';
 import { createIntake } from './intake/intake.ts';
+import { createReceipts } from './intake/receipts.ts';
 import { methodNotAllowed } from './method-not-allowed.ts';
 import { newRequestId, requestLogLine, type LogFields } from './request-log.ts';
 import { unknownRoutes } from './unknown-route.ts';
@@ -78,7 +79,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   app.addHook('onClose', async () => intake.flush());
   const accessAudit = createAccessAudit(accessAuditCollection(deps.store.db));
-  const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit, intakeSchema: createPatientSchema(intakeRules(config)) };
+  const receipts = createReceipts(deps.redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.JOB_KEEP_COMPLETED_AGE_S);
+  const routeDeps: RouteDeps = { ...deps, metrics, intake, accessAudit, receipts, intakeSchema: createPatientSchema(intakeRules(config)) };
   const authenticate = createAuthenticator(config, createBadKeyLimit(config.AUTH_FAIL_MAX, config.AUTH_FAIL_WINDOW_MS));
 
   const tracing = deps.tracing;

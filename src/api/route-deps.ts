@@ -7,6 +7,7 @@ import type { Tracing } from '../shared/tracing/tracing.ts';
 import type { PatientQueue } from '../shared/queue.ts';
 import type { AccessAudit } from '../shared/access-audit.ts';
 import type { Intake } from './intake/intake.ts';
+import type { Receipts } from './intake/receipts.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { PatientSchema } from '../shared/patient/patient-schema.ts';
 
@@ -35,4 +36,6 @@ export type RouteDeps = AppDeps & {
   accessAudit: AccessAudit;
   /** The patient contract as the intake applies it (intake-rules.ts), built once for every route. */
   intakeSchema: PatientSchema;
+  /** Batch receipts (intake/receipts.ts): written by the batch route, read by the submissions route. */
+  receipts: Receipts;
 };

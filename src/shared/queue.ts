@@ -42,6 +42,12 @@ export type RecordOutcome = WriteOutcome | 'rejected';
 export type RecordResult = { outcome: RecordOutcome; patientId: number | null; code?: string; message?: string };
 export type PatientJobResult = { results: RecordResult[] };
 
+/** The results a job has decided so far, kept in its progress across retries (job-handler.ts); [] for anything else. */
+export function decidedOf(progress: unknown): (RecordResult | null | undefined)[] {
+  const decided = typeof progress === 'object' && progress !== null ? (progress as { decided?: unknown }).decided : undefined;
+  return Array.isArray(decided) ? (decided as (RecordResult | null)[]) : [];
+}
+
 export const JOB_NAME = 'patient.batch';
 /** Jobs of the one-record-per-job shape (before record batches) are still taken: see recordsOf. */
 export const LEGACY_JOB_NAME = 'patient.upsert';

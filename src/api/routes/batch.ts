@@ -7,7 +7,7 @@ import type { PatientRecord } from '../../shared/queue.ts';
 import { mayAccess, requireScope, tenantOf } from '../auth.ts';
 import { batchBodyParser, batchParseSlots, createSlots, isBatchBody, type BatchLimits, type ItemCollector } from '../intake/batch-body.ts';
 import { statusUrl } from '../intake/enqueue.ts';
-import { createReceipts, receiptUrl, slicesOf } from '../intake/receipts.ts';
+import { receiptUrl, slicesOf } from '../intake/receipts.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -35,8 +35,7 @@ export function batchLimits(config: Config): BatchLimits {
   return { bodyLimit, maxItems: config.API_BATCH_MAX, maxItemBytes: batchItemMaxBytes(config.PATIENT_STRING_MAX, bodyLimit) };
 }
 
-export async function batchRoutes(app: FastifyInstance, { config, metrics, intake, intakeSchema: schema, redis }: RouteDeps): Promise<void> {
-  const receipts = createReceipts(redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.JOB_KEEP_COMPLETED_AGE_S);
+export async function batchRoutes(app: FastifyInstance, { config, metrics, intake, intakeSchema: schema, receipts }: RouteDeps): Promise<void> {
   const limits = batchLimits(config);
   const { bodyLimit } = limits;
   const slots = createSlots(batchParseSlots(bodyLimit));

@@ -1,6 +1,6 @@
 import type { JobState } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { idOf, parseRecordRef, recordsOf, type PatientJobResult, type RecordResult } from '../../shared/queue.ts';
+import { decidedOf, idOf, parseRecordRef, recordsOf, type PatientJobResult, type RecordResult } from '../../shared/queue.ts';
 import { requireScope } from '../auth.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
@@ -42,7 +42,7 @@ export async function jobRoutes(app: FastifyInstance, { queues }: RouteDeps): Pr
     }
     // Finished jobs carry every record's result; a job retried after a partial failure keeps the
     // results already decided in its progress.
-    const result = (job.returnvalue as PatientJobResult | null)?.results?.[ref.index] ?? decidedSoFar(job.progress, ref.index);
+    const result = (job.returnvalue as PatientJobResult | null)?.results?.[ref.index] ?? decidedOf(job.progress)[ref.index] ?? undefined;
     const patient = (record as { patient?: { id?: unknown } }).patient;
     return {
       jobId: request.params.jobId,
@@ -56,9 +56,4 @@ export async function jobRoutes(app: FastifyInstance, { queues }: RouteDeps): Pr
       error: result?.outcome === 'rejected' ? `${result.code ?? 'REJECTED'}: ${result.message ?? 'the worker rejected the record'}` : state === 'failed' && job.failedReason ? job.failedReason : null,
     };
   });
-}
-
-function decidedSoFar(progress: unknown, index: number): RecordResult | undefined {
-  const decided = typeof progress === 'object' && progress !== null ? (progress as { decided?: unknown }).decided : undefined;
-  return Array.isArray(decided) ? ((decided[index] ?? undefined) as RecordResult | undefined) : undefined;
 }

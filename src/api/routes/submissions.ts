@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
-import { parseRecordRef, recordsOf, type PatientQueue, type RecordResult } from '../../shared/queue.ts';
+import { decidedOf, parseRecordRef, recordsOf, type PatientQueue, type RecordResult } from '../../shared/queue.ts';
 import { requireScope } from '../auth.ts';
-import { createReceipts, type Receipt } from '../intake/receipts.ts';
+import type { Receipt } from '../intake/receipts.ts';
 import { sendProblem } from '../problem.ts';
 import type { RouteDeps } from '../route-deps.ts';
 
@@ -24,8 +24,7 @@ async function viewOf(queue: PatientQueue, jobId: string): Promise<JobView | und
   const client = await queue.client;
   const [returnvalue, progress, failedReason] = await client.hmget(queue.toKey(jobId), 'returnvalue', 'progress', 'failedReason');
   const final = (parseJson(returnvalue) as { results?: RecordResult[] } | undefined)?.results;
-  const decided = (parseJson(progress) as { decided?: RecordResult[] } | undefined)?.decided;
-  return { state, results: final ?? decided ?? [], failedCode: /^[A-Z][A-Z0-9_]+/.exec(failedReason ?? '')?.[0] ?? 'JOB_FAILED' };
+  return { state, results: final ?? decidedOf(parseJson(progress)), failedCode: /^[A-Z][A-Z0-9_]+/.exec(failedReason ?? '')?.[0] ?? 'JOB_FAILED' };
 }
 
 function recordCount(job: JobView, index: number): { counted: Counted; code?: string } {
@@ -35,8 +34,7 @@ function recordCount(job: JobView, index: number): { counted: Counted; code?: st
   return { counted: QUEUED.has(job.state) ? 'queued' : 'active' };
 }
 
-export async function submissionRoutes(app: FastifyInstance, { config, redis, queues }: RouteDeps): Promise<void> {
-  const receipts = createReceipts(redis, `${config.QUEUE_PREFIX}:${config.QUEUE_NAME}`, config.JOB_KEEP_COMPLETED_AGE_S);
+export async function submissionRoutes(app: FastifyInstance, { queues, receipts }: RouteDeps): Promise<void> {
   const notFound = { type: '/docs#problem-submission_not_found', title: 'Not Found', status: 404, code: 'SUBMISSION_NOT_FOUND', detail: 'no such submission of this key (unknown, or removed after its retention period with its jobs)' };
 
   /** A single POST's receipt: its record reference. The key is the one in the record (as the status route reads it). */

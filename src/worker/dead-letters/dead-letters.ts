@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import type { DeadLetter, Store } from '../../shared/mongo.ts';
-import { idOf, recordRef, recordsOf, type PatientJobData } from '../../shared/queue.ts';
+import { decidedOf, idOf, recordRef, recordsOf, type PatientJobData } from '../../shared/queue.ts';
 import { classifyError } from '../job-errors.ts';
 
 /**
@@ -37,8 +37,7 @@ export function redactedJobData(data: unknown): PatientJobData {
 
 /** The records of a job that failed for good and were not decided (kept in its progress) before. */
 export function undecidedRecords(job: Job<PatientJobData>, attempts = job.attemptsMade): LetterSource[] {
-  const progress = job.progress as { decided?: unknown } | number | undefined;
-  const decided = typeof progress === 'object' && progress !== null && Array.isArray(progress.decided) ? progress.decided : [];
+  const decided = decidedOf(job.progress);
   return recordsOf(job.data)
     .map((record, index) => ({ jobId: String(job.id), index, record, attempts }))
     .filter(({ index }) => !decided[index]);
